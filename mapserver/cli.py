@@ -1,0 +1,224 @@
+"""The ``mapserver`` command line: demo, serve, import, status upload, users."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mapserver.config import DEFAULT_DEMO_DIR, env_database_url, load_settings
+from mapserver.errors import ValidationError
+
+DEMO_PASSWORD = "demo2020"  # printed at start; the demo is for trying things out locally
+
+
+def _demo_dir(scale: float) -> Path:
+    if scale == 1:
+        return DEFAULT_DEMO_DIR
+    return Path("instance") / f"demo-x{scale:g}"
+
+
+def _load_demo_layers(scale: float, *, seed: int, regenerate: bool) -> dict:
+    from mapserver.demo import generate_demo, read_demo, write_demo
+
+    out_dir = _demo_dir(scale)
+    if not regenerate and seed == 2020 and (out_dir / "grids.geojson").is_file():
+        print(f"读取演示数据 / reading demo data: {out_dir}")
+        return read_demo(out_dir)
+    print(f"生成演示街道 / generating demo district (scale {scale:g}, seed {seed})")
+    layers = generate_demo(seed=seed, scale=scale, progress=True)
+    try:
+        write_demo(layers, out_dir)
+        print(f"已写出 / written: {out_dir}")
+    except OSError as err:
+        print(f"无法写出 / could not write {out_dir}: {err}", file=sys.stderr)
+    return layers
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate (or read) the demo district, load it into a fresh store and serve it."""
+    from mapserver.store import open_store
+
+    url = args.database or env_database_url()
+    if url is None:
+        db_path = Path("instance") / "demo.sqlite"
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{db_path}"
+    layers = _load_demo_layers(args.scale, seed=args.seed, regenerate=args.regenerate)
+    store = open_store(url)
+    print("写入数据库 / loading into the store …")
+    store.import_layers(layers, user="demo")
+    grids = layers["grids"]
+    micro = grids[grids["level"] == "micro"].iloc[0]
+    store.create_user("admin", DEMO_PASSWORD, role="admin")
+    store.create_user("worker", DEMO_PASSWORD, role="worker", grid_id=str(micro["grid_id"]))
+    token = store.create_token("admin")
+    store.dispose()
+    households = len(layers["households"])
+    print(
+        f"演示街道 / demo district: {len(grids)} grids, {len(layers['buildings'])} buildings, "
+        f"{households} households, {int(layers['households']['residents'].sum())} residents"
+    )
+    print("演示账号 / demo credentials:")
+    print(f"  管理员 admin    : admin / {DEMO_PASSWORD}")
+    print(
+        f"  网格员 worker   : worker / {DEMO_PASSWORD}  (grid {micro['grid_id']} {micro['name']})"
+    )
+    print(f"  API token (admin): {token}")
+    print(f"  e.g. curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\")
+    print(
+        f'       -d \'{{"entity_id": "...", "status": "red"}}\' http://{args.host}:{args.port}/api/status'
+    )
+    if args.no_serve:
+        return 0
+    return _serve(url, args.host, args.port)
+
+
+def _serve(url: str, host: str, port: int) -> int:
+    from mapserver.web import create_app
+
+    app = create_app({"database_url": url})
+    print(f"作战图 / command map: http://{host}:{port}/")
+    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve an existing store."""
+    return _serve(args.database or load_settings().database_url, args.host, args.port)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Validate files together and import them in one transaction."""
+    from mapserver.services.mapview import MapView
+    from mapserver.services.statusio import import_files
+    from mapserver.store import User, open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    paths = {Path(p): Path(p).name for p in args.files}
+    try:
+        counts = import_files(
+            store,
+            MapView(store, load_settings().scheme),
+            paths,
+            layer_hint={Path(p): args.layer for p in args.files} if args.layer else None,
+            source_crs=args.crs,
+            repair=args.repair,
+            user=User("cli", "admin"),
+        )
+    except ValidationError as err:
+        print("导入被拒绝，未写入任何数据 / import rejected, nothing written:", file=sys.stderr)
+        for issue in err.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    for name, n in counts.items():
+        print(f"{name}: {n}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Upload a status table (CSV/XLSX); all rows or none."""
+    from mapserver.services.mapview import MapView
+    from mapserver.services.statusio import apply_status_file
+    from mapserver.store import User, open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    try:
+        seq, n = apply_status_file(
+            store,
+            MapView(store, load_settings().scheme),
+            Path(args.file),
+            file=Path(args.file).name,
+            user=User(args.user, "admin"),
+        )
+    except ValidationError as err:
+        print(
+            "状态表被拒绝，未写入任何数据 / status table rejected, nothing written:",
+            file=sys.stderr,
+        )
+        for issue in err.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    print(f"{n} rows written, change log at #{seq}")
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """Create a user (and optionally print an API token)."""
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    store.create_user(args.username, args.password, role=args.role, grid_id=args.grid)
+    print(f"user {args.username} ({args.role})")
+    if args.token:
+        print(f"token: {store.create_token(args.username)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="mapserver", description="网格化管理地图服务 / grid map server"
+    )
+    parser.add_argument(
+        "--database", help="SQLAlchemy URL (default: DATABASE_URL or instance/mapserver.sqlite)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate the demo district and serve it")
+    demo.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the neighbourhoods (≈125 → 1M households)",
+    )
+    demo.add_argument("--seed", type=int, default=2020)
+    demo.add_argument(
+        "--regenerate", action="store_true", help="generate even if geodata/demo exists"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument(
+        "--no-serve", action="store_true", help="load the data, print credentials, exit"
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve an existing database")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    imp = sub.add_parser("import", help="import grids/buildings/households/status files")
+    imp.add_argument("files", nargs="+")
+    imp.add_argument("--layer", choices=["grids", "buildings", "households", "status"])
+    imp.add_argument("--crs", help="source CRS: EPSG code, gcj02 or bd09 (default: the file's own)")
+    imp.add_argument(
+        "--repair", action="store_true", help="repair invalid polygons instead of rejecting"
+    )
+    imp.set_defaults(func=cmd_import)
+
+    status = sub.add_parser("status", help="upload a status table (CSV/XLSX)")
+    status.add_argument("file")
+    status.add_argument("--user", default="cli")
+    status.set_defaults(func=cmd_status)
+
+    user = sub.add_parser("user", help="create a user")
+    user.add_argument("username")
+    user.add_argument("password")
+    user.add_argument("--role", choices=["admin", "worker"], default="worker")
+    user.add_argument("--grid", help="the worker's grid id")
+    user.add_argument("--token", action="store_true", help="also print an API token")
+    user.set_defaults(func=cmd_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mapserver`` command."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

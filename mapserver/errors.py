@@ -1,0 +1,50 @@
+"""Error types that carry the data's own words: file, row, field and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One problem found in input data.
+
+    ``row`` is the 1-based data row (CSV/XLSX, header excluded) or feature index
+    (vector files) as the user would count it; ``None`` when the problem is about
+    the whole file (e.g. a missing column).
+    """
+
+    file: str
+    row: int | None
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f" row {self.row}"
+        if self.field:
+            where += f" field '{self.field}'"
+        return f"{where}: {self.reason}"
+
+    def to_dict(self) -> dict:
+        """Return the issue as a JSON-ready dict."""
+        return {"file": self.file, "row": self.row, "field": self.field, "reason": self.reason}
+
+
+class ValidationError(ValueError):
+    """Input rejected whole; ``issues`` lists every problem found."""
+
+    code = "validation_failed"
+
+    def __init__(self, issues: list[ValidationIssue]):
+        self.issues = list(issues)
+        head = "; ".join(str(i) for i in self.issues[:5])
+        more = f" (and {len(self.issues) - 5} more)" if len(self.issues) > 5 else ""
+        super().__init__(f"{len(self.issues)} problem(s): {head}{more}")
+
+
+class NotFoundError(LookupError):
+    """A requested entity (grid, building, route...) does not exist."""
+
+    code = "not_found"

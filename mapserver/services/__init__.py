@@ -1,0 +1,1 @@
+"""Services: the rules between the thin web/CLI layers and the pure core."""

@@ -1,0 +1,356 @@
+"""What the command map shows: grids and buildings with their live status, as GeoJSON-ready dicts.
+
+Reads the store, rolls status up through the grid tree (cached per change-log
+sequence number, so several processes reading one database agree) and formats
+features. No Flask here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import mapping
+
+from mapserver.crs import wgs84_to_gcj02
+from mapserver.model import level_rank
+from mapserver.status.colour import effective_area_class
+from mapserver.status.rollup import Rollup, rollup
+from mapserver.status.scheme import Scheme, load_scheme
+from mapserver.status.tree import grid_ancestors, grid_children
+from mapserver.status.updates import changed_entities_to_grids
+from mapserver.store import Store
+
+COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of full floats
+
+
+@dataclass(frozen=True)
+class _Layers:
+    """The slowly changing layers, read once per data version."""
+
+    version: int
+    grids: pd.DataFrame
+    buildings: pd.DataFrame
+    households: pd.DataFrame
+    ancestors: dict[str, list[str]]
+    children: dict[str, list[str]]
+    area_class: pd.Series
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """A roll-up of every status as of one change-log sequence number."""
+
+    seq: int
+    result: Rollup
+    grid_codes: pd.Series
+    building_codes: pd.Series
+
+
+def _round_coords(coords: np.ndarray) -> np.ndarray:
+    return np.round(coords, COORD_DECIMALS)
+
+
+def _shift_gcj02(coords: np.ndarray) -> np.ndarray:
+    lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def geometry_json(geom, *, coords: str = "wgs84") -> dict:
+    """Return a GeoJSON geometry dict, rounded to 6 decimals; ``coords="gcj02"`` shifts it
+    onto Gaode/Tencent basemaps."""
+    if coords == "gcj02":
+        geom = shapely.transform(geom, _shift_gcj02)
+    return mapping(shapely.transform(geom, _round_coords))
+
+
+class MapView:
+    """Live map data for one store and one status scheme.
+
+    Parameters
+    ----------
+    store
+        The store holding grids, buildings, households and status.
+    scheme
+        Status scheme name (``geodata/schemes``) or a loaded :class:`Scheme`.
+    colour_rule
+        ``"worst"`` or ``"share"``; ``share_threshold`` applies to the latter.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        scheme: str | Scheme = "hongkou6",
+        *,
+        colour_rule: str = "worst",
+        share_threshold: float = 0.1,
+    ) -> None:
+        self.store = store
+        self.scheme = scheme if isinstance(scheme, Scheme) else load_scheme(scheme)
+        self.area_scheme = load_scheme("area3")
+        self.colour_rule = colour_rule
+        self.share_threshold = share_threshold
+        self._lock = threading.Lock()
+        self._layers: _Layers | None = None
+        self._snapshot: _Snapshot | None = None
+
+    # -- caches keyed by what the database says, never the only copy -------------
+    def layers(self) -> _Layers:
+        """The grid/building/household layers, re-read when the store's data version moves."""
+        version = self.store.data_version()
+        with self._lock:
+            if self._layers is None or self._layers.version != version:
+                grids = self.store.read_grids()
+                buildings = self.store.read_buildings()
+                households = self.store.read_households()
+                self._layers = _Layers(
+                    version=version,
+                    grids=grids.set_index("grid_id", drop=False),
+                    buildings=buildings.set_index("building_id", drop=False),
+                    households=households,
+                    ancestors=grid_ancestors(grids),
+                    children=grid_children(grids),
+                    area_class=effective_area_class(grids),
+                )
+                self._snapshot = None
+            return self._layers
+
+    def snapshot(self) -> _Snapshot:
+        """The roll-up as of the store's latest committed change."""
+        layers = self.layers()
+        seq = self.store.last_seq()
+        with self._lock:
+            if self._snapshot is None or self._snapshot.seq < seq:
+                status = self.store.read_status()
+                result = rollup(
+                    layers.grids.reset_index(drop=True),
+                    layers.buildings.reset_index(drop=True),
+                    layers.households,
+                    status,
+                    self.scheme,
+                )
+                self._snapshot = _Snapshot(
+                    seq=max(seq, int(status["seq"].max()) if len(status) else 0),
+                    result=result,
+                    grid_codes=result.grid_colour_codes(
+                        rule=self.colour_rule, threshold=self.share_threshold
+                    ),
+                    building_codes=result.building_colour_codes(
+                        rule=self.colour_rule, threshold=self.share_threshold
+                    ),
+                )
+            return self._snapshot
+
+    # -- formatting ---------------------------------------------------------------
+    def _counts(self, frame: pd.DataFrame, key: str) -> dict[str, int]:
+        if key not in frame.index:
+            return {}
+        row = frame.loc[key]
+        return {str(code): int(n) for code, n in row.items() if int(n) > 0}
+
+    def _grid_status(self, snap: _Snapshot, grid_id: str) -> dict:
+        counts = self._counts(snap.result.grid_households, grid_id)
+        persons = self._counts(snap.result.grid_persons, grid_id)
+        code = snap.grid_codes.get(grid_id)
+        code = None if code is None or pd.isna(code) else str(code)
+        return {
+            "counts": counts,
+            "person_counts": persons,
+            "households": int(sum(counts.values())),
+            "persons": int(sum(persons.values())),
+            "status": code,
+            "colour": self.scheme.colour(code),
+        }
+
+    def _building_status(self, snap: _Snapshot, building_id: str) -> dict:
+        counts = self._counts(snap.result.building_households, building_id)
+        persons = self._counts(snap.result.building_persons, building_id)
+        code = snap.building_codes.get(building_id)
+        code = None if code is None or pd.isna(code) else str(code)
+        return {
+            "counts": counts,
+            "person_counts": persons,
+            "households": int(sum(counts.values())),
+            "persons": int(sum(persons.values())),
+            "status": code,
+            "colour": self.scheme.colour(code),
+        }
+
+    def levels(self) -> list[str]:
+        """Grid levels present in the data, top first."""
+        grids = self.layers().grids
+        return sorted(grids["level"].dropna().unique().tolist(), key=level_rank)
+
+    def grid_features(
+        self,
+        *,
+        level: str | None = None,
+        parent_id: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        coords: str = "wgs84",
+    ) -> dict:
+        """GeoJSON FeatureCollection of grids with status, filtered by level, parent and bbox."""
+        layers = self.layers()
+        snap = self.snapshot()
+        grids = self.store.read_grids(level=level, parent_id=parent_id, bbox=bbox)
+        features = []
+        for row in grids.itertuples(index=False):
+            gid = str(row.grid_id)
+            area = str(layers.area_class.get(gid, "none"))
+            props = {
+                "id": gid,
+                "kind": "grid",
+                "name": row.name,
+                "level": row.level,
+                "parent_id": None if pd.isna(row.parent_id) else row.parent_id,
+                "person": None if pd.isna(row.person) else row.person,
+                "phone": None if pd.isna(row.phone) else row.phone,
+                "target_households": (
+                    None if pd.isna(row.target_households) else int(row.target_households)
+                ),
+                "area_class": area,
+                "area_colour": self.area_scheme.colour(None if area == "none" else area),
+                "children": len(layers.children.get(gid, [])),
+                **self._grid_status(snap, gid),
+            }
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": gid,
+                    "properties": props,
+                    "geometry": geometry_json(row.geometry, coords=coords),
+                }
+            )
+        return {"type": "FeatureCollection", "seq": snap.seq, "features": features}
+
+    def building_features(
+        self,
+        *,
+        grid_id: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        coords: str = "wgs84",
+        limit: int = 5000,
+    ) -> dict:
+        """GeoJSON FeatureCollection of buildings with status, inside a grid's subtree or a bbox."""
+        layers = self.layers()
+        snap = self.snapshot()
+        grid_ids = None
+        if grid_id is not None:
+            grid_ids = [grid_id, *self.descendants(grid_id)]
+        buildings = self.store.read_buildings(grid_ids=grid_ids, bbox=bbox)
+        truncated = len(buildings) > limit
+        features = []
+        for row in buildings.head(limit).itertuples(index=False):
+            bid = str(row.building_id)
+            props = {
+                "id": bid,
+                "kind": "building",
+                "name": row.name,
+                "address": None if pd.isna(row.address) else row.address,
+                "grid_id": row.grid_id,
+                "grid_name": (
+                    layers.grids.at[row.grid_id, "name"]
+                    if row.grid_id in layers.grids.index
+                    else None
+                ),
+                **self._building_status(snap, bid),
+            }
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": bid,
+                    "properties": props,
+                    "geometry": geometry_json(row.geometry, coords=coords),
+                }
+            )
+        return {
+            "type": "FeatureCollection",
+            "seq": snap.seq,
+            "truncated": truncated,
+            "features": features,
+        }
+
+    def descendants(self, grid_id: str) -> list[str]:
+        """Every grid below ``grid_id`` in the tree."""
+        children = self.layers().children
+        out: list[str] = []
+        stack = list(children.get(grid_id, []))
+        while stack:
+            gid = stack.pop()
+            out.append(gid)
+            stack.extend(children.get(gid, []))
+        return out
+
+    def summary(self, *, grid_id: str | None = None) -> dict:
+        """Counts per status code (households and persons) for one grid or the whole area."""
+        snap = self.snapshot()
+        if grid_id is None:
+            counts = snap.result.building_households.sum(axis=0)
+            persons = snap.result.building_persons.sum(axis=0)
+            status = {
+                "counts": {str(k): int(v) for k, v in counts.items() if int(v) > 0},
+                "person_counts": {str(k): int(v) for k, v in persons.items() if int(v) > 0},
+            }
+            status["households"] = sum(status["counts"].values())
+            status["persons"] = sum(status["person_counts"].values())
+        else:
+            status = self._grid_status(snap, grid_id)
+        return {"seq": snap.seq, "grid_id": grid_id, "scheme": self.scheme.name, **status}
+
+    def changes(self, since: int) -> dict:
+        """What changed after ``since``: new status and colour of every affected building
+        and grid (all ancestors), and the new totals."""
+        layers = self.layers()
+        snap = self.snapshot()
+        log = self.store.changes_since(since, limit=100_000)
+        affected: set[str] = set()
+        if len(log):
+            affected = changed_entities_to_grids(
+                log[["entity_kind", "entity_id"]],
+                layers.buildings.reset_index(drop=True),
+                layers.households,
+                layers.grids.reset_index(drop=True),
+            )
+        grids = {g: self._grid_status(snap, g) for g in affected if g in layers.grids.index}
+        buildings = {
+            b: self._building_status(snap, b) for b in affected if b in layers.buildings.index
+        }
+        return {
+            "since": since,
+            "seq": snap.seq,
+            "changed": len(log),
+            "grids": grids,
+            "buildings": buildings,
+            "summary": self.summary(),
+        }
+
+    def search(self, query: str, *, limit: int = 20) -> list[dict]:
+        """Grids and buildings whose id or name contains ``query``, with their bounds."""
+        query = query.strip().lower()
+        if not query:
+            return []
+        layers = self.layers()
+        hits: list[dict] = []
+        for kind, frame, id_col in (
+            ("grid", layers.grids, "grid_id"),
+            ("building", layers.buildings, "building_id"),
+        ):
+            names = frame["name"].fillna("").astype(str).str.lower()
+            ids = frame[id_col].astype(str).str.lower()
+            mask = names.str.contains(query, regex=False) | ids.str.contains(query, regex=False)
+            for row in frame[mask].head(limit).itertuples(index=False):
+                minx, miny, maxx, maxy = row.geometry.bounds
+                hits.append(
+                    {
+                        "kind": kind,
+                        "id": getattr(row, id_col),
+                        "name": row.name,
+                        "level": getattr(row, "level", None),
+                        "grid_id": getattr(row, "grid_id", None),
+                        "bbox": [minx, miny, maxx, maxy],
+                    }
+                )
+        return hits[:limit]

@@ -1,0 +1,1 @@
+"""Status schemes, the join of status rows to buildings and grids, and the roll-up."""

@@ -1,0 +1,128 @@
+"""Table definitions of the store, one set per backend (geometry column type differs)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from mapserver import model
+
+# SQL type of every non-geometry layer column; anything not listed is text.
+INTEGER_COLUMNS: frozenset[str] = frozenset(
+    {"target_households", "version", "units", "households", "residents", "persons", "seq", "shifts"}
+)
+BOOLEAN_COLUMNS: frozenset[str] = frozenset({"oneway", "closed", "staffed"})
+FLOAT_COLUMNS: frozenset[str] = frozenset({"length_m"})
+BBOX_COLUMNS: tuple[str, ...] = ("minx", "miny", "maxx", "maxy")
+
+# Columns worth an index beside the primary keys: the filters the readers offer.
+_INDEXED: dict[str, tuple[str, ...]] = {
+    "grids": ("parent_id", "level"),
+    "buildings": ("grid_id",),
+    "households": ("building_id",),
+    "status": ("seq",),
+    "road_edges": ("u", "v"),
+}
+
+OTHER_TABLES: tuple[str, ...] = ("changelog", "users", "tokens", "jobs")
+TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
+
+
+def _column_type(name: str) -> sa.types.TypeEngine:
+    """Return the SQL type of a layer column by its name."""
+    if name in INTEGER_COLUMNS:
+        return sa.Integer()
+    if name in BOOLEAN_COLUMNS:
+        return sa.Boolean()
+    if name in FLOAT_COLUMNS:
+        return sa.Float()
+    return sa.Text()
+
+
+def _geometry_type(dialect: str) -> sa.types.TypeEngine:
+    """Return the geometry column type: PostGIS geometry(Geometry, 4326) or a WKB blob."""
+    if dialect == "postgresql":
+        from geoalchemy2 import Geometry
+
+        return Geometry("GEOMETRY", srid=4326, spatial_index=True)
+    return sa.LargeBinary()
+
+
+def _layer_table(metadata: sa.MetaData, layer: str, dialect: str) -> sa.Table:
+    """Build the table of one layer of model.LAYERS."""
+    if layer == "status":
+        key = ("entity_kind", "entity_id")
+    else:
+        key = (model.ID_COLUMN[layer],)
+    columns: list[sa.Column] = []
+    for name in model.LAYERS[layer]:
+        if name == "geometry":
+            columns.append(sa.Column(name, _geometry_type(dialect), nullable=True))
+            columns.extend(sa.Column(b, sa.Float(), nullable=True) for b in BBOX_COLUMNS)
+        else:
+            columns.append(
+                sa.Column(name, _column_type(name), primary_key=name in key, nullable=name not in key)
+            )
+    table = sa.Table(layer, metadata, *columns)
+    for name in _INDEXED.get(layer, ()):
+        sa.Index(f"ix_{layer}_{name}", table.c[name])
+    if layer in model.GEOMETRY_LAYERS:
+        sa.Index(f"ix_{layer}_bbox", table.c.minx, table.c.miny)
+    return table
+
+
+def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
+    """Return the metadata and every table of the store for a backend.
+
+    Parameters
+    ----------
+    dialect
+        ``"sqlite"`` (geometry as WKB blob) or ``"postgresql"`` (PostGIS geometry,
+        EPSG:4326, GiST index).
+
+    Returns
+    -------
+    The metadata and a dict table name -> table (layers of model.LAYERS, then
+    ``changelog``, ``users``, ``tokens``, ``jobs``).
+    """
+    metadata = sa.MetaData()
+    tables = {layer: _layer_table(metadata, layer, dialect) for layer in model.LAYERS}
+    changelog_columns = [
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        *(
+            sa.Column(name, _column_type(name), nullable=True)
+            for name in model.CHANGELOG_COLUMNS
+            if name != "seq"
+        ),
+    ]
+    tables["changelog"] = sa.Table(
+        "changelog", metadata, *changelog_columns, sqlite_autoincrement=True
+    )
+    tables["users"] = sa.Table(
+        "users",
+        metadata,
+        sa.Column("username", sa.Text(), primary_key=True),
+        sa.Column("password_hash", sa.Text(), nullable=False),
+        sa.Column("role", sa.Text(), nullable=False),
+        sa.Column("grid_id", sa.Text(), nullable=True),
+    )
+    tables["tokens"] = sa.Table(
+        "tokens",
+        metadata,
+        sa.Column("token", sa.Text(), primary_key=True),  # SHA-256 of the issued token
+        sa.Column("username", sa.Text(), nullable=False, index=True),
+        sa.Column("created_at", sa.Text(), nullable=False),
+    )
+    tables["jobs"] = sa.Table(
+        "jobs",
+        metadata,
+        sa.Column("job_id", sa.Text(), primary_key=True),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("params", sa.Text(), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("progress", sa.Float(), nullable=False),
+        sa.Column("result", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.Text(), nullable=False),
+    )
+    return metadata, tables

@@ -1,0 +1,499 @@
+"""The store: one SQLAlchemy implementation over SQLite and PostgreSQL/PostGIS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from mapserver import model
+from mapserver.errors import NotFoundError
+from mapserver.store import auth
+from mapserver.store.frames import build_frame, layer_values
+from mapserver.store.schema import build_tables
+from mapserver.store.writes import (
+    apply_status_rows,
+    bulk_insert,
+    check_ids,
+    fill_persons,
+    import_status,
+    utc_now,
+)
+
+ROLES: tuple[str, ...] = ("admin", "worker")
+JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
+_IN_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One status write: ``persons`` None keeps the entity's resident count."""
+
+    entity_kind: str  # "household" | "building"
+    entity_id: str
+    status: str
+    persons: int | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who may write: role is ``admin`` or ``worker`` (worker limited to grid_id)."""
+
+    username: str
+    role: str
+    grid_id: str | None = None
+
+
+def _make_engine(url: str) -> sa.Engine:
+    """Create the engine: SQLite in WAL mode with a busy timeout, or PostgreSQL via psycopg 3."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    if in_memory:
+        engine = sa.create_engine(
+            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's "begin" event (below) issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers take the write lock at once, so a read-then-write never fails on upgrade.
+        immediate = conn.get_execution_options().get("mapserver_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Store:
+    """All reads and writes of the canonical layers (see model.py), the change log,
+    users/tokens and jobs. Every write method is one transaction.
+
+    Geometries are held in EPSG:4326 (lon, lat); each geometry table also keeps
+    its bounding box (minx, miny, maxx, maxy) for plain-SQL bbox filters.
+    """
+
+    url: str
+    dialect: str  # "sqlite" | "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self.metadata, self.tables = build_tables(self.dialect)
+        self._writer = self.engine.execution_options(mapserver_write=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """Open one write transaction (committed on success, rolled back on error)."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled database connection."""
+        self.engine.dispose()
+
+    # -- schema and imports ------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create every table if missing (PostGIS extension on PostgreSQL)."""
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7305170)")
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+            self.metadata.create_all(conn)
+
+    def import_layers(self, layers: dict[str, pd.DataFrame], *, user: str = "import") -> None:
+        """Replace the given layers (keys from model.LAYERS) whole, in one transaction.
+
+        Parameters
+        ----------
+        layers
+            Layer name -> frame with the columns of ``model.LAYERS[name]``;
+            geometry layers as GeoDataFrames in EPSG:4326 (another CRS raises
+            ValueError). Missing optional columns are stored as NULL.
+        user
+            Written as ``changed_by`` of the change-log rows of a "status" layer.
+
+        A "status" layer is written as current status and each row is appended
+        to the change log (old -> new) with ``changed_by=user``, source "import";
+        missing ``persons`` become the entity's residents. On any error (ValueError,
+        ValidationError naming layer, row and field) nothing is changed.
+        """
+        unknown = sorted(set(layers) - set(model.LAYERS))
+        if unknown:
+            msg = f"unknown layer(s) {', '.join(unknown)}; known: {', '.join(model.LAYERS)}"
+            raise ValueError(msg)
+        with self._write() as conn:
+            status_from = None
+            for name in model.LAYERS:
+                if name not in layers:
+                    continue
+                if name == "status":
+                    status_from = import_status(conn, self.tables, layers[name], user=user)
+                    continue
+                names, columns = layer_values(layers[name], name, dialect=self.dialect)
+                check_ids(names, columns, name, (model.ID_COLUMN[name],))
+                conn.execute(sa.delete(self.tables[name]))
+                bulk_insert(conn, self.tables[name], names, columns)
+            if status_from is not None:
+                fill_persons(conn, self.tables, after_seq=status_from)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _columns(self, table: sa.Table) -> list[sa.ColumnElement]:
+        """Return the selectable columns of a table, geometry as WKB."""
+        out: list[sa.ColumnElement] = []
+        for column in table.columns:
+            if column.name == "geometry" and self.dialect == "postgresql":
+                out.append(
+                    sa.func.ST_AsBinary(column, type_=sa.LargeBinary).label("geometry")
+                )
+            else:
+                out.append(column)
+        return out
+
+    def _read(
+        self,
+        layer: str,
+        conditions: Sequence[sa.ColumnElement] = (),
+        *,
+        within: tuple[sa.Column, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        """Read a layer's model columns with filters; ``within`` is (column, allowed values)."""
+        table = self.tables[layer]
+        names = list(model.LAYERS[layer])
+        selected = [c for c in self._columns(table) if c.name in names]
+        order = [table.c[k] for k in table.primary_key.columns.keys()]
+        rows: list = []
+        with self.engine.connect() as conn:
+            if within is None:
+                query = sa.select(*selected).where(*conditions).order_by(*order)
+                rows = conn.execute(query).all()
+            else:
+                column, values = within
+                wanted = sorted({str(v) for v in values})
+                for start in range(0, len(wanted), _IN_CHUNK):
+                    chunk = wanted[start : start + _IN_CHUNK]
+                    query = sa.select(*selected).where(*conditions, column.in_(chunk))
+                    rows.extend(conn.execute(query).all())
+                key = [selected.index(next(c for c in selected if c.name == k.name)) for k in order]
+                rows.sort(key=lambda r: tuple(r[i] for i in key))
+        return build_frame([c.name for c in selected], rows, geometry="geometry" in names)
+
+    def _bbox(self, layer: str, bbox: Sequence[float]) -> list[sa.ColumnElement]:
+        """Return conditions keeping features whose bounding box meets ``bbox`` (EPSG:4326)."""
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        if minx > maxx or miny > maxy:
+            msg = f"bbox {tuple(bbox)} is not (minx, miny, maxx, maxy)"
+            raise ValueError(msg)
+        table = self.tables[layer]
+        conditions = [
+            table.c.maxx >= minx,
+            table.c.minx <= maxx,
+            table.c.maxy >= miny,
+            table.c.miny <= maxy,
+        ]
+        if self.dialect == "postgresql":
+            envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            conditions.append(table.c.geometry.op("&&")(envelope))
+        return conditions
+
+    def read_grids(
+        self,
+        *,
+        level: str | Sequence[str] | None = None,
+        parent_id: str | None = None,
+        bbox: Sequence[float] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Grids (model.GRID_COLUMNS, EPSG:4326) filtered by level(s), parent, bbox and ids.
+
+        ``parent_id=""`` selects the roots; ``bbox`` is (minx, miny, maxx, maxy)
+        in degrees (EPSG:4326) and keeps grids whose bounding box meets it.
+        """
+        table = self.tables["grids"]
+        conditions: list[sa.ColumnElement] = []
+        if level is not None:
+            levels = [level] if isinstance(level, str) else list(level)
+            conditions.append(table.c.level.in_(levels))
+        if parent_id is not None:
+            if parent_id == "":
+                conditions.append(sa.or_(table.c.parent_id.is_(None), table.c.parent_id == ""))
+            else:
+                conditions.append(table.c.parent_id == parent_id)
+        if bbox is not None:
+            conditions.extend(self._bbox("grids", bbox))
+        within = None if ids is None else (table.c.grid_id, ids)
+        return self._read("grids", conditions, within=within)
+
+    def read_buildings(
+        self,
+        *,
+        grid_ids: Sequence[str] | None = None,
+        bbox: Sequence[float] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Buildings (model.BUILDING_COLUMNS, EPSG:4326) filtered by leaf grid ids, bbox or ids.
+
+        ``bbox`` is (minx, miny, maxx, maxy) in degrees (EPSG:4326).
+        """
+        table = self.tables["buildings"]
+        conditions: list[sa.ColumnElement] = []
+        within = None
+        if grid_ids is not None:
+            within = (table.c.grid_id, grid_ids)
+        if ids is not None:
+            if within is not None:
+                conditions.append(table.c.grid_id.in_(sorted({str(g) for g in grid_ids})))
+            within = (table.c.building_id, ids)
+        if bbox is not None:
+            conditions.extend(self._bbox("buildings", bbox))
+        return self._read("buildings", conditions, within=within)
+
+    def read_households(self, *, building_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Households (model.HOUSEHOLD_COLUMNS), optionally only those of the given buildings."""
+        table = self.tables["households"]
+        within = None if building_ids is None else (table.c.building_id, building_ids)
+        return self._read("households", within=within)
+
+    def read_layer(self, name: str) -> pd.DataFrame:
+        """Any layer of model.LAYERS whole (GeoDataFrame in EPSG:4326 for geometry layers)."""
+        if name not in model.LAYERS:
+            msg = f"unknown layer {name!r}; known: {', '.join(model.LAYERS)}"
+            raise ValueError(msg)
+        return self._read(name)
+
+    def read_status(self, *, entity_kind: str | None = None) -> pd.DataFrame:
+        """Current status rows (model.STATUS_COLUMNS), optionally of one entity kind."""
+        table = self.tables["status"]
+        conditions = [] if entity_kind is None else [table.c.entity_kind == entity_kind]
+        return self._read("status", conditions)
+
+    # -- status writes and the change log ----------------------------------------------
+
+    def apply_status(self, rows: Sequence[StatusRow], *, user: str, source: str) -> int:
+        """Write status rows in one transaction and append each change to the change log.
+
+        Every entity must exist; otherwise nothing is written and ValidationError is
+        raised naming the row (1-based, ``file`` = ``source``). ``persons`` None
+        takes the household's or building's residents. Returns the last sequence
+        number (the current one when ``rows`` is empty).
+        """
+        if not rows:
+            return self.last_seq()
+        with self._write() as conn:
+            return apply_status_rows(conn, self.tables, rows, user=user, source=source)
+
+    def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
+        """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS), at most ``limit``."""
+        table = self.tables["changelog"]
+        query = (
+            sa.select(*(table.c[n] for n in model.CHANGELOG_COLUMNS))
+            .where(table.c.seq > int(seq))
+            .order_by(table.c.seq)
+            .limit(int(limit))
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return build_frame(list(model.CHANGELOG_COLUMNS), rows, geometry=False)
+
+    def last_seq(self) -> int:
+        """Highest committed change-log sequence number (0 when empty)."""
+        table = self.tables["changelog"]
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))).scalar_one()
+
+    # -- inspection --------------------------------------------------------------------
+
+    def row_counts(self) -> dict[str, int]:
+        """Number of rows of every table (layers, changelog, users, tokens, jobs)."""
+        with self.engine.connect() as conn:
+            return {
+                name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in self.tables.items()
+            }
+
+    def table_rows(self, name: str) -> list[tuple]:
+        """Every row of a table, sorted, geometry as WKB hex, for before/after snapshots."""
+        if name not in self.tables:
+            msg = f"unknown table {name!r}; known: {', '.join(self.tables)}"
+            raise ValueError(msg)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*self._columns(self.tables[name]))).all()
+        out = [
+            tuple(bytes(v).hex() if isinstance(v, bytes | memoryview) else v for v in row)
+            for row in rows
+        ]
+        return sorted(out, key=lambda row: tuple((v is None, v if v is not None else 0) for v in row))
+
+    # -- users and tokens --------------------------------------------------------------
+
+    def create_user(
+        self, username: str, password: str, *, role: str = "worker", grid_id: str | None = None
+    ) -> User:
+        """Create or replace a user (password stored as a PBKDF2-SHA256 hash)."""
+        if role not in ROLES:
+            msg = f"role {role!r} is not one of {', '.join(ROLES)}"
+            raise ValueError(msg)
+        if not username or not password:
+            msg = "username and password must not be empty"
+            raise ValueError(msg)
+        table = self.tables["users"]
+        values = {
+            "username": username,
+            "password_hash": auth.hash_password(password),
+            "role": role,
+            "grid_id": grid_id,
+        }
+        with self._write() as conn:
+            conn.execute(sa.delete(table).where(table.c.username == username))
+            conn.execute(sa.insert(table), values)
+        return User(username=username, role=role, grid_id=grid_id)
+
+    def _user(self, conn: sa.Connection, username: str) -> tuple[User, str] | None:
+        """Return a user and their password hash."""
+        table = self.tables["users"]
+        row = conn.execute(sa.select(table).where(table.c.username == username)).first()
+        if row is None:
+            return None
+        return User(username=row.username, role=row.role, grid_id=row.grid_id), row.password_hash
+
+    def check_password(self, username: str, password: str) -> User | None:
+        """Return the user when the password matches, else None."""
+        with self.engine.connect() as conn:
+            found = self._user(conn, username)
+        if found is None or not auth.verify_password(password, found[1]):
+            return None
+        return found[0]
+
+    def create_token(self, username: str) -> str:
+        """Issue an API token for an existing user (only its SHA-256 digest is stored)."""
+        token = auth.new_token()
+        with self._write() as conn:
+            if self._user(conn, username) is None:
+                msg = f"user {username!r} does not exist"
+                raise NotFoundError(msg)
+            values = {
+                "token": auth.token_digest(token),
+                "username": username,
+                "created_at": utc_now(),
+            }
+            conn.execute(sa.insert(self.tables["tokens"]), values)
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        """Return the user owning a token, or None."""
+        tokens = self.tables["tokens"]
+        with self.engine.connect() as conn:
+            username = conn.execute(
+                sa.select(tokens.c.username).where(tokens.c.token == auth.token_digest(token))
+            ).scalar()
+            found = None if username is None else self._user(conn, username)
+        return None if found is None else found[0]
+
+    # -- jobs --------------------------------------------------------------------------
+
+    def create_job(self, kind: str, params: dict) -> str:
+        """Record a new queued job with JSON-serialisable ``params``; returns its id."""
+        job_id = uuid.uuid4().hex
+        now = utc_now()
+        values = {
+            "job_id": job_id,
+            "kind": kind,
+            "params": json.dumps(params, ensure_ascii=False, sort_keys=True),
+            "state": "queued",
+            "progress": 0.0,
+            "result": None,
+            "error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._write() as conn:
+            conn.execute(sa.insert(self.tables["jobs"]), values)
+        return job_id
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        state: str | None = None,
+        progress: float | None = None,
+        result: dict | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Update a job's state (queued/running/done/failed), progress 0..1, result or error."""
+        values: dict[str, object] = {"updated_at": utc_now()}
+        if state is not None:
+            if state not in JOB_STATES:
+                msg = f"job state {state!r} is not one of {', '.join(JOB_STATES)}"
+                raise ValueError(msg)
+            values["state"] = state
+        if progress is not None:
+            if not 0.0 <= progress <= 1.0:
+                msg = f"job progress {progress} is outside 0..1"
+                raise ValueError(msg)
+            values["progress"] = float(progress)
+        if result is not None:
+            values["result"] = json.dumps(result, ensure_ascii=False, sort_keys=True)
+        if error is not None:
+            values["error"] = error
+        table = self.tables["jobs"]
+        with self._write() as conn:
+            done = conn.execute(sa.update(table).where(table.c.job_id == job_id).values(values))
+            if done.rowcount == 0:
+                msg = f"job {job_id!r} does not exist"
+                raise NotFoundError(msg)
+
+    def get_job(self, job_id: str) -> dict | None:
+        """Return a job as a dict (params and result decoded from JSON), or None."""
+        table = self.tables["jobs"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.job_id == job_id)).first()
+        if row is None:
+            return None
+        job = dict(row._mapping)
+        job["params"] = json.loads(job["params"])
+        job["result"] = None if job["result"] is None else json.loads(job["result"])
+        return job
+
+
+def open_store(url: str) -> Store:
+    """Open the store at a SQLAlchemy URL and create its schema if missing.
+
+    Parameters
+    ----------
+    url
+        ``sqlite:///path/to/file.sqlite`` (parent folder created; WAL mode) or
+        ``postgresql+psycopg://user@host/db`` (PostGIS extension created).
+    """
+    store = Store(url)
+    store.create_schema()
+    return store

@@ -1,0 +1,5 @@
+"""The Flask web layer: thin blueprints over the services."""
+
+from mapserver.web.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,292 @@
+"""JSON and GeoJSON API: parse the request, call the services, serialise the answer."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from werkzeug.utils import secure_filename
+
+from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.services import statusio
+from mapserver.services.mapview import MapView, geometry_json
+from mapserver.web import i18n
+from mapserver.web.auth import write_access
+from mapserver.web.openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+SSE_MAX_SECONDS = 300  # the browser's EventSource reconnects by itself after this
+
+
+def _view() -> MapView:
+    return current_app.extensions["mapview"]
+
+
+def _bbox() -> tuple[float, float, float, float] | None:
+    raw = request.args.get("bbox")
+    if not raw:
+        return None
+    try:
+        parts = tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
+        raise ValidationError(
+            [
+                ValidationIssue(
+                    "request", None, "bbox", f"'{raw}' is not minlon,minlat,maxlon,maxlat"
+                )
+            ]
+        )
+    return parts  # type: ignore[return-value]
+
+
+def _coords() -> str:
+    coords = request.args.get("coords", "wgs84").lower()
+    if coords not in ("wgs84", "gcj02"):
+        raise ValidationError(
+            [ValidationIssue("request", None, "coords", f"'{coords}' is not wgs84 or gcj02")]
+        )
+    return coords
+
+
+@bp.get("/config")
+def config():
+    """Everything a page needs to draw: scheme, area classes, levels, strings, basemap."""
+    view = _view()
+    settings = current_app.config["SETTINGS"]
+    lang = g.lang
+    return jsonify(
+        scheme=view.scheme.to_dict(),
+        area_scheme=view.area_scheme.to_dict(),
+        levels=view.levels(),
+        level_labels={lvl: statusio.level_label(lvl, lang) for lvl in view.levels()},
+        strings=i18n.table(lang),
+        lang=lang,
+        basemap=settings.basemap,
+        seq=view.snapshot().seq,
+    )
+
+
+@bp.get("/grids")
+def grids():
+    """Grids with live status as GeoJSON; filter by level, parent and bbox."""
+    return jsonify(
+        _view().grid_features(
+            level=request.args.get("level") or None,
+            parent_id=request.args.get("parent") or None,
+            bbox=_bbox(),
+            coords=_coords(),
+        )
+    )
+
+
+@bp.get("/buildings")
+def buildings():
+    """Buildings with live status as GeoJSON; filter by grid (subtree) and bbox."""
+    return jsonify(
+        _view().building_features(
+            grid_id=request.args.get("grid") or None, bbox=_bbox(), coords=_coords()
+        )
+    )
+
+
+@bp.get("/households")
+def households():
+    """Households of one building with their current status."""
+    building = request.args.get("building")
+    if not building:
+        raise ValidationError([ValidationIssue("request", None, "building", "required")])
+    store = current_app.extensions["store"]
+    frame = store.read_households(building_ids=[building])
+    status = store.read_status(entity_kind="household")
+    status = status[status["entity_id"].isin(frame["household_id"])].set_index("entity_id")
+    rows = []
+    for row in frame.sort_values(["unit", "room"]).itertuples(index=False):
+        code = status["status"].get(row.household_id)
+        rows.append(
+            {
+                "household_id": row.household_id,
+                "unit": None if pd.isna(row.unit) else str(row.unit),
+                "room": None if pd.isna(row.room) else str(row.room),
+                "residents": None if pd.isna(row.residents) else int(row.residents),
+                "status": None if code is None or pd.isna(code) else str(code),
+            }
+        )
+    return jsonify(building=building, households=rows)
+
+
+@bp.get("/summary")
+def summary():
+    """Counts per status code for one grid (with its subtree) or the whole area."""
+    return jsonify(_view().summary(grid_id=request.args.get("grid") or None))
+
+
+@bp.get("/changes")
+def changes():
+    """Colours and counts of every building and grid changed after ``since``."""
+    try:
+        since = int(request.args.get("since", "0"))
+    except ValueError as err:
+        raise ValidationError(
+            [ValidationIssue("request", None, "since", "must be an integer")]
+        ) from err
+    return jsonify(_view().changes(since))
+
+
+@bp.get("/stream")
+def stream():
+    """Server-sent events: one ``change`` event each time the change log moves past ``since``.
+
+    The loop reads the change log's sequence from the database, so a change
+    written through any server process reaches every open map.
+    """
+    store = current_app.extensions["store"]
+    interval = current_app.config["SETTINGS"].poll_interval_s
+    last = request.headers.get("Last-Event-ID") or request.args.get("since") or "0"
+    try:
+        last_seq = int(last)
+    except ValueError:
+        last_seq = 0
+
+    def events():
+        nonlocal last_seq
+        started = time.monotonic()
+        yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'seq': store.last_seq()})}\n\n"
+        beat = time.monotonic()
+        while time.monotonic() - started < SSE_MAX_SECONDS:
+            seq = store.last_seq()
+            if seq > last_seq:
+                data = json.dumps({"seq": seq, "since": last_seq})
+                yield f"id: {seq}\nevent: change\ndata: {data}\n\n"
+                last_seq = seq
+                beat = time.monotonic()
+            elif time.monotonic() - beat > 15:
+                yield ": keep-alive\n\n"
+                beat = time.monotonic()
+            time.sleep(interval)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(stream_with_context(events()), mimetype="text/event-stream", headers=headers)
+
+
+@bp.get("/search")
+def search():
+    """Grids and buildings whose name or id contains ``q``."""
+    return jsonify(results=_view().search(request.args.get("q", "")))
+
+
+@bp.get("/roads")
+def roads():
+    """Road edges (own base layer) as GeoJSON, optionally in a bbox."""
+    return jsonify(
+        statusio.layer_features(
+            current_app.extensions["store"], "road_edges", bbox=_bbox(), coords=_coords()
+        )
+    )
+
+
+@bp.get("/checkpoints")
+def checkpoints():
+    """Checkpoints (道口) as GeoJSON."""
+    return jsonify(
+        statusio.layer_features(
+            current_app.extensions["store"], "checkpoints", bbox=_bbox(), coords=_coords()
+        )
+    )
+
+
+@bp.post("/status")
+@write_access()
+def post_status():
+    """Write one status row or a batch (``{"rows": [...]}``); all or nothing."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ValidationError(
+            [
+                ValidationIssue(
+                    "request", None, None, "body must be JSON (one row or {'rows': [...]})"
+                )
+            ]
+        )
+    rows = payload.get("rows") if isinstance(payload, dict) and "rows" in payload else payload
+    if isinstance(rows, dict):
+        rows = [rows]
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError([ValidationIssue("request", None, "rows", "no rows given")])
+    seq = statusio.apply_status_records(
+        current_app.extensions["store"],
+        _view(),
+        pd.DataFrame(rows),
+        file="request",
+        user=g.user,
+        source="api",
+    )
+    return jsonify(seq=seq, applied=len(rows))
+
+
+@bp.post("/status/upload")
+@write_access()
+def upload_status():
+    """Upload a status table (CSV or XLSX); rejected whole when any row is bad."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+    name = secure_filename(upload.filename) or "status.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        upload.save(path)
+        seq, applied = statusio.apply_status_file(
+            current_app.extensions["store"], _view(), path, file=upload.filename, user=g.user
+        )
+    return jsonify(seq=seq, applied=applied, file=upload.filename)
+
+
+@bp.post("/import")
+@write_access(role="admin")
+def import_layers():
+    """Import grids/buildings/households/status files; all files or nothing."""
+    files = {key: f for key, f in request.files.items() if f and f.filename}
+    if not files:
+        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for key, upload in files.items():
+            path = Path(tmp) / (secure_filename(upload.filename) or key)
+            upload.save(path)
+            paths[path] = upload.filename
+        hints = {p: request.form.get(f"layer_{k}") for k, p in zip(files, paths, strict=True)}
+        counts = statusio.import_files(
+            current_app.extensions["store"],
+            _view(),
+            paths,
+            layer_hint=hints,
+            source_crs=request.form.get("crs") or None,
+            repair=request.form.get("repair") in ("1", "true", "on"),
+            user=g.user,
+        )
+    return jsonify(imported=counts)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/geometry/<kind>/<entity_id>")
+def geometry(kind: str, entity_id: str):
+    """One grid's or building's geometry (for fitting the map to a search hit)."""
+    view = _view()
+    layers = view.layers()
+    frame = {"grid": layers.grids, "building": layers.buildings}.get(kind)
+    if frame is None or entity_id not in frame.index:
+        from mapserver.errors import NotFoundError
+
+        raise NotFoundError(f"{kind} '{entity_id}' not found")
+    return jsonify(geometry_json(frame.at[entity_id, "geometry"], coords=_coords()))

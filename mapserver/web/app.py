@@ -1,0 +1,100 @@
+"""The Flask app factory: settings, store, map service and blueprints in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, abort, g, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
+from mapserver.errors import NotFoundError, ValidationError
+from mapserver.services.mapview import MapView
+from mapserver.store import open_store
+from mapserver.web import i18n
+
+
+def _leaflet_dir() -> Path:
+    import xstatic.pkg.leaflet as leaflet
+
+    return Path(leaflet.BASE_DIR)
+
+
+def create_app(settings: Settings | dict | None = None) -> Flask:
+    """Build the web app.
+
+    Parameters
+    ----------
+    settings
+        A :class:`Settings`, a dict of overrides for :func:`load_settings`, or None
+        for the environment's settings.
+    """
+    if settings is None:
+        settings = load_settings()
+    elif isinstance(settings, dict):
+        settings = load_settings(**settings)
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+        static_url_path="/static",
+    )
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["SETTINGS"] = settings
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    store = open_store(settings.database_url)
+    app.extensions["store"] = store
+    app.extensions["mapview"] = MapView(
+        store,
+        settings.scheme,
+        colour_rule=settings.colour_rule,
+        share_threshold=settings.share_threshold,
+    )
+
+    from mapserver.web.api import bp as api_bp
+    from mapserver.web.auth import bp as auth_bp
+    from mapserver.web.pages import bp as pages_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+
+    leaflet_dir = _leaflet_dir()
+
+    @app.get("/vendor/leaflet/<path:name>")
+    def leaflet_file(name: str):
+        """Leaflet, served from the xstatic-leaflet package installed with the project."""
+        if not (leaflet_dir / name).is_file():
+            abort(404)
+        return send_from_directory(leaflet_dir, name, max_age=86400)
+
+    @app.before_request
+    def _language() -> None:
+        lang = request.args.get("lang") or request.cookies.get("lang")
+        g.lang = i18n.pick_language(lang, settings.language)
+
+    @app.errorhandler(ValidationError)
+    def _validation(err: ValidationError):
+        return (
+            jsonify(
+                code=err.code,
+                message=str(err),
+                issues=[i.to_dict() for i in err.issues],
+            ),
+            400,
+        )
+
+    @app.errorhandler(NotFoundError)
+    def _not_found(err: NotFoundError):
+        return jsonify(code=err.code, message=str(err)), 404
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        if request.path.startswith("/api/"):
+            return jsonify(code=err.name.lower().replace(" ", "_"), message=err.description), (
+                err.code or 500
+            )
+        return err
+
+    return app

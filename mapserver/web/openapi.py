@@ -1,0 +1,167 @@
+"""The OpenAPI 3 description of the JSON API."""
+
+from __future__ import annotations
+
+from mapserver import __version__
+
+_BBOX = {
+    "name": "bbox",
+    "in": "query",
+    "description": "minlon,minlat,maxlon,maxlat in EPSG:4326",
+    "schema": {"type": "string", "example": "121.19,31.09,121.22,31.11"},
+}
+_COORDS = {
+    "name": "coords",
+    "in": "query",
+    "description": "wgs84 (default) or gcj02 to match Gaode/Tencent basemaps",
+    "schema": {"type": "string", "enum": ["wgs84", "gcj02"]},
+}
+_GEOJSON = {
+    "description": "GeoJSON FeatureCollection",
+    "content": {"application/geo+json": {"schema": {"type": "object"}}},
+}
+_ERROR = {
+    "description": "Rejected; nothing written. `issues` names file, row, field and reason.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _get(summary: str, params: list[dict], response: dict) -> dict:
+    return {"get": {"summary": summary, "parameters": params, "responses": {"200": response}}}
+
+
+def openapi_document() -> dict:
+    """Return the OpenAPI document as a dict."""
+    json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    q = lambda name, desc, typ="string": {  # noqa: E731
+        "name": name,
+        "in": "query",
+        "description": desc,
+        "schema": {"type": typ},
+    }
+    status_row = {
+        "type": "object",
+        "required": ["entity_id", "status"],
+        "properties": {
+            "entity_kind": {"type": "string", "enum": ["household", "building"]},
+            "entity_id": {"type": "string"},
+            "status": {"type": "string", "description": "a code of the active scheme"},
+            "persons": {"type": "integer", "minimum": 0},
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "mapserver API",
+            "version": __version__,
+            "description": "Grids, buildings and live status for community grid management.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "StatusRow": status_row,
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "issues": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string"},
+                                    "row": {"type": "integer", "nullable": True},
+                                    "field": {"type": "string", "nullable": True},
+                                    "reason": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/api/config": _get("Scheme, levels and strings for pages", [], json_ok),
+            "/api/grids": _get(
+                "Grids with live status",
+                [q("level", "grid level"), q("parent", "parent grid id"), _BBOX, _COORDS],
+                _GEOJSON,
+            ),
+            "/api/buildings": _get(
+                "Buildings with live status",
+                [q("grid", "grid id (subtree)"), _BBOX, _COORDS],
+                _GEOJSON,
+            ),
+            "/api/households": _get(
+                "Households of a building with status", [q("building", "building id")], json_ok
+            ),
+            "/api/summary": _get("Counts per status", [q("grid", "grid id")], json_ok),
+            "/api/changes": _get(
+                "Colours of everything changed after a sequence number",
+                [q("since", "change-log sequence", "integer")],
+                json_ok,
+            ),
+            "/api/stream": _get(
+                "Server-sent events, one per change-log advance",
+                [q("since", "change-log sequence", "integer")],
+                {"description": "text/event-stream"},
+            ),
+            "/api/search": _get("Search grids and buildings", [q("q", "text")], json_ok),
+            "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
+            "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
+            "/api/status": {
+                "post": {
+                    "summary": "Write one status row or a batch; all or nothing",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/StatusRow"},
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "rows": {
+                                                    "type": "array",
+                                                    "items": {
+                                                        "$ref": "#/components/schemas/StatusRow"
+                                                    },
+                                                }
+                                            },
+                                        },
+                                    ]
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"200": json_ok, "400": _ERROR},
+                }
+            },
+            "/api/status/upload": {
+                "post": {
+                    "summary": "Upload a CSV/XLSX status table; all or nothing",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"200": json_ok, "400": _ERROR},
+                }
+            },
+            "/api/import": {
+                "post": {
+                    "summary": "Import grids/buildings/households/status files (admin)",
+                    "security": [{"bearer": []}],
+                    "responses": {"200": json_ok, "400": _ERROR},
+                }
+            },
+        },
+    }

@@ -1,0 +1,81 @@
+"""HTML pages: the command map, the phone status entry form and the import page."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from mapserver.web import i18n
+from mapserver.web.auth import csrf_token, current_user
+
+bp = Blueprint("pages", __name__)
+
+
+def _render(template: str, **context):
+    lang = g.lang
+    response = make_response(
+        render_template(
+            template,
+            lang=lang,
+            t=lambda key: i18n.translate(key, lang),
+            user=current_user(),
+            csrf=csrf_token(),
+            basemap=current_app.config["SETTINGS"].basemap,
+            **context,
+        )
+    )
+    if request.args.get("lang") in i18n.LANGUAGES:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+@bp.get("/")
+def command_map():
+    """The command map: grids and buildings coloured by live status."""
+    return _render("map.html")
+
+
+@bp.get("/entry")
+def entry():
+    """Phone form for a grid worker to update the status of their households."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=request.path))
+    view = current_app.extensions["mapview"]
+    layers = view.layers()
+    buildings = layers.buildings
+    if user.role != "admin" and user.grid_id:
+        grid_ids = {user.grid_id, *view.descendants(user.grid_id)}
+        buildings = buildings[buildings["grid_id"].isin(grid_ids)]
+    options = [
+        {"id": b.building_id, "name": b.name or b.building_id}
+        for b in buildings.sort_values("building_id").itertuples(index=False)
+    ]
+    grid_name = (
+        layers.grids.at[user.grid_id, "name"]
+        if user.grid_id and user.grid_id in layers.grids.index
+        else None
+    )
+    return _render(
+        "entry.html",
+        buildings=options,
+        scheme=view.scheme,
+        grid_name=grid_name,
+    )
+
+
+@bp.get("/upload")
+def upload():
+    """Upload status tables and import grid, building and household files."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=request.path))
+    return _render("upload.html")

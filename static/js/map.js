@@ -1,0 +1,435 @@
+// Command map: grids and buildings coloured by live status, drill-down, legend, search, live updates.
+(function () {
+  "use strict";
+
+  const state = {
+    config: null,
+    level: null,
+    parent: null, // drilled-into grid id, or null for a whole level
+    trail: [], // breadcrumb: [{id, name}]
+    mode: "status",
+    basemap: "none",
+    seq: 0,
+    gridsById: new Map(),
+    buildingsById: new Map(),
+    inflight: 0,
+  };
+  const el = (id) => document.getElementById(id);
+  const T = (key) => (state.config && state.config.strings[key]) || key;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  const map = L.map("map", { preferCanvas: false, zoomControl: true, attributionControl: true });
+  const svg = L.svg({ padding: 0.5 });
+  const baseRoads = L.geoJSON(null, {
+    renderer: svg,
+    interactive: false,
+    style: (f) => ({
+      color: f.properties.road_class === "main" ? "#8a8f98" : "#b7bcc4",
+      weight: f.properties.road_class === "main" ? 4 : f.properties.road_class === "lane" ? 1 : 2,
+      opacity: 0.9,
+    }),
+  });
+  const tiles = {
+    osm: L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+      maxZoom: 19,
+      attribution: "&copy; OpenStreetMap",
+    }),
+    gaode: L.tileLayer(
+      "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+      { subdomains: "1234", maxZoom: 18, attribution: "&copy; 高德地图" }
+    ),
+  };
+  const gridLayer = L.geoJSON(null, { renderer: svg, style: gridStyle, onEachFeature: bindGrid });
+  const buildingLayer = L.geoJSON(null, {
+    renderer: svg,
+    style: buildingStyle,
+    onEachFeature: bindBuilding,
+    pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 5 }),
+  });
+  const checkpointLayer = L.geoJSON(null, {
+    renderer: svg,
+    pointToLayer: (f, latlng) =>
+      L.circleMarker(latlng, {
+        radius: 6,
+        color: "#222",
+        weight: 2,
+        fillColor: f.properties.staffed ? "#1b9e77" : "#ffffff",
+        fillOpacity: 1,
+      }).bindTooltip(`${T("checkpoints")}: ${f.properties.name || f.properties.checkpoint_id}`),
+  });
+
+  // -- busy state ---------------------------------------------------------------
+  async function getJSON(url) {
+    state.inflight += 1;
+    el("busy").hidden = false;
+    document.body.classList.add("busy");
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`${url}: ${response.status}`);
+      return await response.json();
+    } finally {
+      state.inflight -= 1;
+      if (state.inflight === 0) {
+        el("busy").hidden = true;
+        document.body.classList.remove("busy");
+      }
+    }
+  }
+
+  function coordsParam() {
+    return state.basemap === "gaode" ? "&coords=gcj02" : "";
+  }
+  function bboxParam() {
+    const b = map.getBounds().pad(state.basemap === "gaode" ? 0.3 : 0.1);
+    return `bbox=${b.getWest().toFixed(6)},${b.getSouth().toFixed(6)},${b.getEast().toFixed(6)},${b.getNorth().toFixed(6)}`;
+  }
+
+  // -- styles -------------------------------------------------------------------
+  function fillFor(p) {
+    return state.mode === "area" && p.kind === "grid" ? p.area_colour : p.colour;
+  }
+  function gridStyle(f) {
+    return { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: 0.55 };
+  }
+  function buildingStyle(f) {
+    return { color: "#222", weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.9 };
+  }
+  function tagElement(layer, kind, id) {
+    const node = layer.getElement && layer.getElement();
+    if (node) {
+      node.dataset.kind = kind;
+      node.dataset.id = id;
+      node.classList.add(`ms-${kind}`);
+    }
+  }
+
+  // -- popups -------------------------------------------------------------------
+  function escapeHtml(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+  function countsTable(p) {
+    const scheme = state.config.scheme;
+    const rows = scheme.codes
+      .filter((c) => p.counts[c.code])
+      .map(
+        (c) =>
+          `<tr><td><span class="swatch" style="background:${c.colour}"></span>${escapeHtml(
+            labelOf(c)
+          )}</td><td>${p.counts[c.code] || 0}</td><td>${(p.person_counts || {})[c.code] || 0}</td></tr>`
+      );
+    if (p.counts.none) {
+      rows.push(`<tr><td><span class="swatch" style="background:${scheme.none.colour}"></span>${escapeHtml(
+        T("no_status"))}</td><td>${p.counts.none}</td><td>${(p.person_counts || {}).none || 0}</td></tr>`);
+    }
+    return `<table class="counts"><tr><th></th><th>${T("households")}</th><th>${T("persons")}</th></tr>${rows.join(
+      ""
+    )}<tr class="total"><td>${T("total")}</td><td>${p.households}</td><td>${p.persons}</td></tr></table>`;
+  }
+  function labelOf(code) {
+    const lang = state.config.lang;
+    return (code.label && code.label[lang]) || code.code;
+  }
+  function gridPopup(p) {
+    const levelName = state.config.level_labels[p.level] || p.level;
+    const person = p.person ? `<div>${T("person_in_charge")}: ${escapeHtml(p.person)} ${escapeHtml(p.phone || "")}</div>` : "";
+    const area = p.area_class && p.area_class !== "none" ? ` · ${T("area_" + p.area_class)}` : "";
+    const drill = p.children
+      ? `<button class="drill" data-grid="${escapeHtml(p.id)}">${T("drill_down")} (${p.children})</button>`
+      : "";
+    return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${drill}</div>`;
+  }
+  function buildingPopup(p) {
+    return `<div class="popup"><strong>${escapeHtml(p.name || p.id)}</strong> <small>${escapeHtml(p.grid_name || "")}</small>${countsTable(p)}</div>`;
+  }
+  function bindGrid(feature, layer) {
+    const p = feature.properties;
+    state.gridsById.set(p.id, layer);
+    layer.bindPopup(() => gridPopup(layer.feature.properties));
+    layer.on("add", () => tagElement(layer, "grid", p.id));
+    layer.bindTooltip(() => layer.feature.properties.name, { sticky: true });
+  }
+  function bindBuilding(feature, layer) {
+    const p = feature.properties;
+    state.buildingsById.set(p.id, layer);
+    layer.bindPopup(() => buildingPopup(layer.feature.properties));
+    layer.on("add", () => tagElement(layer, "building", p.id));
+  }
+  map.on("popupopen", (e) => {
+    const button = e.popup.getElement().querySelector("button.drill");
+    if (button) button.addEventListener("click", () => drillInto(button.dataset.grid));
+  });
+
+  // -- loading by level and viewport --------------------------------------------
+  let loadToken = 0;
+  async function loadFeatures() {
+    const token = ++loadToken;
+    const where = state.parent ? `parent=${encodeURIComponent(state.parent)}` : `level=${encodeURIComponent(state.level)}&${bboxParam()}`;
+    const grids = await getJSON(`/api/grids?${where}${coordsParam()}`);
+    if (token !== loadToken) return;
+    gridLayer.clearLayers();
+    state.gridsById.clear();
+    gridLayer.addData(grids);
+    const showBuildings = state.parent || map.getZoom() >= 16;
+    buildingLayer.clearLayers();
+    state.buildingsById.clear();
+    if (showBuildings) {
+      const where2 = state.parent ? `grid=${encodeURIComponent(state.parent)}` : bboxParam();
+      const buildings = await getJSON(`/api/buildings?${where2}${coordsParam()}`);
+      if (token !== loadToken) return;
+      buildingLayer.addData(buildings);
+    }
+    if (state.basemap === "none" && !map.hasLayer(tiles.osm)) {
+      const roads = await getJSON(`/api/roads?${bboxParam()}${coordsParam()}`);
+      if (token !== loadToken) return;
+      baseRoads.clearLayers();
+      baseRoads.addData(roads);
+    }
+    document.body.dataset.loaded = String(token);
+  }
+
+  async function loadCheckpoints() {
+    const data = await getJSON(`/api/checkpoints?${coordsParam().slice(1)}`);
+    checkpointLayer.clearLayers();
+    checkpointLayer.addData(data);
+  }
+
+  // -- legend -------------------------------------------------------------------
+  async function refreshLegend(summary) {
+    if (!summary) {
+      summary = await getJSON(`/api/summary${state.parent ? `?grid=${encodeURIComponent(state.parent)}` : ""}`);
+    }
+    const scheme = state.config.scheme;
+    const rows = [];
+    const codes = state.mode === "area" ? null : scheme.codes;
+    if (codes) {
+      for (const c of codes) {
+        rows.push(
+          `<tr data-code="${c.code}"><td><span class="swatch" style="background:${c.colour}"></span>${escapeHtml(
+            labelOf(c)
+          )}</td><td class="count" data-code="${c.code}">${summary.counts[c.code] || 0}</td><td class="persons" data-code="${c.code}">${
+            summary.person_counts[c.code] || 0
+          }</td></tr>`
+        );
+      }
+      rows.push(
+        `<tr data-code="none"><td><span class="swatch" style="background:${scheme.none.colour}"></span>${T(
+          "no_status"
+        )}</td><td class="count" data-code="none">${summary.counts.none || 0}</td><td class="persons" data-code="none">${summary.person_counts.none || 0}</td></tr>`
+      );
+    } else {
+      for (const c of state.config.area_scheme.codes) {
+        rows.push(`<tr><td><span class="swatch" style="background:${c.colour}"></span>${escapeHtml(labelOf(c))}</td><td></td><td></td></tr>`);
+      }
+    }
+    el("legend").innerHTML = `<tr><th></th><th>${T("households")}</th><th>${T("persons")}</th></tr>${rows.join(
+      ""
+    )}<tr class="total"><td>${T("total")}</td><td id="legend-households">${summary.households}</td><td id="legend-persons">${summary.persons}</td></tr>`;
+  }
+
+  function renderBreadcrumb() {
+    const parts = [`<a href="#" data-index="-1">${T("whole_area")}</a>`];
+    state.trail.forEach((step, i) => parts.push(`<a href="#" data-index="${i}">${escapeHtml(step.name)}</a>`));
+    el("breadcrumb").innerHTML = parts.join(" › ");
+  }
+  el("breadcrumb").addEventListener("click", (e) => {
+    const a = e.target.closest("a");
+    if (!a) return;
+    e.preventDefault();
+    const index = Number(a.dataset.index);
+    state.trail = state.trail.slice(0, index + 1);
+    state.parent = index < 0 ? null : state.trail[index].id;
+    renderBreadcrumb();
+    reload(true);
+  });
+
+  async function drillInto(gridId) {
+    const layer = state.gridsById.get(gridId);
+    const name = layer ? layer.feature.properties.name : gridId;
+    state.trail.push({ id: gridId, name });
+    state.parent = gridId;
+    map.closePopup();
+    renderBreadcrumb();
+    if (layer) map.fitBounds(layer.getBounds(), { maxZoom: 18 });
+    await reload(false);
+  }
+
+  async function reload(fit) {
+    await loadFeatures();
+    if (fit && gridLayer.getLayers().length) map.fitBounds(gridLayer.getBounds(), { maxZoom: 18 });
+    await refreshLegend();
+  }
+
+  // -- live updates ---------------------------------------------------------------
+  function applyChange(data) {
+    for (const [id, status] of Object.entries(data.grids)) {
+      const layer = state.gridsById.get(id);
+      if (!layer) continue;
+      Object.assign(layer.feature.properties, status);
+      layer.setStyle(gridStyle(layer.feature));
+    }
+    for (const [id, status] of Object.entries(data.buildings)) {
+      const layer = state.buildingsById.get(id);
+      if (!layer) continue;
+      Object.assign(layer.feature.properties, status);
+      layer.setStyle(buildingStyle(layer.feature));
+    }
+    if (state.parent) {
+      const own = data.grids[state.parent];
+      if (own) refreshLegend(own);
+    } else {
+      refreshLegend(data.summary);
+    }
+  }
+  let fetching = false;
+  async function pullChanges() {
+    if (fetching) return;
+    fetching = true;
+    try {
+      const data = await getJSON(`/api/changes?since=${state.seq}`);
+      if (data.seq > state.seq) {
+        state.seq = data.seq;
+        applyChange(data);
+        document.body.dataset.seq = String(state.seq);
+      }
+    } finally {
+      fetching = false;
+    }
+  }
+  function connectLive() {
+    const source = new EventSource(`/api/stream?since=${state.seq}`);
+    source.addEventListener("change", (e) => {
+      const data = JSON.parse(e.data);
+      if (data.seq > state.seq) pullChanges();
+    });
+    source.addEventListener("hello", () => el("live").classList.add("on"));
+    source.onerror = () => el("live").classList.remove("on");
+  }
+
+  // -- search ---------------------------------------------------------------------
+  let searchTimer = null;
+  el("search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 200);
+  });
+  el("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    runSearch(true);
+  });
+  async function runSearch(jump) {
+    const q = el("search").value.trim();
+    const list = el("search-results");
+    if (!q) {
+      list.hidden = true;
+      return;
+    }
+    const data = await getJSON(`/api/search?q=${encodeURIComponent(q)}`);
+    list.innerHTML = data.results.length
+      ? data.results
+          .map(
+            (r, i) =>
+              `<li><a href="#" data-i="${i}">${escapeHtml(r.name || r.id)} <small>${escapeHtml(
+                r.kind === "grid" ? state.config.level_labels[r.level] || r.level : T("building")
+              )}</small></a></li>`
+          )
+          .join("")
+      : `<li>${T("not_found")}</li>`;
+    list.hidden = false;
+    list.onclick = (e) => {
+      const a = e.target.closest("a");
+      if (!a) return;
+      e.preventDefault();
+      goTo(data.results[Number(a.dataset.i)]);
+    };
+    if (jump === true && data.results.length) goTo(data.results[0]);
+  }
+  async function goTo(hit) {
+    el("search-results").hidden = true;
+    const [w, s, e, n] = hit.bbox;
+    if (hit.kind === "grid" && hit.level && hit.level !== state.level && !state.parent) {
+      state.level = hit.level;
+      el("level").value = hit.level;
+    }
+    map.fitBounds([[s, w], [n, e]], { maxZoom: 18 });
+    await loadFeatures();
+    const layer = (hit.kind === "grid" ? state.gridsById : state.buildingsById).get(hit.id);
+    if (layer) layer.openPopup(layer.getBounds ? layer.getBounds().getCenter() : undefined);
+  }
+
+  // -- controls -------------------------------------------------------------------
+  el("level").addEventListener("change", () => {
+    state.level = el("level").value;
+    state.parent = null;
+    state.trail = [];
+    renderBreadcrumb();
+    reload(false);
+  });
+  el("colour-mode").addEventListener("change", () => {
+    state.mode = el("colour-mode").value;
+    gridLayer.setStyle(gridStyle);
+    refreshLegend();
+  });
+  el("basemap").addEventListener("change", () => setBasemap(el("basemap").value, true));
+  el("print").addEventListener("click", () => window.print());
+
+  function setBasemap(name, reloadData) {
+    state.basemap = name;
+    for (const layer of Object.values(tiles)) map.removeLayer(layer);
+    if (name === "none") {
+      baseRoads.addTo(map);
+    } else {
+      map.removeLayer(baseRoads);
+      tiles[name].addTo(map);
+    }
+    if (reloadData) {
+      loadFeatures();
+      loadCheckpoints();
+    }
+  }
+
+  let moveTimer = null;
+  map.on("moveend", () => {
+    if (state.parent) return;
+    clearTimeout(moveTimer);
+    moveTimer = setTimeout(loadFeatures, 150);
+  });
+
+  // -- start ----------------------------------------------------------------------
+  async function start() {
+    const params = new URLSearchParams(location.search);
+    state.config = await getJSON("/api/config");
+    state.seq = state.config.seq;
+    const levels = state.config.levels;
+    el("level").innerHTML = levels
+      .map((l) => `<option value="${l}">${escapeHtml(state.config.level_labels[l] || l)}</option>`)
+      .join("");
+    state.level = params.get("level") || levels[Math.min(1, levels.length - 1)];
+    el("level").value = state.level;
+    const top = await getJSON(`/api/grids?level=${encodeURIComponent(levels[0])}`);
+    const bounds = L.geoJSON(top).getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds);
+    else map.setView([31.1, 121.2], 14);
+    setBasemap(el("basemap").value, false);
+    gridLayer.addTo(map);
+    buildingLayer.addTo(map);
+    checkpointLayer.addTo(map);
+    const overlays = {};
+    overlays[T("grids")] = gridLayer;
+    overlays[T("buildings")] = buildingLayer;
+    overlays[T("checkpoints")] = checkpointLayer;
+    overlays[T("roads")] = baseRoads;
+    L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
+    L.control.scale({ imperial: false }).addTo(map);
+    renderBreadcrumb();
+    await loadFeatures();
+    await Promise.all([refreshLegend(), loadCheckpoints()]);
+    connectLive();
+    document.body.dataset.ready = "1";
+  }
+
+  window.msMap = { state, map, drillInto, reload };
+  start().catch((err) => {
+    console.error(err);
+    el("busy").hidden = false;
+    el("busy").textContent = String(err);
+  });
+})();

@@ -1,0 +1,146 @@
+"""The command map in real headless Chromium with the network cut off."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from mapserver.status.scheme import load_scheme
+
+pytestmark = pytest.mark.browser
+SCHEME = load_scheme("hongkou6")
+COLOURS = {c.code: c.colour.lower() for c in SCHEME.codes}
+
+
+def _fills(page, kind: str) -> dict[str, str]:
+    return page.evaluate(
+        """(kind) => Object.fromEntries(Array.from(document.querySelectorAll(`path.ms-${kind}`))
+              .map(p => [p.dataset.id, (p.getAttribute('fill') || '').toLowerCase()]))""",
+        kind,
+    )
+
+
+def _legend(page) -> dict[str, int]:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('#legend td.count'))
+              .map(td => [td.dataset.code, Number(td.textContent)]))"""
+    )
+
+
+def _pick_building(demo_layers) -> tuple[str, str, list[str]]:
+    """A building whose households are all not red, its leaf grid, and its households."""
+    households = demo_layers["households"]
+    status = demo_layers["status"].set_index("entity_id")["status"]
+    codes = households["household_id"].map(status)
+    clean = codes.groupby(households["building_id"]).apply(lambda s: "red" not in set(s))
+    buildings = demo_layers["buildings"].set_index("building_id")
+    grids = demo_layers["grids"].set_index("grid_id")
+    for building_id in clean[clean].index:
+        leaf = buildings.at[building_id, "grid_id"]
+        if grids.at[leaf, "level"] == "micro":
+            ids = households.loc[households["building_id"] == building_id, "household_id"]
+            return building_id, leaf, ids.tolist()
+    raise AssertionError("no building without red households")
+
+
+def _open_map(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+
+def _recolour_check(page, post_url: str, token: str, demo_layers) -> None:
+    building_id, leaf, households = _pick_building(demo_layers)
+    parent = demo_layers["grids"].set_index("grid_id").at[leaf, "parent_id"]
+    page.evaluate("(id) => window.msMap.drillInto(id)", parent)
+    page.wait_for_function(
+        "(ids) => ids.every(id => document.querySelector(`path[data-id='${id}']`))",
+        arg=[building_id, leaf],
+        timeout=10_000,
+    )
+    assert _fills(page, "building")[building_id] != COLOURS["red"]
+    response = requests.post(
+        f"{post_url}/api/status",
+        json={"rows": [{"entity_id": h, "status": "red"} for h in households]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    posted = time.monotonic()
+    page.wait_for_function(
+        """([b, g, red]) => {
+            const fill = (id) => (document.querySelector(`path[data-id='${id}']`)
+                                  .getAttribute('fill') || '').toLowerCase();
+            return fill(b) === red && fill(g) === red;
+        }""",
+        arg=[building_id, leaf, COLOURS["red"]],
+        timeout=2_000,
+    )
+    assert time.monotonic() - posted < 2.0
+
+
+def test_command_map_offline_colours_legend_and_live_update(
+    live_server, offline_page, admin_token, demo_layers
+):
+    page = offline_page
+    _open_map(page, live_server.url + "/")
+    fills = _fills(page, "grid")
+    assert len(fills) >= 5
+    api = requests.get(f"{live_server.url}/api/grids?level=community", timeout=10).json()
+    expected = {f["id"]: f["properties"]["colour"].lower() for f in api["features"]}
+    assert fills == expected
+    assert set(fills.values()) <= set(COLOURS.values())
+    summary = requests.get(f"{live_server.url}/api/summary", timeout=10).json()
+    legend = _legend(page)
+    for code in COLOURS:
+        assert legend[code] == summary["counts"].get(code, 0)
+    _recolour_check(page, live_server.url, admin_token, demo_layers)
+    assert not [u for u in page.blocked if "127.0.0.1" in u]
+
+
+def test_english_switch(live_server, offline_page):
+    page = offline_page
+    _open_map(page, live_server.url + "/?lang=en")
+    assert page.locator("#panel h2").inner_text().startswith("Legend")
+    assert "Green" in page.locator("#legend").inner_text() or "green" in page.locator(
+        "#legend"
+    ).inner_text().lower()
+
+
+def _start_server(url: str, port: int) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mapserver.cli", "--database", url, "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{base}/api/summary", timeout=1).ok:
+                return proc, base
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server process did not start")
+
+
+def test_change_through_another_process_reaches_the_map(
+    demo_db_url, offline_page, demo_layers, free_port
+):
+    """Two server processes on one database: a write through B recolours a map served by A."""
+    a, url_a = _start_server(demo_db_url, free_port())
+    b, url_b = _start_server(demo_db_url, free_port())
+    try:
+        from mapserver.store import open_store
+
+        store = open_store(demo_db_url)
+        token = store.create_token("admin")
+        store.dispose()
+        _open_map(offline_page, url_a + "/")
+        _recolour_check(offline_page, url_b, token, demo_layers)
+    finally:
+        a.terminate()
+        b.terminate()
