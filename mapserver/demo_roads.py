@@ -214,12 +214,11 @@ def build_network(plan: Plan, rng: np.random.Generator, *, sealed: int) -> Netwo
     q = np.rint(xy * 1000).astype(np.int64)
     vertical = q[:, 0] == q[:, 2]
     line_key = np.where(vertical, q[:, 0], q[:, 1]) * 2 + vertical
-    lines, inverse = np.unique(line_key[named], return_inverse=True)
+    _, inverse = np.unique(line_key[named], return_inverse=True)
     names[named] = [_road_name(int(i), str(c)) for i, c in zip(inverse, cls[named], strict=True)]
     for c, label in (("lane", "弄"), ("path", "宅间小路")):
         rest = (names == "") & (cls == c)
         names[rest] = [f"{VILLAGE_NAME}{label}"] * int(rest.sum())
-    del lines
 
     n_nodes = len(coords)
     node_ids = np.array([f"N{i:06d}" for i in range(n_nodes)], dtype=object)
@@ -238,13 +237,10 @@ def build_network(plan: Plan, rng: np.random.Generator, *, sealed: int) -> Netwo
     def at(pt: tuple[float, float]) -> int:
         return lookup[(round(pt[0], 3), round(pt[1], 3))]
 
-    closed = np.zeros(len(a), dtype=bool)
-    gate_owner = np.flatnonzero(cls == "gate")
-    side_gates = {int(s) for s, _ in zip(gate_owner, range(len(gate_owner)), strict=False)}
+    # the sealed compound keeps its main gate only (side gates closed)
+    gate_segs = np.flatnonzero(cls == "gate")
     first_gate = np.cumsum([0] + [len(g) for g in gates])
-    sealed_side = set(gate_owner[first_gate[sealed] + 1 : first_gate[sealed + 1]].tolist())
-    closed[np.isin(owner, list(sealed_side))] = True
-    del side_gates
+    closed = np.isin(owner, gate_segs[first_gate[sealed] + 1 : first_gate[sealed + 1]])
 
     kind = np.full(n_nodes, "junction", dtype=object)
     main_gate = []

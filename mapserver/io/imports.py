@@ -16,6 +16,7 @@ from mapserver.io.tables import normalise_columns, points_from_table
 from mapserver.io.validate import (
     count,
     text,
+    texts,
     validate_buildings,
     validate_grids,
     validate_households,
@@ -222,7 +223,7 @@ def _conform(layer: str, df: pd.DataFrame) -> pd.DataFrame:
         elif column == "length_m":
             df[column] = pd.to_numeric(df[column], errors="coerce").astype(float)
         else:
-            df[column] = [text(v) for v in df[column]]
+            df[column] = texts(df[column], df.index)
     if "area_class" in columns:
         df["area_class"] = df["area_class"].fillna("none")
     if "version" in columns:

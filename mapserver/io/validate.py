@@ -76,6 +76,11 @@ def text(value: object) -> str | None:
     return result or None
 
 
+def texts(values: Iterable[object], index: pd.Index | None = None) -> pd.Series:
+    """Cells as an object Series of text or None (pandas would turn None into NaN)."""
+    return pd.Series([text(v) for v in values], index=index, dtype=object)
+
+
 def count(value: object) -> tuple[bool, int | None]:
     """Parse a non-negative whole number; returns (ok, value), blank is (True, None)."""
     raw = text(value)
@@ -266,16 +271,18 @@ def validate_grids(
         _finish(local, issues)
         return gdf
     ids = _ids(gdf, "grid_id", file, local)
-    gdf["grid_id"] = ids
+    gdf["grid_id"] = texts(ids, gdf.index)
     if "level" in gdf.columns:
-        gdf["level"] = [_level(v, i, file, local) for i, v in enumerate(gdf["level"])]
+        levels = [_level(v, i, file, local) for i, v in enumerate(gdf["level"])]
+        gdf["level"] = pd.Series(levels, index=gdf.index, dtype=object)
     if "area_class" in gdf.columns:
-        gdf["area_class"] = [_area(v, i, file, local) for i, v in enumerate(gdf["area_class"])]
+        areas = [_area(v, i, file, local) for i, v in enumerate(gdf["area_class"])]
+        gdf["area_class"] = pd.Series(areas, index=gdf.index, dtype=object)
     _counts(gdf, ("target_households", "version"), file, local)
     parents = (
         [text(v) for v in gdf["parent_id"]] if "parent_id" in gdf.columns else [None] * len(gdf)
     )
-    gdf["parent_id"] = parents
+    gdf["parent_id"] = pd.Series(parents, index=gdf.index, dtype=object)
     _check_tree(ids, parents, set(parents_known), file, local)
     geoms, good = _geometries(gdf, POLYGONAL, file, local, repair=repair)
     gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
@@ -444,12 +451,14 @@ def validate_buildings(
     if missing:
         _finish(local, issues)
         return gdf
-    gdf["building_id"] = _ids(gdf, "building_id", file, local)
+    gdf["building_id"] = pd.Series(
+        _ids(gdf, "building_id", file, local), index=gdf.index, dtype=object
+    )
     _counts(gdf, ("units", "households", "residents"), file, local)
     geoms, good = _geometries(gdf, BUILDING_TYPES, file, local, repair=repair)
     gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     if grids is not None:
-        gdf["grid_id"] = _place(gdf, good, grids, file, local)
+        gdf["grid_id"] = texts(_place(gdf, good, grids, file, local), gdf.index)
     _finish(local, issues)
     return gdf
 
@@ -511,8 +520,8 @@ def validate_households(
     if _missing_columns(df, HOUSEHOLD_REQUIRED, file, local) & {"household_id", "building_id"}:
         _finish(local, issues)
         return df
-    df["household_id"] = _ids(df, "household_id", file, local)
-    df["building_id"] = [text(v) for v in df["building_id"]]
+    df["household_id"] = texts(_ids(df, "household_id", file, local), df.index)
+    df["building_id"] = texts(df["building_id"], df.index)
     for i, building in enumerate(df["building_id"]):
         if building is None:
             local.append(ValidationIssue(file, _row(i), "building_id", "building is empty"))
@@ -521,7 +530,7 @@ def validate_households(
             local.append(ValidationIssue(file, _row(i), "building_id", reason))
     for column in ("unit", "room"):
         if column in df.columns:
-            df[column] = [text(v) for v in df[column]]
+            df[column] = texts(df[column], df.index)
     _counts(df, ("residents",), file, local)
     _finish(local, issues)
     return df

@@ -24,6 +24,7 @@ from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.status.updates import changed_entities_to_grids
 from mapserver.store import Store
 
+PATCH_LIMIT = 200_000  # beyond this many changes, re-read the whole status table
 COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of full floats
 
 
@@ -45,9 +46,39 @@ class _Snapshot:
     """A roll-up of every status as of one change-log sequence number."""
 
     seq: int
+    status: pd.DataFrame  # indexed by "kind:id"
     result: Rollup
     grid_codes: pd.Series
     building_codes: pd.Series
+
+
+def _patch_status(status: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """Apply change-log rows (new status, persons) to a status table indexed by "kind:id"."""
+    if not len(log):
+        return status
+    last = log.drop_duplicates(["entity_kind", "entity_id"], keep="last")
+    keys = last["entity_kind"] + ":" + last["entity_id"]
+    known = keys.isin(status.index).to_numpy()
+    patched = status.copy()
+    rows = patched.index.get_indexer(keys[known])
+    patched.iloc[rows, patched.columns.get_loc("status")] = last["new_status"].to_numpy()[known]
+    patched.iloc[rows, patched.columns.get_loc("persons")] = last["persons"].to_numpy()[known]
+    patched.iloc[rows, patched.columns.get_loc("seq")] = last["seq"].to_numpy()[known]
+    if (~known).any():
+        fresh = pd.DataFrame(
+            {
+                "entity_kind": last["entity_kind"].to_numpy()[~known],
+                "entity_id": last["entity_id"].to_numpy()[~known],
+                "status": last["new_status"].to_numpy()[~known],
+                "persons": last["persons"].to_numpy()[~known],
+                "updated_at": last["changed_at"].to_numpy()[~known],
+                "source": last["source"].to_numpy()[~known],
+                "seq": last["seq"].to_numpy()[~known],
+            },
+            index=keys[~known].to_numpy(),
+        )
+        patched = pd.concat([patched, fresh[patched.columns]])
+    return patched
 
 
 def _round_coords(coords: np.ndarray) -> np.ndarray:
@@ -119,29 +150,47 @@ class MapView:
             return self._layers
 
     def snapshot(self) -> _Snapshot:
-        """The roll-up as of the store's latest committed change."""
+        """The roll-up as of the store's latest committed change.
+
+        The first call reads the whole status table; later calls patch the cached
+        table with the change-log rows after its sequence number (the log holds
+        each change's new status and persons), so a batch reaches the map without
+        re-reading a million rows.
+        """
         layers = self.layers()
         seq = self.store.last_seq()
         with self._lock:
-            if self._snapshot is None or self._snapshot.seq < seq:
+            snap = self._snapshot
+            if snap is not None and snap.seq >= seq:
+                return snap
+            status = None
+            if snap is not None:
+                log = self.store.changes_since(snap.seq, limit=PATCH_LIMIT + 1)
+                if len(log) <= PATCH_LIMIT:
+                    status = _patch_status(snap.status, log)
+                    seq = max(seq, int(log["seq"].max()) if len(log) else snap.seq)
+            if status is None:
                 status = self.store.read_status()
-                result = rollup(
-                    layers.grids.reset_index(drop=True),
-                    layers.buildings.reset_index(drop=True),
-                    layers.households,
-                    status,
-                    self.scheme,
-                )
-                self._snapshot = _Snapshot(
-                    seq=max(seq, int(status["seq"].max()) if len(status) else 0),
-                    result=result,
-                    grid_codes=result.grid_colour_codes(
-                        rule=self.colour_rule, threshold=self.share_threshold
-                    ),
-                    building_codes=result.building_colour_codes(
-                        rule=self.colour_rule, threshold=self.share_threshold
-                    ),
-                )
+                status.index = status["entity_kind"] + ":" + status["entity_id"]
+                seq = max(seq, int(status["seq"].max()) if len(status) else 0)
+            result = rollup(
+                layers.grids.reset_index(drop=True),
+                layers.buildings.reset_index(drop=True),
+                layers.households,
+                status.reset_index(drop=True),
+                self.scheme,
+            )
+            self._snapshot = _Snapshot(
+                seq=seq,
+                status=status,
+                result=result,
+                grid_codes=result.grid_colour_codes(
+                    rule=self.colour_rule, threshold=self.share_threshold
+                ),
+                building_codes=result.building_colour_codes(
+                    rule=self.colour_rule, threshold=self.share_threshold
+                ),
+            )
             return self._snapshot
 
     # -- formatting ---------------------------------------------------------------
