@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -50,7 +51,12 @@ def zh_number(n: int) -> str:
     if n < 100:
         return _DIGITS[n // 10] + "十" + (_DIGITS[n % 10] if n % 10 else "")
     rest = n % 100
-    tail = "" if rest == 0 else ("零" + _DIGITS[rest] if rest < 10 else "一" * (rest < 20) + zh_number(rest))
+    if rest == 0:
+        tail = ""
+    elif rest < 10:
+        tail = "零" + _DIGITS[rest]
+    else:
+        tail = ("一" if rest < 20 else "") + zh_number(rest)
     return _DIGITS[n // 100] + "百" + tail
 
 
@@ -110,13 +116,11 @@ def split_box(box: Box, weights: list[float], *, rows: int | None = None) -> lis
     x0, y0, x1, y1 = box
     w, h, k = x1 - x0, y1 - y0, len(weights)
     if rows is None:
-        rows = min(
-            range(1, k + 1), key=lambda r: abs(math.log((w / math.ceil(k / r)) / (h / r)))
-        )
+        rows = min(range(1, k + 1), key=lambda r: abs(math.log((w / math.ceil(k / r)) / (h / r))))
     counts = [k // rows + (1 if i < k % rows else 0) for i in range(rows)]
     wts = np.asarray(weights, dtype=float)
     starts = np.concatenate([[0], np.cumsum(counts)])
-    row_sums = np.array([wts[a:b].sum() for a, b in zip(starts[:-1], starts[1:], strict=True)])
+    row_sums = np.array([wts[a:b].sum() for a, b in itertools.pairwise(starts)])
     ys = y0 + h * np.concatenate([[0.0], np.cumsum(row_sums)]) / row_sums.sum()
     ys[0], ys[-1] = y0, y1
     out: list[Box] = []
@@ -132,7 +136,7 @@ def split_box(box: Box, weights: list[float], *, rows: int | None = None) -> lis
 
 
 def _community_structure(rng: np.random.Generator, first: bool) -> list[list[list[list[tuple]]]]:
-    """Draw bigs > smalls > micros > building types; the first one is 海欣-like (7 big, 26 small)."""
+    """Draw bigs > smalls > micros > building types; the first is 海欣-like (7 big, 26 small)."""
     if first:
         smalls_per_big = [4, 4, 4, 4, 4, 3, 3]
     else:
@@ -177,9 +181,7 @@ def _place(cell: Box, n: int, size: tuple[float, float]) -> list[Box]:
 def _urban(plan: Plan, rng: np.random.Generator, n_comm: int, sd_id: str) -> float:
     """Add the urban neighbourhoods west of the village; return the urban block width (m)."""
     structures = [_community_structure(rng, i == 0) for i in range(n_comm)]
-    sizes = [
-        sum(_households(m) for big in s for small in big for m in small) for s in structures
-    ]
+    sizes = [sum(_households(m) for big in s for small in big for m in small) for s in structures]
     cols = math.ceil(math.sqrt(n_comm))
     rows = math.ceil(n_comm / cols)
     width = cols * COMMUNITY_W
@@ -245,7 +247,10 @@ def _village(plan: Plan, rng: np.random.Generator, x0: float, sd_id: str) -> Non
         return (vbox[0], b[1], b[2], b[3]) if b[0] == land[0] else b
 
     # households per homestead (6..14), houses of 1-3 households each
-    homes = [[list(rng.integers(6, 15, size=int(rng.integers(6, 10)))) for _ in range(5)] for _ in range(4)]
+    homes = [
+        [list(rng.integers(6, 15, size=int(rng.integers(6, 10)))) for _ in range(5)]
+        for _ in range(4)
+    ]
     band_boxes = split_box(land, [sum(sum(h) for h in band) for band in homes], rows=4)
     plan.band_boxes = band_boxes
     group = 0

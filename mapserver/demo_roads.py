@@ -74,7 +74,8 @@ def _node(segs: np.ndarray, prio: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     q = np.rint(segs * 1000.0).astype(np.int64)
     lo_xy = np.minimum(q[:, :2], q[:, 2:])
     hi_xy = np.maximum(q[:, :2], q[:, 2:])
-    q = np.hstack([lo_xy, hi_xy])
+    base = lo_xy.min(axis=0)  # keys need non-negative positions
+    q = np.hstack([lo_xy - base, hi_xy - base])
     verts = np.unique(np.vstack([q[:, :2], q[:, 2:]]), axis=0)
     node_keys = verts[:, 0] * _SHIFT + verts[:, 1]
     pieces_a, pieces_b, owners = [], [], []
@@ -104,7 +105,7 @@ def _node(segs: np.ndarray, prio: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
         pieces_b.append(np.searchsorted(node_keys, xy_b[:, 0] * _SHIFT + xy_b[:, 1]))
         owners.append(rep)
     pieces = np.column_stack([np.concatenate(pieces_a), np.concatenate(pieces_b)])
-    return verts / 1000.0, pieces, np.concatenate(owners)
+    return (verts + base) / 1000.0, pieces, np.concatenate(owners)
 
 
 def _urban_segments(plan: Plan, segs: _Segs, rng: np.random.Generator, sealed: int) -> list:
@@ -145,7 +146,9 @@ def _urban_segments(plan: Plan, segs: _Segs, rng: np.random.Generator, sealed: i
                 y = ring[1] + f * (ring[3] - ring[1])
                 outer, inner_pt = ((x0, y), (ring[0], y)) if side == 2 else ((x1, y), (ring[2], y))
             label = "大门" if g == 0 else f"{zh_number(g)}号侧门"
-            segs.add((*outer, *inner_pt), "gate", f"{comp.name}{label}", "drive" if g == 0 else "walk")
+            segs.add(
+                (*outer, *inner_pt), "gate", f"{comp.name}{label}", "drive" if g == 0 else "walk"
+            )
             these.append((outer, inner_pt))
         gates.append(these)
     return gates
@@ -164,7 +167,7 @@ def _village_segments(plan: Plan, segs: _Segs) -> list[tuple[tuple[float, float]
         segs.add_box(box, "lane", "drive", village=True)
     for box in plan.homestead_boxes:
         segs.add_box(box, "path", "walk", village=True)
-    vx0, _, _, vy1 = plan.village_box
+    vx0 = plan.village_box[0]
     lx0, ly0, lx1, ly1 = plan.land_box
     entrances = []  # (village-side point, kind, road name)
     cuts = [b[1] for b in plan.band_boxes[1:]]
@@ -228,7 +231,7 @@ def build_network(plan: Plan, rng: np.random.Generator, *, sealed: int) -> Netwo
     oneway = np.zeros(len(a), dtype=bool)
     urban_street = (e_cls == "street") & ~np.asarray(segs.village)[owner]
     for axis in (0, 1):  # one vertical and one horizontal street run one way
-        on_axis = urban_street & ((coords[a, 1 - axis] == coords[b, 1 - axis]))
+        on_axis = urban_street & (coords[a, 1 - axis] == coords[b, 1 - axis])
         if on_axis.any():
             first = np.min(coords[a[on_axis], 1 - axis][coords[a[on_axis], 1 - axis] > 0])
             oneway |= on_axis & (coords[a, 1 - axis] == first)

@@ -29,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     script = ROOT / ".ci" / "start_postgres.sh"
     if not script.is_file() or not Path("/usr/lib/postgresql").is_dir():
         return
-    data_dir = Path(os.environ.get("MAPSERVER_TEST_PG_DIR", "/tmp/mapserver-test-pg"))
+    data_dir = Path(os.environ.get("MAPSERVER_TEST_PG_DIR", "/tmp/pgdata"))
     port = os.environ.get("MAPSERVER_TEST_PG_PORT", "5433")
     result = subprocess.run(
         ["bash", str(script), str(data_dir), port],

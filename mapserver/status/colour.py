@@ -1,4 +1,4 @@
-"""Colour rules: pick one status code per building or grid from its counts; area-class inheritance."""
+"""Colour rules: one status code per building or grid from its counts; area-class inheritance."""
 
 from __future__ import annotations
 
@@ -49,12 +49,14 @@ def pick_codes(
         msg = f"share threshold {threshold} is not between 0 and 1"
         raise ValueError(msg)
     worst = [c.code for c in scheme.codes_worst_first()]
-    mat = counts.reindex(columns=worst, fill_value=0).to_numpy(dtype=np.float64)
+    mat = counts.reindex(columns=worst, fill_value=0).fillna(0).to_numpy(dtype=np.float64)
     present = mat > 0
     if rule == "worst":
         chosen = present
     else:
-        none = counts[NONE_CODE].to_numpy(dtype=np.float64) if NONE_CODE in counts else 0.0
+        none = (
+            counts[NONE_CODE].fillna(0).to_numpy(dtype=np.float64) if NONE_CODE in counts else 0.0
+        )
         total = mat.sum(axis=1) + none
         with np.errstate(divide="ignore", invalid="ignore"):
             share = mat / total[:, None]
@@ -94,7 +96,7 @@ def effective_area_class(grids: pd.DataFrame) -> pd.Series:
         own = id_array(grids["area_class"])
     else:
         own = np.full(len(grids), None, dtype=object)
-    own[own == NONE_CODE] = None
+    own[(own == NONE_CODE) | (own == "")] = None
     eff = own.copy()
     for d in range(1, int(tree.depth.max(initial=0)) + 1):
         rows = np.flatnonzero((tree.depth == d) & pd.isna(eff))

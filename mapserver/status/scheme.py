@@ -76,7 +76,7 @@ class Scheme:
         return tuple(sorted(self.codes, key=lambda c: -c.severity))
 
     def label(self, code: str | None, lang: str = "zh") -> str:
-        """Return the label of ``code`` in ``lang`` (``zh`` or ``en``); the none label if unknown."""
+        """Return the label of ``code`` in ``lang`` (``zh``/``en``); the none label if unknown."""
         if lang not in LANGUAGES:
             msg = f"language '{lang}' is not one of {', '.join(LANGUAGES)}"
             raise ValueError(msg)

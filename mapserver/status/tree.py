@@ -90,7 +90,9 @@ def _depths(parent: np.ndarray, ids: pd.Index) -> np.ndarray:
         while node >= 0 and depth[node] < 0:
             if node in on_path:
                 cycle = [*path[on_path[node] :], node]
-                msg = "grid tree has a cycle: " + " -> ".join(str(ids[i]) for i in cycle)
+                msg = "grid tree has a cycle (child -> parent): " + " -> ".join(
+                    str(ids[i]) for i in cycle
+                )
                 raise ValueError(msg)
             on_path[node] = len(path)
             path.append(node)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import geopandas as gpd
 import numpy as np
@@ -123,9 +125,7 @@ def _geometry_array(frame: pd.DataFrame, layer: str) -> np.ndarray:
     return values
 
 
-def layer_values(
-    frame: pd.DataFrame, layer: str, *, dialect: str
-) -> tuple[list[str], list[list]]:
+def layer_values(frame: pd.DataFrame, layer: str, *, dialect: str) -> tuple[list[str], list[list]]:
     """Return the columns and per-column Python values to write for a layer frame.
 
     Parameters
@@ -179,17 +179,27 @@ def layer_values(
     return names, values
 
 
-def _series(values: Sequence, kind: str) -> pd.Series:
-    """Return a column read from the database with the dtype of its kind."""
-    has_null = any(v is None for v in values) if kind in ("int", "bool") else False
-    if kind == "int":
-        return pd.Series(pd.array(values, dtype="Int64")) if has_null else pd.Series(
-            values, dtype="int64"
-        )
-    if kind == "bool":
-        return pd.Series(pd.array(values, dtype="boolean")) if has_null else pd.Series(
-            values, dtype="bool"
-        )
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of row tuples are made and dropped."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _series(values: np.ndarray, kind: str) -> pd.Series:
+    """Return a column read from the database (object array) with the dtype of its kind."""
+    if kind in ("int", "bool"):
+        nullable = bool(pd.isna(values).any())
+        if kind == "int":
+            dtype = "Int64" if nullable else "int64"
+        else:
+            dtype = "boolean" if nullable else "bool"
+        return pd.Series(pd.array(values, dtype=dtype) if nullable else values.astype(dtype))
     if kind == "float":
         return pd.Series(values, dtype="float64")
     return pd.Series(values, dtype="str")
@@ -204,18 +214,20 @@ def build_frame(
     columns ``bool`` (``boolean`` when some are missing), text ``str``; a
     ``geometry`` column of WKB becomes a GeoDataFrame in EPSG:4326.
     """
-    data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    table = np.empty((len(rows), len(columns)), dtype=object)
+    if len(rows):
+        table[:] = rows
     series: dict[str, pd.Series] = {}
-    for name, values in zip(columns, data, strict=True):
+    for index, name in enumerate(columns):
         kind = column_kind(name)
-        if kind == "geometry":
-            continue
-        series[name] = _series(values, kind)
+        if kind != "geometry":
+            series[name] = _series(table[:, index], kind)
     frame = pd.DataFrame(series, columns=[c for c in columns if c != "geometry"])
     if not geometry:
         return frame
-    index = columns.index("geometry")
-    wkb = np.asarray([None if v is None else bytes(v) for v in data[index]], dtype=object)
+    wkb = table[:, list(columns).index("geometry")]
+    if any(isinstance(v, memoryview) for v in wkb):
+        wkb = np.asarray([None if v is None else bytes(v) for v in wkb], dtype=object)
     geoms = shapely.from_wkb(wkb) if len(wkb) else np.empty(0, dtype=object)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms), crs=model.STORAGE_CRS)
     return gdf[list(columns)]

@@ -23,7 +23,7 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "road_edges": ("u", "v"),
 }
 
-OTHER_TABLES: tuple[str, ...] = ("changelog", "users", "tokens", "jobs")
+OTHER_TABLES: tuple[str, ...] = ("changelog", "users", "tokens", "jobs", "meta")
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
 
@@ -49,10 +49,7 @@ def _geometry_type(dialect: str) -> sa.types.TypeEngine:
 
 def _layer_table(metadata: sa.MetaData, layer: str, dialect: str) -> sa.Table:
     """Build the table of one layer of model.LAYERS."""
-    if layer == "status":
-        key = ("entity_kind", "entity_id")
-    else:
-        key = (model.ID_COLUMN[layer],)
+    key = ("entity_kind", "entity_id") if layer == "status" else (model.ID_COLUMN[layer],)
     columns: list[sa.Column] = []
     for name in model.LAYERS[layer]:
         if name == "geometry":
@@ -60,7 +57,9 @@ def _layer_table(metadata: sa.MetaData, layer: str, dialect: str) -> sa.Table:
             columns.extend(sa.Column(b, sa.Float(), nullable=True) for b in BBOX_COLUMNS)
         else:
             columns.append(
-                sa.Column(name, _column_type(name), primary_key=name in key, nullable=name not in key)
+                sa.Column(
+                    name, _column_type(name), primary_key=name in key, nullable=name not in key
+                )
             )
     table = sa.Table(layer, metadata, *columns)
     for name in _INDEXED.get(layer, ()):
@@ -82,7 +81,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     Returns
     -------
     The metadata and a dict table name -> table (layers of model.LAYERS, then
-    ``changelog``, ``users``, ``tokens``, ``jobs``).
+    ``changelog``, ``users``, ``tokens``, ``jobs``, ``meta``).
     """
     metadata = sa.MetaData()
     tables = {layer: _layer_table(metadata, layer, dialect) for layer in model.LAYERS}
@@ -124,5 +123,11 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
+    )
+    tables["meta"] = sa.Table(
+        "meta",
+        metadata,
+        sa.Column("key", sa.Text(), primary_key=True),
+        sa.Column("value", sa.Integer(), nullable=False),
     )
     return metadata, tables

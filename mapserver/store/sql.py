@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.pool import StaticPool
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import auth
-from mapserver.store.frames import build_frame, layer_values
+from mapserver.store import auth, jobs
+from mapserver.store.engine import fetch_rows, make_engine
+from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
 from mapserver.store.writes import (
     apply_status_rows,
@@ -29,7 +26,6 @@ from mapserver.store.writes import (
 )
 
 ROLES: tuple[str, ...] = ("admin", "worker")
-JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
 _IN_CHUNK = 20_000
 
 
@@ -52,43 +48,6 @@ class User:
     grid_id: str | None = None
 
 
-def _make_engine(url: str) -> sa.Engine:
-    """Create the engine: SQLite in WAL mode with a busy timeout, or PostgreSQL via psycopg 3."""
-    parsed = sa.make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    database = parsed.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file:")
-    if in_memory:
-        engine = sa.create_engine(
-            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed)
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        # Let SQLAlchemy's "begin" event (below) issue BEGIN itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        # Writers take the write lock at once, so a read-then-write never fails on upgrade.
-        immediate = conn.get_execution_options().get("mapserver_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
-
-
 class Store:
     """All reads and writes of the canonical layers (see model.py), the change log,
     users/tokens and jobs. Every write method is one transaction.
@@ -102,7 +61,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self.metadata, self.tables = build_tables(self.dialect)
         self._writer = self.engine.execution_options(mapserver_write=True)
@@ -165,6 +124,31 @@ class Store:
                 bulk_insert(conn, self.tables[name], names, columns)
             if status_from is not None:
                 fill_persons(conn, self.tables, after_seq=status_from)
+            self._bump_data_version(conn)
+            if self.dialect == "postgresql":
+                # Fresh statistics, or the planner scans a million rows for a few ids.
+                for name in [*layers, *(["changelog"] if "status" in layers else [])]:
+                    conn.exec_driver_sql(f"ANALYZE {name}")
+
+    def _bump_data_version(self, conn: sa.Connection) -> None:
+        """Count one more change of the layers (not status) inside a write transaction."""
+        meta = self.tables["meta"]
+        current = conn.execute(sa.select(meta.c.value).where(meta.c.key == "data_version")).scalar()
+        if current is None:
+            conn.execute(sa.insert(meta).values(key="data_version", value=1))
+        else:
+            conn.execute(
+                sa.update(meta).where(meta.c.key == "data_version").values(value=current + 1)
+            )
+
+    def data_version(self) -> int:
+        """A number that grows with every import of layers, so caches know when to re-read."""
+        meta = self.tables["meta"]
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "data_version")
+            ).scalar()
+        return int(value or 0)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -173,9 +157,7 @@ class Store:
         out: list[sa.ColumnElement] = []
         for column in table.columns:
             if column.name == "geometry" and self.dialect == "postgresql":
-                out.append(
-                    sa.func.ST_AsBinary(column, type_=sa.LargeBinary).label("geometry")
-                )
+                out.append(sa.func.ST_AsBinary(column, type_=sa.LargeBinary).label("geometry"))
             else:
                 out.append(column)
         return out
@@ -191,22 +173,22 @@ class Store:
         table = self.tables[layer]
         names = list(model.LAYERS[layer])
         selected = [c for c in self._columns(table) if c.name in names]
-        order = [table.c[k] for k in table.primary_key.columns.keys()]
+        order = list(table.primary_key.columns)
         rows: list = []
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, paused_gc():
             if within is None:
                 query = sa.select(*selected).where(*conditions).order_by(*order)
-                rows = conn.execute(query).all()
+                rows = fetch_rows(conn, query)
             else:
                 column, values = within
                 wanted = sorted({str(v) for v in values})
                 for start in range(0, len(wanted), _IN_CHUNK):
                     chunk = wanted[start : start + _IN_CHUNK]
                     query = sa.select(*selected).where(*conditions, column.in_(chunk))
-                    rows.extend(conn.execute(query).all())
-                key = [selected.index(next(c for c in selected if c.name == k.name)) for k in order]
+                    rows.extend(fetch_rows(conn, query))
+                key = [[c.name for c in selected].index(k.name) for k in order]
                 rows.sort(key=lambda r: tuple(r[i] for i in key))
-        return build_frame([c.name for c in selected], rows, geometry="geometry" in names)
+            return build_frame([c.name for c in selected], rows, geometry="geometry" in names)
 
     def _bbox(self, layer: str, bbox: Sequence[float]) -> list[sa.ColumnElement]:
         """Return conditions keeping features whose bounding box meets ``bbox`` (EPSG:4326)."""
@@ -313,7 +295,10 @@ class Store:
             return apply_status_rows(conn, self.tables, rows, user=user, source=source)
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
-        """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS), at most ``limit``."""
+        """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).
+
+        At most ``limit`` rows: ask again from the last seq returned for more.
+        """
         table = self.tables["changelog"]
         query = (
             sa.select(*(table.c[n] for n in model.CHANGELOG_COLUMNS))
@@ -321,15 +306,17 @@ class Store:
             .order_by(table.c.seq)
             .limit(int(limit))
         )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return build_frame(list(model.CHANGELOG_COLUMNS), rows, geometry=False)
+        with self.engine.connect() as conn, paused_gc():
+            rows = fetch_rows(conn, query)
+            return build_frame(list(model.CHANGELOG_COLUMNS), rows, geometry=False)
 
     def last_seq(self) -> int:
         """Highest committed change-log sequence number (0 when empty)."""
         table = self.tables["changelog"]
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))).scalar_one()
+            return conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
+            ).scalar_one()
 
     # -- inspection --------------------------------------------------------------------
 
@@ -352,7 +339,9 @@ class Store:
             tuple(bytes(v).hex() if isinstance(v, bytes | memoryview) else v for v in row)
             for row in rows
         ]
-        return sorted(out, key=lambda row: tuple((v is None, v if v is not None else 0) for v in row))
+        return sorted(
+            out, key=lambda row: tuple((v is None, v if v is not None else 0) for v in row)
+        )
 
     # -- users and tokens --------------------------------------------------------------
 
@@ -423,22 +412,8 @@ class Store:
 
     def create_job(self, kind: str, params: dict) -> str:
         """Record a new queued job with JSON-serialisable ``params``; returns its id."""
-        job_id = uuid.uuid4().hex
-        now = utc_now()
-        values = {
-            "job_id": job_id,
-            "kind": kind,
-            "params": json.dumps(params, ensure_ascii=False, sort_keys=True),
-            "state": "queued",
-            "progress": 0.0,
-            "result": None,
-            "error": None,
-            "created_at": now,
-            "updated_at": now,
-        }
         with self._write() as conn:
-            conn.execute(sa.insert(self.tables["jobs"]), values)
-        return job_id
+            return jobs.insert_job(conn, self.tables["jobs"], kind, params)
 
     def update_job(
         self,
@@ -449,40 +424,18 @@ class Store:
         result: dict | None = None,
         error: str | None = None,
     ) -> None:
-        """Update a job's state (queued/running/done/failed), progress 0..1, result or error."""
-        values: dict[str, object] = {"updated_at": utc_now()}
-        if state is not None:
-            if state not in JOB_STATES:
-                msg = f"job state {state!r} is not one of {', '.join(JOB_STATES)}"
-                raise ValueError(msg)
-            values["state"] = state
-        if progress is not None:
-            if not 0.0 <= progress <= 1.0:
-                msg = f"job progress {progress} is outside 0..1"
-                raise ValueError(msg)
-            values["progress"] = float(progress)
-        if result is not None:
-            values["result"] = json.dumps(result, ensure_ascii=False, sort_keys=True)
-        if error is not None:
-            values["error"] = error
-        table = self.tables["jobs"]
+        """Update a job's state (queued/running/done/failed), progress 0..1, result or error.
+
+        Raises NotFoundError for an unknown job, ValueError for a bad state or progress.
+        """
+        values = jobs.job_changes(state=state, progress=progress, result=result, error=error)
         with self._write() as conn:
-            done = conn.execute(sa.update(table).where(table.c.job_id == job_id).values(values))
-            if done.rowcount == 0:
-                msg = f"job {job_id!r} does not exist"
-                raise NotFoundError(msg)
+            jobs.update_job_row(conn, self.tables["jobs"], job_id, values)
 
     def get_job(self, job_id: str) -> dict | None:
         """Return a job as a dict (params and result decoded from JSON), or None."""
-        table = self.tables["jobs"]
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(table).where(table.c.job_id == job_id)).first()
-        if row is None:
-            return None
-        job = dict(row._mapping)
-        job["params"] = json.loads(job["params"])
-        job["result"] = None if job["result"] is None else json.loads(job["result"])
-        return job
+            return jobs.read_job(conn, self.tables["jobs"], job_id)
 
 
 def open_store(url: str) -> Store:

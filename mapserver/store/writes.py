@@ -42,9 +42,10 @@ def bulk_insert(
     column_list = ", ".join(quote(n) for n in names)
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(
-            f"COPY {quote(table.name)} ({column_list}) FROM STDIN"
-        ) as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {quote(table.name)} ({column_list}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return

@@ -74,6 +74,19 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         lang = request.args.get("lang") or request.cookies.get("lang")
         g.lang = i18n.pick_language(lang, settings.language)
 
+    @app.context_processor
+    def _page_context() -> dict:
+        from mapserver.web.auth import csrf_token, current_user
+
+        lang = g.get("lang", settings.language)
+        return {
+            "lang": lang,
+            "t": lambda key: i18n.translate(key, lang),
+            "user": current_user(),
+            "csrf": csrf_token(),
+            "basemap": settings.basemap,
+        }
+
     @app.errorhandler(ValidationError)
     def _validation(err: ValidationError):
         return (

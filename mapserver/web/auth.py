@@ -85,9 +85,10 @@ def login():
             session["user"] = user.username
             session["role"] = user.role
             session["grid"] = user.grid_id
+            csrf_token()
             return redirect(target)
         error = "login_failed"
-    return render_template("login.html", error=error, next=target, csrf=csrf_token())
+    return render_template("login.html", error=error, next=target)
 
 
 @bp.get("/logout")

@@ -14,26 +14,15 @@ from flask import (
 )
 
 from mapserver.web import i18n
-from mapserver.web.auth import csrf_token, current_user
+from mapserver.web.auth import current_user
 
 bp = Blueprint("pages", __name__)
 
 
 def _render(template: str, **context):
-    lang = g.lang
-    response = make_response(
-        render_template(
-            template,
-            lang=lang,
-            t=lambda key: i18n.translate(key, lang),
-            user=current_user(),
-            csrf=csrf_token(),
-            basemap=current_app.config["SETTINGS"].basemap,
-            **context,
-        )
-    )
+    response = make_response(render_template(template, **context))
     if request.args.get("lang") in i18n.LANGUAGES:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+        response.set_cookie("lang", g.lang, max_age=365 * 86400, samesite="Lax")
     return response
 
 
@@ -57,7 +46,7 @@ def entry():
         buildings = buildings[buildings["grid_id"].isin(grid_ids)]
     options = [
         {"id": b.building_id, "name": b.name or b.building_id}
-        for b in buildings.sort_values("building_id").itertuples(index=False)
+        for b in buildings.sort_index().itertuples(index=False)
     ]
     grid_name = (
         layers.grids.at[user.grid_id, "name"]

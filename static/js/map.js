@@ -178,11 +178,13 @@
       if (token !== loadToken) return;
       buildingLayer.addData(buildings);
     }
-    if (state.basemap === "none" && !map.hasLayer(tiles.osm)) {
+    if (state.basemap === "none" && (state.parent || map.getZoom() >= 14)) {
       const roads = await getJSON(`/api/roads?${bboxParam()}${coordsParam()}`);
       if (token !== loadToken) return;
       baseRoads.clearLayers();
       baseRoads.addData(roads);
+    } else {
+      baseRoads.clearLayers();
     }
     document.body.dataset.loaded = String(token);
   }

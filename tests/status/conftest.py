@@ -47,8 +47,15 @@ def district() -> dict[str, pd.DataFrame]:
     status = pd.DataFrame(
         {
             "entity_kind": [
-                "household", "household", "building", "building", "household",
-                "household", "household", "household", "building",
+                "household",
+                "household",
+                "building",
+                "building",
+                "household",
+                "household",
+                "household",
+                "household",
+                "building",
             ],
             "entity_id": ["H1", "H2", "B2", "B3", "H4", "H1", "H9", "H10", "B7"],
             "status": ["green", "red", "yellow", "blue", "grey", "yellow", "black", "red", "green"],
@@ -78,7 +85,11 @@ def random_district(hongkou: Scheme) -> dict[str, pd.DataFrame]:
     listed = np.array(bids[:90], dtype=object)
     hids = [f"H{i}" for i in range(900)]
     households = pd.DataFrame(
-        {"household_id": hids, "building_id": rng.choice(listed, 900), "residents": rng.integers(1, 6, 900)}
+        {
+            "household_id": hids,
+            "building_id": rng.choice(listed, 900),
+            "residents": rng.integers(1, 6, 900),
+        }
     )
     codes = np.array(hongkou.code_names, dtype=object)
     h_rows = rng.choice(np.array(hids, dtype=object), 700)  # repeats: last row wins
@@ -96,7 +107,13 @@ def random_district(hongkou: Scheme) -> dict[str, pd.DataFrame]:
     return {"grids": grids, "buildings": buildings, "households": households, "status": status}
 
 
-def brute_force(
+@pytest.fixture
+def brute_force():
+    """The row-by-row roll-up, as a function ``brute_force(district, scheme)``."""
+    return _brute_force
+
+
+def _brute_force(
     d: dict[str, pd.DataFrame], scheme: Scheme
 ) -> tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]]:
     """Count households and persons per code per building and per grid subtree, row by row.

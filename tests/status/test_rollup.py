@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mapserver.status.rollup import rollup
-from tests.status.conftest import brute_force
 
 COLS = ["red", "yellow", "grey", "blue", "green", "black", "none"]
 
@@ -21,7 +22,8 @@ def _row(frame: pd.DataFrame, key: str) -> dict[str, int]:
 
 
 def test_hand_counts_and_precedence(district, hongkou):
-    with _no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         r = _run(district, hongkou)
     assert list(r.building_households.columns) == COLS
     # H1: last row wins (yellow, 1 person); H2 own red; H3 nothing -> none
@@ -42,7 +44,12 @@ def test_hand_counts_and_precedence(district, hongkou):
     # B6 sits on S2 itself
     assert _row(r.grid_households, "S2") == {"black": 1, "none": 5}
     assert _row(r.grid_households, "D") == {
-        "red": 1, "yellow": 5, "grey": 1, "blue": 2, "black": 1, "none": 6,
+        "red": 1,
+        "yellow": 5,
+        "grey": 1,
+        "blue": 2,
+        "black": 1,
+        "none": 6,
     }
     t = r.totals()
     assert t["total_households"] == 17  # D plus B7, which has no grid
@@ -50,21 +57,7 @@ def test_hand_counts_and_precedence(district, hongkou):
     assert t["total_persons"] == int(r.building_persons.to_numpy().sum())
 
 
-class _no_warning:
-    """Context manager failing the test if a warning is raised."""
-
-    def __enter__(self):
-        import warnings
-
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
-        warnings.simplefilter("error")
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
-
-
-def test_every_level_matches_brute_force(random_district, hongkou):
+def test_every_level_matches_brute_force(random_district, hongkou, brute_force):
     r = _run(random_district, hongkou)
     by_b, by_g = brute_force(random_district, hongkou)
     for b, counts in by_b.items():
@@ -99,11 +92,17 @@ def test_unaligned_and_aligned_status_give_the_same_counts(random_district, hong
 def test_unknown_codes_and_buildings_warn(district, hongkou):
     d = dict(district)
     d["status"] = pd.concat(
-        [d["status"], pd.DataFrame({"entity_kind": ["household"], "entity_id": ["H3"], "status": ["purple"]})],
+        [
+            d["status"],
+            pd.DataFrame({"entity_kind": ["household"], "entity_id": ["H3"], "status": ["purple"]}),
+        ],
         ignore_index=True,
     )
     d["households"] = pd.concat(
-        [d["households"], pd.DataFrame({"household_id": ["H99"], "building_id": ["B404"], "residents": [1]})],
+        [
+            d["households"],
+            pd.DataFrame({"household_id": ["H99"], "building_id": ["B404"], "residents": [1]}),
+        ],
         ignore_index=True,
     )
     with pytest.warns(UserWarning) as record:

@@ -62,7 +62,7 @@ def test_to_dict_round_trips_and_orders_worst_first():
 
 
 def test_unknown_name_lists_available():
-    with pytest.raises(ValueError, match="unknown status scheme 'nope'.*hongkou6"):
+    with pytest.raises(ValueError, match=r"unknown status scheme 'nope'.*hongkou6"):
         load_scheme("nope")
 
 
@@ -102,7 +102,7 @@ def test_validation_names_file_and_field(tmp_path: Path, edit, field, reason):
 def test_bad_json_is_a_value_error(tmp_path: Path):
     path = tmp_path / "bad.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+    with pytest.raises(ValueError, match=r"bad\.json: not valid JSON"):
         load_scheme(str(path))
 
 

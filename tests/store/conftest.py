@@ -133,4 +133,3 @@ def loaded(store: Store, district: dict[str, pd.DataFrame]) -> Store:
     """A store holding the tiny district."""
     store.import_layers(district, user="loader")
     return store
-

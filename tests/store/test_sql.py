@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -23,7 +26,7 @@ def test_open_store_creates_parent_folder_and_is_idempotent(tmp_path):
     first.dispose()
     again = open_store(url)
     assert (tmp_path / "a" / "b" / "store.sqlite").is_file()
-    assert set(again.row_counts()) == {*model.LAYERS, "changelog", "users", "tokens", "jobs"}
+    assert set(again.row_counts()) == {*model.LAYERS, "changelog", "users", "tokens", "jobs", "meta"}
     assert again.dialect == "sqlite"
     again.dispose()
 
@@ -188,7 +191,9 @@ def test_apply_status_writes_and_logs_old_and_new(loaded: Store):
     assert status.loc["H03", "persons"] == 1
     building = loaded.apply_status([StatusRow("building", "B1", "red")], user="li", source="form")
     assert building == last + 1
-    assert loaded.read_status(entity_kind="building").set_index("entity_id").loc["B1", "persons"] == 7
+    assert (
+        loaded.read_status(entity_kind="building").set_index("entity_id").loc["B1", "persons"] == 7
+    )
 
 
 def test_apply_status_rejects_batch_with_unknown_entity_whole(loaded: Store):
@@ -229,8 +234,6 @@ def test_apply_status_thousand_rows_quickly(store: Store):
     store.import_layers({"households": households})
     rows = [StatusRow("household", f"H{i:04d}", "green") for i in range(1000)]
     store.apply_status(rows[:10], user="warm", source="api")
-    import time
-
     start = time.perf_counter()
     last = store.apply_status(rows, user="bulk", source="api")
     elapsed = time.perf_counter() - start
@@ -240,8 +243,9 @@ def test_apply_status_thousand_rows_quickly(store: Store):
 
 
 def test_changes_since_pages_in_order(loaded: Store):
-    loaded.apply_status([StatusRow("household", f"H{i:02d}", "red") for i in range(1, 11)],
-                        user="u", source="api")
+    loaded.apply_status(
+        [StatusRow("household", f"H{i:02d}", "red") for i in range(1, 11)], user="u", source="api"
+    )
     assert loaded.last_seq() == 15
     page = loaded.changes_since(3, limit=4)
     assert page["seq"].tolist() == [4, 5, 6, 7]
@@ -325,3 +329,50 @@ def test_jobs_lifecycle(store: Store):
         store.update_job("missing", state="failed")
     with pytest.raises(ValueError, match="state"):
         store.update_job(job_id, state="sleeping")
+
+
+def test_concurrent_writers_never_hide_a_change_from_a_poller(loaded: Store):
+    start = loaded.last_seq()
+    writers, batches = 4, 15
+    seen: list[int] = []
+    done = threading.Event()
+
+    def write(worker: int) -> None:
+        for batch in range(batches):
+            ids = [f"H{(worker * 3 + batch + k) % 10 + 1:02d}" for k in range(3)]
+            rows = [StatusRow("household", i, f"s{worker}-{batch}") for i in ids]
+            loaded.apply_status(rows, user=f"w{worker}", source="api")
+
+    def poll() -> None:
+        last = start
+        while True:
+            finished = done.is_set()
+            page = loaded.changes_since(last)
+            if not page.empty:
+                seen.extend(page["seq"].tolist())
+                last = int(page["seq"].iloc[-1])
+            if finished:
+                return
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    poller.join()
+    total = writers * batches * 3
+    assert loaded.last_seq() == start + total
+    assert seen == list(range(start + 1, start + total + 1))
+
+
+def test_data_version_grows_with_imports_not_status(loaded: Store, district):
+    before = loaded.data_version()
+    assert before >= 1
+    loaded.import_layers({"grids": district["grids"]})
+    assert loaded.data_version() == before + 1
+    household = district["households"]["household_id"].iloc[0]
+    loaded.apply_status([StatusRow("household", household, "red")], user="t", source="t")
+    assert loaded.data_version() == before + 1

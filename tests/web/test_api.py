@@ -171,12 +171,15 @@ def test_worker_may_write_only_own_grid(app, client, demo_layers):
     households = demo_layers["households"]
     own_building = buildings.loc[buildings["grid_id"] == worker_grid, "building_id"].iloc[0]
     own = households.loc[households["building_id"] == own_building, "household_id"].iloc[0]
-    other = households.loc[~households["building_id"].isin(
-        buildings.loc[buildings["grid_id"] == worker_grid, "building_id"]), "household_id"].iloc[0]
+    own_buildings = buildings.loc[buildings["grid_id"] == worker_grid, "building_id"]
+    others = households.loc[~households["building_id"].isin(own_buildings), "household_id"]
+    other = others.iloc[0]
     headers = {"X-CSRF-Token": csrf}
     ok = client.post("/api/status", json={"entity_id": own, "status": "grey"}, headers=headers)
     assert ok.status_code == 200, ok.get_json()
-    refused = client.post("/api/status", json={"entity_id": other, "status": "grey"}, headers=headers)
+    refused = client.post(
+        "/api/status", json={"entity_id": other, "status": "grey"}, headers=headers
+    )
     assert refused.status_code == 400
     assert "outside grid" in refused.get_json()["issues"][0]["reason"]
     no_csrf = client.post("/api/status", json={"entity_id": own, "status": "red"})
@@ -188,7 +191,7 @@ def test_entry_page_needs_login_and_lists_own_buildings(client, demo_layers):
     _login(client, "worker")
     page = client.get("/entry").get_data(as_text=True)
     assert "住户状态登记" in page
-    assert page.count("<option value=\"B") >= 1 or page.count("<option value=") >= 2
+    assert page.count('<option value="B') >= 1 or page.count("<option value=") >= 2
 
 
 def test_wrong_password_is_refused(client):
@@ -206,9 +209,10 @@ def test_search_finds_grid_by_name(client, demo_layers):
 def test_openapi_lists_every_api_route(app, client):
     doc = client.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
-    routes = {
-        rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
-    } - {"/api/openapi.json", "/api/geometry/<kind>/<entity_id>"}
+    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")} - {
+        "/api/openapi.json",
+        "/api/geometry/<kind>/<entity_id>",
+    }
     assert routes <= set(doc["paths"])
 
 

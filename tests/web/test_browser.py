@@ -105,9 +105,10 @@ def test_english_switch(live_server, offline_page):
     page = offline_page
     _open_map(page, live_server.url + "/?lang=en")
     assert page.locator("#panel h2").inner_text().startswith("Legend")
-    assert "Green" in page.locator("#legend").inner_text() or "green" in page.locator(
-        "#legend"
-    ).inner_text().lower()
+    legend = page.locator("#legend").inner_text()
+    green = next(c for c in SCHEME.codes if c.code == "green")
+    assert green.label_en in legend and "Total" in legend
+    assert green.label_zh not in legend
 
 
 def _start_server(url: str, port: int) -> tuple[subprocess.Popen, str]:
