@@ -38,6 +38,7 @@ class _Layers:
     households: pd.DataFrame
     ancestors: dict[str, list[str]]
     children: dict[str, list[str]]
+    household_building: pd.Series  # household_id -> building_id
     area_class: pd.Series
 
 
@@ -46,39 +47,9 @@ class _Snapshot:
     """A roll-up of every status as of one change-log sequence number."""
 
     seq: int
-    status: pd.DataFrame  # indexed by "kind:id"
     result: Rollup
     grid_codes: pd.Series
     building_codes: pd.Series
-
-
-def _patch_status(status: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
-    """Apply change-log rows (new status, persons) to a status table indexed by "kind:id"."""
-    if not len(log):
-        return status
-    last = log.drop_duplicates(["entity_kind", "entity_id"], keep="last")
-    keys = last["entity_kind"] + ":" + last["entity_id"]
-    known = keys.isin(status.index).to_numpy()
-    patched = status.copy()
-    rows = patched.index.get_indexer(keys[known])
-    patched.iloc[rows, patched.columns.get_loc("status")] = last["new_status"].to_numpy()[known]
-    patched.iloc[rows, patched.columns.get_loc("persons")] = last["persons"].to_numpy()[known]
-    patched.iloc[rows, patched.columns.get_loc("seq")] = last["seq"].to_numpy()[known]
-    if (~known).any():
-        fresh = pd.DataFrame(
-            {
-                "entity_kind": last["entity_kind"].to_numpy()[~known],
-                "entity_id": last["entity_id"].to_numpy()[~known],
-                "status": last["new_status"].to_numpy()[~known],
-                "persons": last["persons"].to_numpy()[~known],
-                "updated_at": last["changed_at"].to_numpy()[~known],
-                "source": last["source"].to_numpy()[~known],
-                "seq": last["seq"].to_numpy()[~known],
-            },
-            index=keys[~known].to_numpy(),
-        )
-        patched = pd.concat([patched, fresh[patched.columns]])
-    return patched
 
 
 def _round_coords(coords: np.ndarray) -> np.ndarray:
@@ -144,6 +115,7 @@ class MapView:
                     households=households,
                     ancestors=grid_ancestors(grids),
                     children=grid_children(grids),
+                    household_building=households.set_index("household_id")["building_id"],
                     area_class=effective_area_class(grids),
                 )
                 self._snapshot = None
@@ -152,10 +124,11 @@ class MapView:
     def snapshot(self) -> _Snapshot:
         """The roll-up as of the store's latest committed change.
 
-        The first call reads the whole status table; later calls patch the cached
-        table with the change-log rows after its sequence number (the log holds
-        each change's new status and persons), so a batch reaches the map without
-        re-reading a million rows.
+        The first call reads the whole status table and rolls it up. Later calls
+        read only the change-log rows after the cached sequence number, recount
+        just the buildings they touch (their households and status rows, read by
+        id) and add the difference to those buildings' grids and every ancestor,
+        so a batch reaches the map without re-reading a million rows.
         """
         layers = self.layers()
         seq = self.store.last_seq()
@@ -163,26 +136,26 @@ class MapView:
             snap = self._snapshot
             if snap is not None and snap.seq >= seq:
                 return snap
-            status = None
+            result = None
             if snap is not None:
                 log = self.store.changes_since(snap.seq, limit=PATCH_LIMIT + 1)
                 if len(log) <= PATCH_LIMIT:
-                    status = _patch_status(snap.status, log)
+                    result = self._patched(snap.result, log, layers)
                     seq = max(seq, int(log["seq"].max()) if len(log) else snap.seq)
-            if status is None:
-                status = self.store.read_status()
-                status.index = status["entity_kind"] + ":" + status["entity_id"]
+            if result is None:
+                status = self.store.read_status(
+                    columns=("entity_kind", "entity_id", "status", "persons", "seq")
+                )
                 seq = max(seq, int(status["seq"].max()) if len(status) else 0)
-            result = rollup(
-                layers.grids.reset_index(drop=True),
-                layers.buildings.reset_index(drop=True),
-                layers.households,
-                status.reset_index(drop=True),
-                self.scheme,
-            )
+                result = rollup(
+                    layers.grids.reset_index(drop=True),
+                    layers.buildings.reset_index(drop=True),
+                    layers.households,
+                    status,
+                    self.scheme,
+                )
             self._snapshot = _Snapshot(
                 seq=seq,
-                status=status,
                 result=result,
                 grid_codes=result.grid_colour_codes(
                     rule=self.colour_rule, threshold=self.share_threshold
@@ -192,6 +165,60 @@ class MapView:
                 ),
             )
             return self._snapshot
+
+    def _patched(self, before: Rollup, log: pd.DataFrame, layers: _Layers) -> Rollup:
+        """Recount the buildings a change-log slice touches; move their grids by the difference."""
+        if not len(log):
+            return before
+        is_household = log["entity_kind"] == "household"
+        owners = layers.household_building.reindex(log.loc[is_household, "entity_id"])
+        building_ids = pd.unique(
+            np.concatenate(
+                [
+                    owners.dropna().to_numpy(dtype=object),
+                    log.loc[~is_household, "entity_id"].to_numpy(dtype=object),
+                ]
+            )
+        )
+        building_ids = [b for b in building_ids if b in layers.buildings.index]
+        if not building_ids:
+            return before
+        households = self.store.read_households(building_ids=building_ids)
+        status = self.store.read_status(
+            ids=[*households["household_id"], *building_ids],
+            columns=("entity_kind", "entity_id", "status", "persons", "seq"),
+        )
+        part = rollup(
+            layers.grids.reset_index(drop=True),
+            layers.buildings.loc[building_ids].reset_index(drop=True),
+            households,
+            status,
+            self.scheme,
+        )
+        frames = {}
+        for name in ("households", "persons"):
+            b_before = getattr(before, f"building_{name}")
+            b_after = b_before.copy()
+            new_rows = getattr(part, f"building_{name}").loc[building_ids]
+            delta = new_rows.to_numpy() - b_before.loc[building_ids].to_numpy()
+            b_after.loc[building_ids] = new_rows.to_numpy()
+            g_after = getattr(before, f"grid_{name}").copy()
+            values = g_after.to_numpy(copy=True)
+            leaf = layers.buildings.loc[building_ids, "grid_id"].to_numpy()
+            chain, owner = [], []
+            for i, grid_id in enumerate(leaf):
+                for gid in (grid_id, *layers.ancestors.get(grid_id, [])):
+                    chain.append(gid)
+                    owner.append(i)
+            rows = g_after.index.get_indexer(chain)
+            known = rows >= 0
+            np.add.at(values, rows[known], delta[np.asarray(owner, dtype=np.int64)[known]])
+            g_after.iloc[:, :] = values
+            frames[f"building_{name}"] = b_after
+            frames[f"grid_{name}"] = g_after
+        building_status = before.building_status.copy()
+        building_status.loc[building_ids] = part.building_status.loc[building_ids].to_numpy()
+        return Rollup(scheme=before.scheme, building_status=building_status, **frames)
 
     # -- formatting ---------------------------------------------------------------
     def _counts(self, frame: pd.DataFrame, key: str) -> dict[str, int]:

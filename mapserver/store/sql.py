@@ -168,10 +168,18 @@ class Store:
         conditions: Sequence[sa.ColumnElement] = (),
         *,
         within: tuple[sa.Column, Sequence[str]] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Read a layer's model columns with filters; ``within`` is (column, allowed values)."""
+        """Read a layer's model columns (or ``columns`` of them) with filters; ``within`` is
+        (column, allowed values)."""
         table = self.tables[layer]
         names = list(model.LAYERS[layer])
+        if columns is not None:
+            unknown = sorted(set(columns) - set(names))
+            if unknown:
+                msg = f"{layer} has no column(s) {', '.join(unknown)}"
+                raise ValueError(msg)
+            names = [n for n in names if n in columns]
         selected = [c for c in self._columns(table) if c.name in names]
         order = list(table.primary_key.columns)
         rows: list = []
@@ -273,11 +281,19 @@ class Store:
             raise ValueError(msg)
         return self._read(name)
 
-    def read_status(self, *, entity_kind: str | None = None) -> pd.DataFrame:
-        """Current status rows (model.STATUS_COLUMNS), optionally of one entity kind."""
+    def read_status(
+        self,
+        *,
+        entity_kind: str | None = None,
+        ids: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Current status rows (model.STATUS_COLUMNS, or only ``columns``), optionally of
+        one entity kind and/or only the given entity ids; ordered by (entity_kind, entity_id)."""
         table = self.tables["status"]
         conditions = [] if entity_kind is None else [table.c.entity_kind == entity_kind]
-        return self._read("status", conditions)
+        within = None if ids is None else (table.c.entity_id, ids)
+        return self._read("status", conditions, within=within, columns=columns)
 
     # -- status writes and the change log ----------------------------------------------
 

@@ -89,7 +89,8 @@
     return state.mode === "area" && p.kind === "grid" ? p.area_colour : p.colour;
   }
   function gridStyle(f) {
-    return { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: 0.55 };
+    const faint = state.showingBuildings && state.mode === "status";
+    return { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: faint ? 0.22 : 0.55 };
   }
   function buildingStyle(f) {
     return { color: "#222", weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.9 };
@@ -166,10 +167,11 @@
     const where = state.parent ? `parent=${encodeURIComponent(state.parent)}` : `level=${encodeURIComponent(state.level)}&${bboxParam()}`;
     const grids = await getJSON(`/api/grids?${where}${coordsParam()}`);
     if (token !== loadToken) return;
+    const showBuildings = Boolean(state.parent) || map.getZoom() >= 16;
+    state.showingBuildings = showBuildings;
     gridLayer.clearLayers();
     state.gridsById.clear();
     gridLayer.addData(grids);
-    const showBuildings = state.parent || map.getZoom() >= 16;
     buildingLayer.clearLayers();
     state.buildingsById.clear();
     if (showBuildings) {
