@@ -1,0 +1,118 @@
+"""Importing a user's own files through the web API and the command line, all or nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from mapserver.cli import main as cli_main
+from mapserver.store import open_store
+
+X0, Y0 = 121.40, 31.20
+D = 0.002
+
+
+def _square(x: float, y: float, w: float, h: float) -> list:
+    return [[[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]]]
+
+
+def _grids_geojson() -> str:
+    features = [
+        ("NB", None, "community", "新村居委", _square(X0, Y0, 2 * D, D)),
+        ("NB-1", "NB", "micro", "第1微网格", _square(X0, Y0, D, D)),
+        ("NB-2", "NB", "micro", "第2微网格", _square(X0 + D, Y0, D, D)),
+    ]
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"grid_id": g, "parent_id": p, "level": lvl, "name": n},
+                    "geometry": {"type": "Polygon", "coordinates": c},
+                }
+                for g, p, lvl, n, c in features
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _files(status_rows: str) -> dict[str, tuple[str, bytes]]:
+    buildings = "楼栋编号,名称,经度,纬度,户数,人数\n" + "\n".join(
+        [f"B1,1号楼,{X0 + D / 2},{Y0 + D / 2},2,5", f"B2,2号楼,{X0 + 1.5 * D},{Y0 + D / 2},1,3"]
+    )
+    households = (
+        "household_id,building_id,unit,room,residents\n"
+        "H1,B1,1,101,2\nH2,B1,1,102,3\nH3,B2,1,101,3\n"
+    )
+    return {
+        "grids": ("grids.geojson", _grids_geojson().encode()),
+        "buildings": ("buildings.csv", buildings.encode()),
+        "households": ("households.csv", households.encode()),
+        "status": ("status.csv", status_rows.encode()),
+    }
+
+
+def _post(client, token: str, files: dict[str, tuple[str, bytes]]):
+    data = {key: (io.BytesIO(body), name) for key, (name, body) in files.items()}
+    return client.post(
+        "/api/import",
+        data=data,
+        headers={"Authorization": f"Bearer {token}"},
+        content_type="multipart/form-data",
+    )
+
+
+def test_import_replaces_layers_and_map_shows_them(client, admin_token):
+    response = _post(
+        client, admin_token, _files("household_id,status\nH1,red\nH2,green\nH3,blue\n")
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["imported"]["buildings"] == 2
+    grids = client.get("/api/grids?level=micro").get_json()["features"]
+    by_id = {f["id"]: f["properties"] for f in grids}
+    assert set(by_id) == {"NB-1", "NB-2"}
+    assert by_id["NB-1"]["counts"] == {"red": 1, "green": 1}
+    assert by_id["NB-1"]["status"] == "red" and by_id["NB-2"]["status"] == "blue"
+    buildings = client.get("/api/buildings?grid=NB").get_json()["features"]
+    assert {f["properties"]["grid_id"] for f in buildings} == {"NB-1", "NB-2"}
+
+
+def test_import_with_a_bad_row_writes_nothing(app, client, admin_token):
+    store = app.extensions["store"]
+    before = {name: store.table_rows(name) for name in store.row_counts()}
+    response = _post(client, admin_token, _files("household_id,status\nH1,red\nH2,purple\n"))
+    assert response.status_code == 400
+    issues = response.get_json()["issues"]
+    assert any(
+        i["file"] == "status.csv" and i["row"] == 2 and i["field"] == "status" for i in issues
+    )
+    assert {name: store.table_rows(name) for name in store.row_counts()} == before
+
+
+def test_import_needs_admin(client):
+    response = _post(client, "not-a-token", _files("household_id,status\nH1,red\n"))
+    assert response.status_code == 401
+
+
+def test_cli_import_and_status(tmp_path: Path, capsys):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    paths = []
+    for name, body in _files("household_id,status\nH1,red\n").values():
+        path = tmp_path / name
+        path.write_bytes(body)
+        paths.append(str(path))
+    assert cli_main(["--database", url, "import", *paths]) == 0
+    store = open_store(url)
+    assert store.row_counts()["grids"] == 3
+    bad = tmp_path / "status-bad.csv"
+    bad.write_text("household_id,status\nH2,green\nH9,red\n", encoding="utf-8")
+    assert cli_main(["--database", url, "status", str(bad)]) == 2
+    assert "H9" in capsys.readouterr().err
+    good = tmp_path / "status-good.csv"
+    good.write_text("household_id,status\nH2,green\nH3,grey\n", encoding="utf-8")
+    assert cli_main(["--database", url, "status", str(good)]) == 0
+    assert set(store.read_status()["status"]) == {"red", "green", "grey"}
+    store.dispose()
