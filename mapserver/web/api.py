@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
 from mapserver.errors import ValidationError, ValidationIssue
@@ -160,7 +161,10 @@ def stream():
         yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'seq': store.last_seq()})}\n\n"
         beat = time.monotonic()
         while time.monotonic() - started < SSE_MAX_SECONDS:
-            seq = store.last_seq()
+            try:
+                seq = store.last_seq()
+            except OperationalError:
+                return  # database gone or unreachable: the browser reconnects by itself
             if seq > last_seq:
                 data = json.dumps({"seq": seq, "since": last_seq})
                 yield f"id: {seq}\nevent: change\ndata: {data}\n\n"
