@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.services import statusio
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.web import i18n
@@ -277,6 +277,15 @@ def import_layers():
     return jsonify(imported=counts)
 
 
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    """State, progress (0..1) and result of a long-running job."""
+    found = current_app.extensions["store"].get_job(job_id)
+    if found is None:
+        raise NotFoundError(f"job '{job_id}' not found")
+    return jsonify(found)
+
+
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3 description of this API."""
@@ -290,7 +299,5 @@ def geometry(kind: str, entity_id: str):
     layers = view.layers()
     frame = {"grid": layers.grids, "building": layers.buildings}.get(kind)
     if frame is None or entity_id not in frame.index:
-        from mapserver.errors import NotFoundError
-
         raise NotFoundError(f"{kind} '{entity_id}' not found")
     return jsonify(geometry_json(frame.at[entity_id, "geometry"], coords=_coords()))

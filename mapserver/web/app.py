@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
 from mapserver.errors import NotFoundError, ValidationError
+from mapserver.services.jobs import JobRunner
 from mapserver.services.mapview import MapView
 from mapserver.store import open_store
 from mapserver.web import i18n
@@ -51,6 +52,8 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         colour_rule=settings.colour_rule,
         share_threshold=settings.share_threshold,
     )
+
+    app.extensions["jobs"] = JobRunner(store)
 
     from mapserver.web.api import bp as api_bp
     from mapserver.web.auth import bp as auth_bp

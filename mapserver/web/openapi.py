@@ -108,6 +108,20 @@ def openapi_document() -> dict:
                 {"description": "text/event-stream"},
             ),
             "/api/search": _get("Search grids and buildings", [q("q", "text")], json_ok),
+            "/api/jobs/{job_id}": {
+                "get": {
+                    "summary": "State, progress and result of a long-running job",
+                    "parameters": [
+                        {
+                            "name": "job_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"200": json_ok, "404": _ERROR},
+                }
+            },
             "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
             "/api/status": {
