@@ -71,6 +71,7 @@ def main() -> None:
     n = min(args.stops, len(inside))
     src, tgt = rng.choice(inside, n, replace=False), rng.choice(inside, n, replace=False)
     _run(graph, f"{n} x {n} in {args.box_km:g} km box", src, tgt)
+    print(f"graph extent {np.ptp(graph.x) / 1000:.1f} x {np.ptp(graph.y) / 1000:.1f} km")
     src, tgt = (
         rng.choice(active, args.stops, replace=False),
         rng.choice(active, args.stops, replace=False),

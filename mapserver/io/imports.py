@@ -23,6 +23,8 @@ from mapserver.io.validate import (
     validate_status,
 )
 from mapserver.model import GEOMETRY_LAYERS, LAYERS, STATUS_COLUMNS, STORAGE_CRS
+from mapserver.network.lines import roads_from_lines
+from mapserver.network.osm import read_osm_roads
 
 IMPORT_LAYERS: tuple[str, ...] = (
     "grids",
@@ -30,8 +32,10 @@ IMPORT_LAYERS: tuple[str, ...] = (
     "households",
     "status",
     "road_edges",
+    "roads",  # OSM file or road line layer -> road_nodes + road_edges
     "checkpoints",
 )
+OSM_SUFFIXES: tuple[str, ...] = (".pbf", ".osm")
 # File-name words that name a layer, most specific first ("household_status" is status).
 _LAYER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("status", ("status", "状态")),
@@ -50,7 +54,12 @@ _DEFAULTS: dict[str, object] = {"area_class": "none", "version": 1}
 
 
 def detect_layer(path: str | Path) -> str | None:
-    """Guess the layer of a file from its name (``grids.geojson``, ``楼栋.xlsx``...), or None."""
+    """Guess the layer of a file from its name (``grids.geojson``, ``楼栋.xlsx``...), or None.
+
+    OpenStreetMap files (``.osm.pbf``, ``.osm``) are ``"roads"``.
+    """
+    if Path(path).suffix.lower() in OSM_SUFFIXES:
+        return "roads"
     name = Path(path).stem.lower()
     for layer, words in _LAYER_WORDS:
         if any(word in name for word in words):
@@ -72,7 +81,8 @@ def load_import(
     ----------
     paths
         Layer name (``grids``, ``buildings``, ``households``, ``status``,
-        ``road_edges``, ``checkpoints``) to file.
+        ``road_edges``, ``roads``, ``checkpoints``) to file. ``roads`` is an OSM
+        file or a road line layer, noded into ``road_nodes`` and ``road_edges``.
     source_crs
         What the coordinates really are (EPSG code, ``"gcj02"``, ``"bd09"``);
         ``None`` uses each file's own CRS, or EPSG:4326 when it has none.
@@ -100,13 +110,22 @@ def load_import(
     if unknown:
         msg = f"unknown layer(s) {unknown}: use {list(IMPORT_LAYERS)}"
         raise ValueError(msg)
+    if "roads" in paths and "road_edges" in paths:
+        msg = "give either 'roads' (to be noded) or 'road_edges' (edges as they are), not both"
+        raise ValueError(msg)
     existing = existing or {}
     issues: list[ValidationIssue] = []
     raw: dict[str, pd.DataFrame] = {}
     names = {layer: Path(path).name for layer, path in paths.items()}
     for layer, path in paths.items():
         try:
-            raw[layer] = _read(layer, Path(path), source_crs)
+            if layer == "roads":
+                out_roads = _read_roads(Path(path), names[layer], source_crs)
+                raw["road_nodes"], raw["road_edges"] = out_roads
+            else:
+                raw[layer] = _read(layer, Path(path), source_crs)
+        except ValidationError as exc:
+            issues.extend(exc.issues)
         except Exception as exc:  # any unreadable file is one issue, not a crash
             issues.append(ValidationIssue(names[layer], None, None, f"cannot read the file: {exc}"))
     out: dict[str, pd.DataFrame] = {}
@@ -134,7 +153,7 @@ def load_import(
             issues=issues,
         )
         out["status"] = _status_frame(rows)
-    for layer in ("road_edges", "checkpoints"):
+    for layer in ("road_nodes", "road_edges", "checkpoints"):
         if layer in raw:
             out[layer] = raw[layer]
     if issues:
@@ -158,6 +177,15 @@ def _read(layer: str, path: Path, source_crs: str | None) -> pd.DataFrame:
     if layer not in GEOMETRY_LAYERS:
         return pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     return gdf
+
+
+def _read_roads(
+    path: Path, name: str, source_crs: str | None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Road nodes and edges from an OSM file or a line layer (noded, measured in metres)."""
+    if path.suffix.lower() in OSM_SUFFIXES:
+        return read_osm_roads(path)
+    return roads_from_lines(read_vector(path, source_crs=source_crs), file=name)
 
 
 def _id_set(
