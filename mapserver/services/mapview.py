@@ -277,12 +277,13 @@ class MapView:
         level: str | None = None,
         parent_id: str | None = None,
         bbox: tuple[float, float, float, float] | None = None,
+        ids: list[str] | None = None,
         coords: str = "wgs84",
     ) -> dict:
-        """GeoJSON FeatureCollection of grids with status, filtered by level, parent and bbox."""
+        """GeoJSON FeatureCollection of grids with status, filtered by level, parent, bbox, ids."""
         layers = self.layers()
         snap = self.snapshot()
-        grids = self.store.read_grids(level=level, parent_id=parent_id, bbox=bbox)
+        grids = self.store.read_grids(level=level, parent_id=parent_id, bbox=bbox, ids=ids)
         features = []
         for row in grids.itertuples(index=False):
             gid = str(row.grid_id)

@@ -81,6 +81,7 @@ def grids():
         _view().grid_features(
             level=request.args.get("level") or None,
             parent_id=request.args.get("parent") or None,
+            ids=request.args.getlist("id") or None,
             bbox=_bbox(),
             coords=_coords(),
         )

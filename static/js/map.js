@@ -247,14 +247,17 @@
   });
 
   async function drillInto(gridId) {
-    const layer = state.gridsById.get(gridId);
-    const name = layer ? layer.feature.properties.name : gridId;
+    let layer = state.gridsById.get(gridId);
+    let name = layer ? layer.feature.properties.name : null;
+    if (!name) {
+      const own = await getJSON(`/api/grids?id=${encodeURIComponent(gridId)}${coordsParam()}`);
+      name = own.features.length ? own.features[0].properties.name : gridId;
+    }
     state.trail.push({ id: gridId, name });
     state.parent = gridId;
     map.closePopup();
     renderBreadcrumb();
-    if (layer) map.fitBounds(layer.getBounds(), { maxZoom: 18 });
-    await reload(false);
+    await reload(true);
   }
 
   async function reload(fit) {
@@ -423,6 +426,8 @@
     overlays[T("roads")] = baseRoads;
     L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
     L.control.scale({ imperial: false }).addTo(map);
+    if (window.innerWidth < 700) el("panel").classList.add("collapsed");
+    el("panel").querySelector("h2").addEventListener("click", () => el("panel").classList.toggle("collapsed"));
     renderBreadcrumb();
     await loadFeatures();
     await Promise.all([refreshLegend(), loadCheckpoints()]);
