@@ -278,6 +278,78 @@ def import_layers():
     return jsonify(imported=counts)
 
 
+def _checkpoints():
+    return current_app.extensions["checkpoints"]
+
+
+def _area_request() -> dict:
+    """Area and options of an entrances/cordon request, from a JSON body or the query string."""
+    body = request.get_json(silent=True) if request.method == "POST" else None
+    body = body if isinstance(body, dict) else {}
+    args = request.args
+    grids = body.get("grids") or args.getlist("grid") or None
+    if isinstance(grids, str):
+        grids = [grids]
+    values = {"grid_ids": grids, "polygon": body.get("polygon") or args.get("polygon")}
+    for name, default, kind in (
+        ("tolerance_m", 30.0, float),
+        ("max_outward_m", 0.0, float),
+        ("household_cost", 0.0, float),
+    ):
+        raw = body.get(name, args.get(name, default))
+        try:
+            values[name] = kind(raw)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(
+                [ValidationIssue("request", None, name, f"'{raw}' is not a number")]
+            ) from err
+        if values[name] < 0:
+            raise ValidationError([ValidationIssue("request", None, name, "must be ≥ 0")])
+    keep = body.get("keep_existing", args.get("keep_existing", "true"))
+    values["keep_existing"] = str(keep).lower() not in ("0", "false", "no")
+    return values
+
+
+@bp.route("/entrances", methods=["GET", "POST"])
+def entrances():
+    """Every road crossing an area's boundary (grids or a drawn polygon) and its state."""
+    v = _area_request()
+    return jsonify(
+        _checkpoints().entrances(
+            grid_ids=v["grid_ids"], polygon=v["polygon"], tolerance_m=v["tolerance_m"]
+        )
+    )
+
+
+@bp.route("/cordon", methods=["GET", "POST"])
+def cordon():
+    """The fewest staffed checkpoints (and barriers) that seal an area, with rota and loads."""
+    v = _area_request()
+    return jsonify(
+        _checkpoints().cordon(
+            grid_ids=v["grid_ids"],
+            polygon=v["polygon"],
+            max_outward_m=v["max_outward_m"],
+            household_cost=v["household_cost"],
+            keep_existing=v["keep_existing"],
+        )
+    )
+
+
+@bp.route("/cordon/tradeoff", methods=["GET", "POST"])
+def cordon_tradeoff():
+    """Staffed checkpoints against extra households enclosed as the cordon moves outward."""
+    v = _area_request()
+    return jsonify(
+        points=_checkpoints().tradeoff(
+            grid_ids=v["grid_ids"],
+            polygon=v["polygon"],
+            max_outward_m=v["max_outward_m"] or 300.0,
+            keep_existing=v["keep_existing"],
+        )
+    )
+
+
 @bp.get("/jobs/<job_id>")
 def job(job_id: str):
     """State, progress (0..1) and result of a long-running job."""

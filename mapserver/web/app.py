@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
 from mapserver.errors import NotFoundError, ValidationError
+from mapserver.services.checkpoints import CheckpointService
 from mapserver.services.jobs import JobRunner
 from mapserver.services.mapview import MapView
 from mapserver.store import open_store
@@ -54,6 +55,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     )
 
     app.extensions["jobs"] = JobRunner(store)
+    app.extensions["checkpoints"] = CheckpointService(store)
 
     from mapserver.web.api import bp as api_bp
     from mapserver.web.auth import bp as auth_bp

@@ -60,6 +60,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "area_none": {"zh": "未划分", "en": "None"},
     "print": {"zh": "打印挂图", "en": "Print"},
     "not_found": {"zh": "未找到", "en": "Not found"},
+    "entrances": {"zh": "出入口", "en": "Entrances"},
+    "cordon": {"zh": "封控道口方案", "en": "Cordon plan"},
+    "staffed": {"zh": "有人值守", "en": "Staffed"},
+    "closed": {"zh": "已封闭", "en": "Closed"},
+    "uncovered": {"zh": "未覆盖", "en": "Uncovered"},
+    "barrier": {"zh": "硬隔离", "en": "Barrier"},
+    "existing": {"zh": "保留现有道口", "en": "Existing kept"},
+    "outward_m": {"zh": "可外移距离 (米)", "en": "May move out (m)"},
+    "replan": {"zh": "不保留现有道口", "en": "Ignore existing checkpoints"},
+    "staffed_points": {"zh": "值守道口", "en": "Staffed points"},
+    "barriers": {"zh": "硬隔离", "en": "Barriers"},
+    "extra_households": {"zh": "额外纳入户数", "en": "Extra households"},
+    "persons_per_day": {"zh": "每日值守人次", "en": "Person-shifts per day"},
+    "staffed_now": {"zh": "现有值守道口", "en": "Staffed now"},
+    "tradeoff": {"zh": "道口前移权衡", "en": "Moving the cordon outward"},
+    "served_households": {"zh": "经此出入户数", "en": "Households served"},
+    "clear": {"zh": "清除", "en": "Clear"},
 }
 
 

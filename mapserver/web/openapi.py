@@ -30,6 +30,46 @@ def _get(summary: str, params: list[dict], response: dict) -> dict:
     return {"get": {"summary": summary, "parameters": params, "responses": {"200": response}}}
 
 
+_TEXT = {"type": "string"}
+_AREA_PARAMS = [
+    {
+        "name": "grid",
+        "in": "query",
+        "description": "grid id (repeatable)",
+        "schema": {"type": "string"},
+    },
+    {"name": "tolerance_m", "in": "query", "schema": {"type": "number", "default": 30}},
+    {"name": "max_outward_m", "in": "query", "schema": {"type": "number", "default": 0}},
+    {"name": "household_cost", "in": "query", "schema": {"type": "number", "default": 0}},
+    {"name": "keep_existing", "in": "query", "schema": {"type": "boolean", "default": True}},
+]
+_AREA_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "grids": {"type": "array", "items": {"type": "string"}},
+                    "polygon": {"type": "object", "description": "GeoJSON polygon, EPSG:4326"},
+                    "tolerance_m": {"type": "number"},
+                    "max_outward_m": {"type": "number"},
+                    "household_cost": {"type": "number"},
+                    "keep_existing": {"type": "boolean"},
+                },
+            }
+        }
+    }
+}
+
+
+def _area_op(summary: str, ok: dict) -> dict:
+    responses = {"200": ok, "400": _ERROR}
+    return {
+        "get": {"summary": summary, "parameters": _AREA_PARAMS, "responses": responses},
+        "post": {"summary": summary, "requestBody": _AREA_BODY, "responses": responses},
+    }
+
+
 def openapi_document() -> dict:
     """Return the OpenAPI document as a dict."""
     json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -122,6 +162,15 @@ def openapi_document() -> dict:
                     "responses": {"200": json_ok, "404": _ERROR},
                 }
             },
+            "/api/entrances": _area_op(
+                "Entrances of an area (grids or polygon) and whether each is covered", json_ok
+            ),
+            "/api/cordon": _area_op(
+                "Fewest staffed checkpoints sealing an area; rota and load per exit", json_ok
+            ),
+            "/api/cordon/tradeoff": _area_op(
+                "Staffed checkpoints against extra households as the cordon moves out", json_ok
+            ),
             "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
             "/api/status": {

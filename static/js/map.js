@@ -65,7 +65,15 @@
     document.body.classList.add("busy");
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
-      if (!response.ok) throw new Error(`${url}: ${response.status}`);
+      if (!response.ok) {
+        let message = `${response.status}`;
+        try {
+          message = (await response.json()).message || message;
+        } catch (_) {
+          /* not JSON */
+        }
+        throw new Error(message);
+      }
       return await response.json();
     } finally {
       state.inflight -= 1;
@@ -137,7 +145,9 @@
     const drill = p.children
       ? `<button class="drill" data-grid="${escapeHtml(p.id)}">${T("drill_down")} (${p.children})</button>`
       : "";
-    return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${drill}</div>`;
+    const id = escapeHtml(p.id);
+    const actions = `<div class="actions">${drill}<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button></div>`;
+    return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${actions}</div>`;
   }
   function buildingPopup(p) {
     return `<div class="popup"><strong>${escapeHtml(p.name || p.id)}</strong> <small>${escapeHtml(p.grid_name || "")}</small>${countsTable(p)}</div>`;
@@ -156,9 +166,144 @@
     layer.on("add", () => tagElement(layer, "building", p.id));
   }
   map.on("popupopen", (e) => {
-    const button = e.popup.getElement().querySelector("button.drill");
+    const root = e.popup.getElement();
+    const button = root.querySelector("button.drill");
     if (button) button.addEventListener("click", () => drillInto(button.dataset.grid));
+    const entrances = root.querySelector("button.show-entrances");
+    if (entrances) entrances.addEventListener("click", () => showEntrances(entrances.dataset.grid));
+    const cordon = root.querySelector("button.show-cordon");
+    if (cordon) cordon.addEventListener("click", () => showCordon(cordon.dataset.grid));
   });
+
+  // -- checkpoints: entrances and cordon plans ---------------------------------------
+  const STATE_COLOURS = { staffed: "#1b9e77", closed: "#555555", uncovered: "#d62728" };
+  const PLACEMENT_COLOURS = { staffed: "#1f4e9e", existing: "#1b9e77", barrier: "#111111" };
+  const coverageLayer = L.geoJSON(null, {
+    renderer: svg,
+    style: (f) =>
+      f.properties.feature === "area"
+        ? { color: "#16324f", weight: 3, dashArray: "6 4", fill: false }
+        : { color: "#1f4e9e", weight: 2, dashArray: "2 4", fillOpacity: 0.05 },
+    pointToLayer: (f, latlng) => {
+      const p = f.properties;
+      const cut = p.feature === "cut";
+      const colour = cut ? PLACEMENT_COLOURS[p.placement] : STATE_COLOURS[p.state];
+      return L.circleMarker(latlng, {
+        radius: cut && p.placement === "barrier" ? 5 : 8,
+        color: "#fff",
+        weight: 2,
+        fillColor: colour,
+        fillOpacity: 1,
+      });
+    },
+    onEachFeature: (f, layer) => {
+      const p = f.properties;
+      if (p.feature === "area" || p.feature === "enclosed") return;
+      const cut = p.feature === "cut";
+      const what = cut ? T(p.placement) : T(p.state);
+      const served = cut && state.exitLoads[p.checkpoint_id || p.edge_id];
+      const load = served ? `<br>${T("served_households")}: ${served.households}` : "";
+      layer.bindTooltip(`${escapeHtml(p.name || p.edge_id)} · ${escapeHtml(p.road_class)} · ${what}${load}`);
+      layer.on("add", () => {
+        const node = layer.getElement();
+        if (!node) return;
+        node.classList.add(cut ? "ms-cut" : "ms-entrance");
+        node.dataset.state = cut ? p.placement : p.state;
+      });
+    },
+  });
+  state.exitLoads = {};
+  function showCoveragePanel(title) {
+    el("coverage").hidden = false;
+    el("coverage-title").textContent = title;
+    el("panel").classList.remove("collapsed");
+  }
+  function gridName(gridId) {
+    const layer = state.gridsById.get(gridId);
+    return layer ? layer.feature.properties.name : gridId;
+  }
+  function showCoverageError(err) {
+    el("coverage").hidden = false;
+    el("coverage-summary").innerHTML = `<p class="error" role="alert">${escapeHtml(err.message)}</p>`;
+    el("tradeoff").innerHTML = "";
+  }
+  async function showEntrances(gridId) {
+    try {
+      await drawEntrances(gridId);
+    } catch (err) {
+      showCoverageError(err);
+    }
+  }
+  async function showCordon(gridId, householdCost) {
+    try {
+      await drawCordon(gridId, householdCost);
+    } catch (err) {
+      showCoverageError(err);
+    }
+  }
+  async function drawEntrances(gridId) {
+    map.closePopup();
+    state.coverageGrid = gridId;
+    const data = await getJSON(`/api/entrances?grid=${encodeURIComponent(gridId)}`);
+    coverageLayer.clearLayers();
+    coverageLayer.addData(data.area);
+    coverageLayer.addData(data);
+    coverageLayer.addTo(map);
+    showCoveragePanel(`${gridName(gridId)} · ${T("entrances")} ${data.total}`);
+    const c = data.counts;
+    el("coverage-summary").innerHTML = ["staffed", "closed", "uncovered"]
+      .map((k) => `<span class="state-${k}" data-state="${k}">● ${T(k)} ${c[k]}</span>`)
+      .join(" &nbsp; ");
+    el("coverage-summary").dataset.total = String(data.total);
+    el("tradeoff").innerHTML = "";
+  }
+  async function drawCordon(gridId, householdCost) {
+    map.closePopup();
+    state.coverageGrid = gridId;
+    const outward = Number(el("outward").value) || 0;
+    const keep = !el("replan").checked;
+    const query = `grid=${encodeURIComponent(gridId)}&max_outward_m=${outward}&keep_existing=${keep}`;
+    const cost = householdCost == null ? "" : `&household_cost=${householdCost}`;
+    const token = (state.coverageToken = (state.coverageToken || 0) + 1);
+    const data = await getJSON(`/api/cordon?${query}${cost}`);
+    if (token !== state.coverageToken) return; // a newer request superseded this one
+    state.exitLoads = Object.fromEntries(data.catchment.exits.map((e) => [e.exit_id, e]));
+    coverageLayer.clearLayers();
+    coverageLayer.addData(data.area);
+    coverageLayer.addData(data);
+    coverageLayer.addTo(map);
+    const s = data.summary;
+    showCoveragePanel(`${gridName(gridId)} · ${T("cordon")}`);
+    el("coverage-summary").innerHTML =
+      `<table class="legend"><tr><td>${T("staffed_points")}</td><td id="cordon-staffed">${s.staffed}</td></tr>` +
+      `<tr><td>${T("staffed_now")}</td><td id="cordon-now">${data.checkpoints_now}</td></tr>` +
+      `<tr><td>${T("barriers")}</td><td>${s.barriers}</td></tr>` +
+      `<tr><td>${T("extra_households")}</td><td>${s.extra_households}</td></tr>` +
+      `<tr><td>${T("persons_per_day")}</td><td>${data.rota.persons_per_day}</td></tr></table>`;
+    el("tradeoff").innerHTML = "";
+    if (outward > 0 && householdCost == null) {
+      const curve = await getJSON(`/api/cordon/tradeoff?${query}`);
+      el("tradeoff").innerHTML =
+        `<tr><th>${T("tradeoff")}</th><th>${T("staffed_points")}</th><th>${T("extra_households")}</th></tr>` +
+        curve.points
+          .map((p) => `<tr class="pick" data-cost="${p.household_cost}"><td>${p.household_cost.toFixed(3)}</td><td>${p.staffed}</td><td>${p.extra_households}</td></tr>`)
+          .join("");
+    }
+    document.body.dataset.cordon = query;
+  }
+  el("tradeoff").addEventListener("click", (e) => {
+    const row = e.target.closest("tr.pick");
+    if (row && state.coverageGrid) showCordon(state.coverageGrid, Number(row.dataset.cost));
+  });
+  el("coverage-clear").addEventListener("click", () => {
+    coverageLayer.clearLayers();
+    el("coverage").hidden = true;
+  });
+  for (const id of ["outward", "replan"]) {
+    el(id).addEventListener("change", () => {
+      if (state.coverageGrid) showCordon(state.coverageGrid);
+    });
+  }
 
   // -- loading by level and viewport --------------------------------------------
   let loadToken = 0;
@@ -435,7 +580,7 @@
     document.body.dataset.ready = "1";
   }
 
-  window.msMap = { state, map, drillInto, reload };
+  window.msMap = { state, map, drillInto, reload, showEntrances, showCordon };
   start().catch((err) => {
     console.error(err);
     el("busy").hidden = false;

@@ -145,3 +145,31 @@ def test_change_through_another_process_reaches_the_map(
     finally:
         a.terminate()
         b.terminate()
+
+
+def test_village_checkpoints_and_cordon_on_the_page(live_server, offline_page, demo_layers):
+    """Open the village's popup, show its entrances, then its cordon plan moved outward."""
+    page = offline_page
+    _open_map(page, live_server.url + "/")
+    grids = demo_layers["grids"]
+    village = grids[(grids["level"] == "community") & grids["name"].str.contains("村")]
+    village_id = str(village["grid_id"].iloc[0])
+    page.click(f"path.ms-grid[data-id='{village_id}']", position={"x": 5, "y": 5}, force=True)
+    page.locator("button.show-entrances").dispatch_event("click")
+    page.wait_for_selector("path.ms-entrance", timeout=10_000)
+    states = page.eval_on_selector_all("path.ms-entrance", "els => els.map(e => e.dataset.state)")
+    assert len(states) == len(demo_layers["checkpoints"])
+    assert states.count("staffed") == int(demo_layers["checkpoints"]["staffed"].sum())
+    page.fill("#outward", "300")
+    page.evaluate(
+        """() => { const box = document.querySelector('#replan');
+                   box.checked = true; box.dispatchEvent(new Event('change')); }"""
+    )
+    page.wait_for_selector(
+        "body[data-cordon*='max_outward_m=300&keep_existing=false']", timeout=10_000
+    )
+    staffed = int(page.inner_text("#cordon-staffed"))
+    now = int(page.inner_text("#cordon-now"))
+    assert 0 < staffed <= now
+    cuts = page.eval_on_selector_all("path.ms-cut", "els => els.map(e => e.dataset.state)")
+    assert cuts.count("staffed") + cuts.count("existing") == staffed
