@@ -113,8 +113,22 @@ def cmd_import(args: argparse.Namespace) -> int:
         for issue in err.issues:
             print(f"  {issue}", file=sys.stderr)
         return 2
+    report = counts.pop("network_report", None)
     for name, n in counts.items():
         print(f"{name}: {n}")
+    if report is not None:
+        print(
+            f"道路网 / road network: {report['n_nodes']} nodes, {report['n_edges']} edges, "
+            f"{report['total_km']:.1f} km"
+        )
+        for fragment in report["fragments"]:
+            print(
+                f"  断开的片段 / disconnected fragment: {fragment['size']} nodes, "
+                f"e.g. {', '.join(fragment['node_ids'][:3])}, bbox {fragment['bbox']}"
+            )
+        for key in ("dangling_edges", "self_loops", "zero_length_edges"):
+            if report[key]:
+                print(f"  {key}: {len(report[key])} (e.g. {', '.join(report[key][:3])})")
     return 0
 
 

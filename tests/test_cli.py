@@ -13,6 +13,8 @@ from mapserver.store import open_store
 def test_import_osm_roads_then_entrances(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'osm.sqlite'}"
     assert cli_main(["--database", url, "import", get_data("test_pbf")]) == 0
+    printed = capsys.readouterr().out
+    assert "road network:" in printed and "km" in printed
     store = open_store(url)
     nodes = store.read_layer("road_nodes")
     edges = store.read_layer("road_edges")
@@ -26,7 +28,6 @@ def test_import_osm_roads_then_entrances(tmp_path, capsys):
     polygon.write_text(
         json.dumps({"type": "Polygon", "coordinates": [[*ring, ring[0]]]}), encoding="utf-8"
     )
-    capsys.readouterr()
     code = cli_main(["--database", url, "cordon", "--polygon", str(polygon), "--entrances"])
     assert code == 0
     printed = capsys.readouterr().out

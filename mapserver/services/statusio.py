@@ -11,6 +11,7 @@ from mapserver.io.imports import detect_layer, load_import
 from mapserver.io.readers import read_table
 from mapserver.io.validate import validate_status
 from mapserver.model import LEVEL_LABELS
+from mapserver.network.report import network_report
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.store import Store, User
 
@@ -99,11 +100,12 @@ def import_files(
     source_crs: str | None = None,
     repair: bool = False,
     user: User,
-) -> dict[str, int]:
+) -> dict:
     """Validate a set of uploaded files together and import them in one transaction.
 
     ``paths`` maps each saved file to the name the user gave it (used in messages).
-    Returns the number of rows imported per layer.
+    Returns the number of rows imported per layer, and for roads a ``network_report``
+    (fragments, dangling, looping and zero-length edges: reported, not dropped).
     """
     by_layer: dict[str, Path] = {}
     issues: list[ValidationIssue] = []
@@ -136,7 +138,12 @@ def import_files(
         scheme_codes={c.code for c in view.scheme.codes},
     )
     store.import_layers(layers, user=user.username)
-    return {name: len(frame) for name, frame in layers.items()}
+    counts: dict = {name: len(frame) for name, frame in layers.items()}
+    if "road_edges" in layers and "road_nodes" in layers:
+        counts["network_report"] = network_report(
+            layers["road_nodes"], layers["road_edges"]
+        ).to_dict()
+    return counts
 
 
 def layer_features(
