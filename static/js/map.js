@@ -539,11 +539,13 @@
   }
 
   let moveTimer = null;
-  map.on("moveend", () => {
-    if (state.parent) return;
-    clearTimeout(moveTimer);
-    moveTimer = setTimeout(loadFeatures, 150);
-  });
+  function followViewport() {
+    map.on("moveend", () => {
+      if (state.parent) return;
+      clearTimeout(moveTimer);
+      moveTimer = setTimeout(loadFeatures, 150);
+    });
+  }
 
   // -- start ----------------------------------------------------------------------
   async function start() {
@@ -576,6 +578,7 @@
     renderBreadcrumb();
     await loadFeatures();
     await Promise.all([refreshLegend(), loadCheckpoints()]);
+    followViewport();
     connectLive();
     document.body.dataset.ready = "1";
   }
