@@ -48,3 +48,9 @@ class NotFoundError(LookupError):
     """A requested entity (grid, building, route...) does not exist."""
 
     code = "not_found"
+
+
+class ConflictError(RuntimeError):
+    """A write based on an outdated version; nothing was written."""
+
+    code = "conflict"

@@ -23,7 +23,7 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "road_edges": ("u", "v"),
 }
 
-OTHER_TABLES: tuple[str, ...] = ("changelog", "users", "tokens", "jobs", "meta")
+OTHER_TABLES: tuple[str, ...] = ("changelog", "users", "tokens", "jobs", "meta", "plan_versions")
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
 
@@ -67,6 +67,24 @@ def _layer_table(metadata: sa.MetaData, layer: str, dialect: str) -> sa.Table:
     if layer in model.GEOMETRY_LAYERS:
         sa.Index(f"ix_{layer}_bbox", table.c.minx, table.c.miny)
     return table
+
+
+def plan_table(metadata: sa.MetaData) -> sa.Table:
+    """The ``plan_versions`` table."""
+    return sa.Table(
+        "plan_versions",
+        metadata,
+        sa.Column("version_id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("parent_id", sa.Text(), nullable=False, index=True),
+        sa.Column("base_version", sa.Integer(), nullable=True),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("label", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.Text(), nullable=False),
+        sa.Column("published_at", sa.Text(), nullable=True),
+        sa.Column("data", sa.Text(), nullable=False),
+        sqlite_autoincrement=True,
+    )
 
 
 def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
@@ -130,4 +148,5 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("key", sa.Text(), primary_key=True),
         sa.Column("value", sa.Integer(), nullable=False),
     )
+    tables["plan_versions"] = plan_table(metadata)
     return metadata, tables

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import auth, jobs
+from mapserver.store import auth, jobs, plans
 from mapserver.store.engine import fetch_rows, make_engine
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
@@ -140,6 +140,63 @@ class Store:
             conn.execute(
                 sa.update(meta).where(meta.c.key == "data_version").values(value=current + 1)
             )
+
+    # -- micro-grid plan versions ---------------------------------------------------
+
+    def save_plan(
+        self,
+        parent_id: str,
+        *,
+        base_version: int | None,
+        level: str,
+        cells: list[dict],
+        assignment: dict[str, str],
+        user: str,
+        label: str | None = None,
+    ) -> int:
+        """Save a draft plan of a parent grid's children; returns the new version id.
+
+        ``cells`` are dicts with ``grid_id``, ``name``, optional ``person``/``phone``/
+        ``target_households`` and ``geometry`` as WKT (EPSG:4326); ``assignment`` maps
+        building ids to cell ids. Raises ConflictError (nothing written) when another
+        version of the same parent was saved after ``base_version``.
+        """
+        data = {"level": level, "cells": cells, "assignment": assignment}
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE plan_versions IN EXCLUSIVE MODE")
+            return plans.insert_version(
+                conn,
+                self.tables["plan_versions"],
+                parent_id,
+                base_version=base_version,
+                data=data,
+                user=user,
+                label=label,
+            )
+
+    def get_plan(self, version_id: int) -> dict:
+        """One plan version with its cells and assignment (NotFoundError when missing)."""
+        with self.engine.connect() as conn:
+            return plans.read_version(conn, self.tables["plan_versions"], version_id)
+
+    def list_plans(self, parent_id: str) -> list[dict]:
+        """Versions of a parent grid, newest first (without their data)."""
+        with self.engine.connect() as conn:
+            return plans.list_versions(conn, self.tables["plan_versions"], parent_id)
+
+    def latest_plan_version(self, parent_id: str) -> int | None:
+        """Id of the newest version of a parent grid, any state."""
+        with self.engine.connect() as conn:
+            latest = plans.latest_version(conn, self.tables["plan_versions"], parent_id)
+        return None if latest is None else int(latest["version_id"])
+
+    def publish_plan(self, version_id: int) -> dict:
+        """Make a version the live children of its parent grid, in one transaction."""
+        with self._write() as conn:
+            result = plans.publish_version(conn, self.tables, version_id, dialect=self.dialect)
+            self._bump_data_version(conn)
+        return result
 
     def data_version(self) -> int:
         """A number that grows with every import of layers, so caches know when to re-read."""
