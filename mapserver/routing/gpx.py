@@ -1,0 +1,138 @@
+"""What the driver takes: a GPX file of the route and a printable manifest of the drops."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from xml.etree import ElementTree as ET
+
+import geopandas as gpd
+
+from mapserver.routing.plan import Route, clock, edge_geometries, leg_line
+
+GPX_NS = "http://www.topografix.com/GPX/1/1"
+CHINA_TZ = timezone(timedelta(hours=8))
+_KIND_ZH = {"food": "食品", "medicine": "药品"}
+
+
+def route_gpx(
+    route: Route,
+    *,
+    edges: gpd.GeoDataFrame | None = None,
+    day: date | None = None,
+    creator: str = "mapserver",
+) -> str:
+    """A GPX 1.1 document: one waypoint per stop and a track along the road path.
+
+    Parameters
+    ----------
+    route
+        A route of a :class:`~mapserver.routing.plan.RoutePlan`.
+    edges
+        Road edges (model columns, EPSG:4326): when given, the track follows
+        their geometries; otherwise it joins the road nodes.
+    day
+        The delivery date: when given, waypoints carry their ETA as a UTC
+        ``<time>`` (ETAs are China Standard Time, UTC+8).
+    creator
+        The GPX ``creator`` attribute.
+
+    Returns
+    -------
+    str
+        UTF-8 GPX text, coordinates in EPSG:4326 (WGS84).
+    """
+    ET.register_namespace("", GPX_NS)
+    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": creator})
+    meta = ET.SubElement(root, f"{{{GPX_NS}}}metadata")
+    _text(meta, "name", f"{route.route_id} {route.vehicle_type}")
+    _text(
+        meta,
+        "desc",
+        f"{len(route.visits)} 站 stops, {route.load} 箱 boxes, {route.distance_m / 1000:.1f} km, "
+        f"{clock(route.start_s)}-{clock(route.end_s)}",
+    )
+    for k, visit in enumerate(route.visits, start=1):
+        lon, lat = visit.leg.coords[-1]
+        wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+        if day is not None:
+            _text(wpt, "time", _utc(day, visit.arrival_s))
+        _text(wpt, "name", f"{k}. {visit.stop.name or visit.stop.stop_id}")
+        drops = "; ".join(
+            f"{d.label} {d.boxes}箱{_KIND_ZH.get(d.kind, d.kind)}" for d in visit.stop.drops
+        )
+        _text(wpt, "desc", f"ETA {clock(visit.arrival_s)}, {visit.stop.demand} 箱: {drops}")
+        _text(wpt, "type", "sealed gate 封控区门口交接" if visit.stop.sealed else "stop")
+    trk = ET.SubElement(root, f"{{{GPX_NS}}}trk")
+    _text(trk, "name", route.route_id)
+    seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
+    geoms = edge_geometries(edges)
+    points: list[list[float]] = []
+    for leg in route.legs:
+        line = leg_line(leg, geoms)
+        points.extend(line[1:] if points and _same(points[-1], line[0]) else line)
+    for lon, lat in points:
+        ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def _same(a: list[float], b: list[float]) -> bool:
+    """Two (lon, lat) points within about a centimetre."""
+    return abs(a[0] - b[0]) < 1e-7 and abs(a[1] - b[1]) < 1e-7
+
+
+def _text(parent: ET.Element, tag: str, value: str) -> None:
+    ET.SubElement(parent, f"{{{GPX_NS}}}{tag}").text = value
+
+
+def _utc(day: date, seconds: int) -> str:
+    """Seconds since midnight China time on ``day`` as an ISO UTC timestamp."""
+    local = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ) + timedelta(seconds=seconds)
+    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def manifest_rows(route: Route) -> list[dict]:
+    """The drop list of a route, one row per order, in visiting order.
+
+    Returns
+    -------
+    list of dict
+        Keys ``seq``, ``stop_id``, ``stop``, ``eta`` (HH:MM), ``eta_s``
+        (seconds since midnight), ``sealed``, ``building_id``, ``where``,
+        ``kind``, ``boxes``, ``order_id``.
+    """
+    rows = []
+    for k, visit in enumerate(route.visits, start=1):
+        for d in visit.stop.drops:
+            rows.append(
+                {
+                    "seq": k,
+                    "stop_id": visit.stop.stop_id,
+                    "stop": visit.stop.name,
+                    "eta": clock(visit.arrival_s),
+                    "eta_s": visit.arrival_s,
+                    "sealed": visit.stop.sealed,
+                    "building_id": d.building_id or "",
+                    "where": d.label,
+                    "kind": d.kind,
+                    "boxes": d.boxes,
+                    "order_id": d.order_id,
+                }
+            )
+    return rows
+
+
+def manifest_text(route: Route) -> str:
+    """A plain-text manifest for printing: a header line, then one line per drop."""
+    head = (
+        f"{route.route_id} ({route.vehicle_type}) {clock(route.start_s)}-{clock(route.end_s)} "
+        f"{route.load} 箱 boxes, {route.distance_m / 1000:.1f} km"
+    )
+    lines = [head, "序 seq | ETA | 站点 stop | 楼栋 building | 类 kind | 箱 boxes"]
+    for r in manifest_rows(route):
+        gate = " [封控 sealed: 门口交接]" if r["sealed"] else ""
+        kind = _KIND_ZH.get(r["kind"], r["kind"])
+        lines.append(
+            f"{r['seq']:>3} | {r['eta']} | {r['stop']}{gate} | {r['where']} | {kind} | {r['boxes']}"
+        )
+    return "\n".join(lines) + "\n"

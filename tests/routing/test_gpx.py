@@ -1,0 +1,81 @@
+"""Tests for the driver's GPX file and printable manifest."""
+
+from __future__ import annotations
+
+from datetime import date
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pytest
+
+from mapserver.network import build_graph
+from mapserver.routing.fleet import VehicleType
+from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
+from mapserver.routing.stops import Drop, Stop
+from mapserver.routing.vrp import solve
+
+NS = {"g": "http://www.topografix.com/GPX/1/1"}
+
+
+@pytest.fixture
+def route(lattice):
+    graph = build_graph(lattice["nodes"], lattice["edges"])
+    stops = [
+        Stop(
+            "封控K",
+            "n2_2",
+            7,
+            (
+                Drop("in-1", 5, "food", "o1", "封控1号楼"),
+                Drop("in-2", 2, "medicine", "o2", "封控2号楼"),
+            ),
+            True,
+            60,
+            None,
+            "封控小区门口",
+        ),
+        Stop("out-1", "n4_1", 3, (Drop("out-1", 3, "food", "o3", "外1号楼"),), False, 60),
+    ]
+    fleet = [VehicleType("van", 20, 1, 18.0, (7 * 3600, 11 * 3600), None, "n0_0")]
+    plan = solve(stops, fleet, graph, time_limit_s=0.2)
+    return plan.routes[0], lattice
+
+
+def test_gpx_parses_with_waypoints_and_a_road_track(route):
+    r, lattice = route
+    text = route_gpx(r, edges=lattice["edges"], day=date(2022, 4, 5))
+    root = ET.fromstring(text.encode("utf-8"))
+    assert root.tag == "{http://www.topografix.com/GPX/1/1}gpx" and root.get("version") == "1.1"
+    wpts = root.findall("g:wpt", NS)
+    assert [w.find("g:name", NS).text.split(". ", 1)[1] for w in wpts] == [
+        v.stop.name or v.stop.stop_id for v in r.visits
+    ]
+    assert "封控1号楼 5箱食品" in "".join(w.find("g:desc", NS).text for w in wpts)
+    eta = r.visits[0].arrival_s  # 07:0x China time (UTC+8) is 23:0x UTC the day before
+    want = f"2022-04-04T{eta // 3600 - 8 + 24:02d}:{eta % 3600 // 60:02d}:{eta % 60:02d}Z"
+    assert wpts[0].find("g:time", NS).text == want
+    pts = root.findall("g:trk/g:trkseg/g:trkpt", NS)
+    track = np.array([(float(p.get("lon")), float(p.get("lat"))) for p in pts])
+    nodes = lattice["nodes"].set_index("node_id").geometry
+    path = [n for k, n in enumerate(r.path_nodes) if k == 0 or n != r.path_nodes[k - 1]]
+    expected = np.array([(nodes[n].x, nodes[n].y) for n in path])
+    assert track.shape == expected.shape and np.allclose(track, expected, atol=1e-6)
+
+
+def test_gpx_without_edges_joins_the_nodes(route):
+    r, _ = route
+    root = ET.fromstring(route_gpx(r).encode("utf-8"))
+    assert len(root.findall("g:trk/g:trkseg/g:trkpt", NS)) >= len(set(r.path_nodes))
+    assert root.find("g:wpt/g:time", NS) is None
+
+
+def test_manifest_lists_every_drop_in_order(route):
+    r, _ = route
+    rows = manifest_rows(r)
+    assert [row["order_id"] for row in rows] == [d.order_id for v in r.visits for d in v.stop.drops]
+    assert sum(row["boxes"] for row in rows) == r.load == 10
+    sealed = [row for row in rows if row["sealed"]]
+    assert {row["building_id"] for row in sealed} == {"in-1", "in-2"}
+    assert all(len(row["eta"]) == 5 and row["eta"] >= "07:00" for row in rows)
+    text = manifest_text(r)
+    assert text.count("\n") == len(rows) + 2 and "门口交接" in text and "药品" in text
