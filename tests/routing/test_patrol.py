@@ -1,0 +1,121 @@
+"""Tests for mapserver.routing.patrol: splitting a postman walk among k teams."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point
+
+from mapserver.routing.patrol import split_patrol
+from mapserver.routing.postman import postman_route
+
+
+def _lattice(n: int, *, seed: int = 0) -> tuple:
+    """An n x n street lattice (about 100 m blocks) with integer lengths 80-120 m."""
+    rng = random.Random(seed)
+    xy = {f"n{i}_{j}": (121.2 + i * 0.001, 31.1 + j * 0.001) for i in range(n) for j in range(n)}
+    rows = []
+    for i, j in itertools.product(range(n), range(n)):
+        for di, dj, tag in ((1, 0, "h"), (0, 1, "v")):
+            if i + di < n and j + dj < n:
+                u, v = f"n{i}_{j}", f"n{i + di}_{j + dj}"
+                rows.append(
+                    {
+                        "edge_id": f"{tag}{i}_{j}",
+                        "u": u,
+                        "v": v,
+                        "name": "",
+                        "road_class": "lane",
+                        "oneway": False,
+                        "mode": "drive",
+                        "length_m": float(rng.randint(80, 120)),
+                        "closed": False,
+                        "geometry": LineString([xy[u], xy[v]]),
+                    }
+                )
+    nodes = gpd.GeoDataFrame(
+        {"node_id": list(xy), "kind": "junction"},
+        geometry=[Point(p) for p in xy.values()],
+        crs="EPSG:4326",
+    )
+    return nodes, gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def lattice():
+    nodes, edges = _lattice(6, seed=1)
+    return nodes, edges, postman_route(nodes, edges, base_node="n2_2")
+
+
+def _check_plan(plan, route, edges, k):
+    ends = {r.edge_id: {r.u, r.v} for r in edges.itertuples(index=False)}
+    assert len(plan.teams) == k
+    assert plan.covers(edges["edge_id"])
+    for team in plan.teams:
+        assert team.is_closed()
+        assert not team.walk or team.node_sequence[0] == team.node_sequence[-1] == route.base_node
+        for eid, a, b in team.walk:
+            assert {a, b} == ends[eid]
+        assert team.length_m == pytest.approx(sum(team.step_m))
+    assert plan.longest_m == pytest.approx(max(t.length_m for t in plan.teams))
+    assert plan.longest_m >= route.length_m / k - 1e-6
+    assert plan.deadhead_m == pytest.approx(plan.total_m - route.street_m)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_split_covers_every_street_with_closed_team_walks(lattice, k):
+    nodes, edges, route = lattice
+    plan = split_patrol(route, k, nodes=nodes, edges=edges)
+    _check_plan(plan, route, edges, k)
+
+
+def test_one_team_walks_the_postman_route(lattice):
+    nodes, edges, route = lattice
+    plan = split_patrol(route, 1, nodes=nodes, edges=edges)
+    assert plan.teams[0].walk == route.walk
+    assert plan.deadhead_m == pytest.approx(route.deadhead_m)
+
+
+def test_more_teams_shorten_the_longest_walk_and_stay_balanced(lattice):
+    nodes, edges, route = lattice
+    longest = [split_patrol(route, k, nodes=nodes, edges=edges).longest_m for k in (1, 2, 4)]
+    assert longest[0] > longest[1] > longest[2]
+    plan = split_patrol(route, 4, nodes=nodes, edges=edges)
+    assert plan.balance < 1.25
+
+
+def test_shift_limits_flag_teams_over_it(lattice):
+    nodes, edges, route = lattice
+    plan = split_patrol(route, 2, nodes=nodes, edges=edges, shift_s=3600, speed_kmh=4.5)
+    speed = 4.5 / 3.6
+    for team in plan.teams:
+        assert team.duration_s == pytest.approx(team.length_m / speed)
+    assert plan.within_shift() == all(t.length_m / speed <= 3600 for t in plan.teams)
+    tight = split_patrol(route, 2, nodes=nodes, edges=edges, shift_m=plan.longest_m / 2)
+    assert not tight.within_shift()
+    assert tight.over_shift()
+    loose = split_patrol(route, 2, nodes=nodes, edges=edges, shift_m=plan.longest_m + 1)
+    assert loose.within_shift()
+    assert split_patrol(route, 2, nodes=nodes, edges=edges).within_shift()
+
+
+def test_geojson_tags_teams(lattice):
+    nodes, edges, route = lattice
+    plan = split_patrol(route, 3, nodes=nodes, edges=edges)
+    fc = plan.to_geojson(edges)
+    assert len(fc["features"]) == sum(len(t.walk) for t in plan.teams)
+    assert {f["properties"]["team"] for f in fc["features"]} == {1, 2, 3}
+    street = sum(
+        f["properties"]["length_m"] for f in fc["features"] if not f["properties"]["deadhead"]
+    )
+    assert street == pytest.approx(route.street_m, abs=0.5)
+
+
+def test_bad_team_count_is_an_error(lattice):
+    nodes, edges, route = lattice
+    with pytest.raises(ValueError, match="at least 1"):
+        split_patrol(route, 0, nodes=nodes, edges=edges)

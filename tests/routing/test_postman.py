@@ -1,0 +1,317 @@
+"""Tests for mapserver.routing.postman: coverage, closed walks and brute-force optimal deadhead."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, box
+
+from mapserver.demo import generate_demo
+from mapserver.routing.postman import postman_route
+
+# About 100 m per 0.001 degree near Shanghai; positions only matter for areas and maps.
+_DEG = 0.001
+
+
+def _layers(xy: dict[str, tuple[float, float]], edges: list[tuple]) -> tuple:
+    """Road layers from node positions and ``(edge_id, u, v, length_m[, oneway])`` rows."""
+    nodes = gpd.GeoDataFrame(
+        {"node_id": list(xy), "kind": "junction"},
+        geometry=[Point(121.2 + x * _DEG, 31.1 + y * _DEG) for x, y in xy.values()],
+        crs="EPSG:4326",
+    )
+    rows = []
+    for edge in edges:
+        eid, u, v, length = edge[:4]
+        oneway = edge[4] if len(edge) > 4 else False
+        (x0, y0), (x1, y1) = xy[u], xy[v]
+        rows.append(
+            {
+                "edge_id": eid,
+                "u": u,
+                "v": v,
+                "name": eid,
+                "road_class": "lane",
+                "oneway": oneway,
+                "mode": "drive",
+                "length_m": float(length),
+                "closed": False,
+                "geometry": LineString(
+                    [(121.2 + x0 * _DEG, 31.1 + y0 * _DEG), (121.2 + x1 * _DEG, 31.1 + y1 * _DEG)]
+                ),
+            }
+        )
+    return nodes, gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs="EPSG:4326")
+
+
+def _lattice(n: int, *, seed: int = 0) -> tuple:
+    """An n x n street lattice with integer lengths 80-120 m."""
+    rng = random.Random(seed)
+    xy = {f"n{i}_{j}": (i, j) for i in range(n) for j in range(n)}
+    edges = []
+    for i, j in itertools.product(range(n), range(n)):
+        if i + 1 < n:
+            edges.append((f"h{i}_{j}", f"n{i}_{j}", f"n{i + 1}_{j}", rng.randint(80, 120)))
+        if j + 1 < n:
+            edges.append((f"v{i}_{j}", f"n{i}_{j}", f"n{i}_{j + 1}", rng.randint(80, 120)))
+    return _layers(xy, edges)
+
+
+def _random_graph(seed: int, n_nodes: int, n_edges: int) -> tuple:
+    """A seeded connected multigraph: a random tree plus extra (possibly parallel) edges."""
+    rng = random.Random(seed)
+    names = [f"n{i}" for i in range(n_nodes)]
+    xy = {name: (rng.uniform(0, 5), rng.uniform(0, 5)) for name in names}
+    pairs = [(names[i], names[rng.randrange(i)]) for i in range(1, n_nodes)]
+    while len(pairs) < n_edges:
+        a, b = rng.sample(names, 2)
+        pairs.append((a, b))
+    edges = [(f"e{k}", a, b, rng.randint(10, 99)) for k, (a, b) in enumerate(pairs)]
+    return _layers(xy, edges)
+
+
+def assert_valid_walk(route, edges: gpd.GeoDataFrame, required) -> None:
+    """Closed at the base, each step an edge between its own ends, every required edge walked."""
+    ends = {
+        str(r.edge_id): (str(r.u), str(r.v), bool(r.oneway)) for r in edges.itertuples(index=False)
+    }
+    assert route.is_closed()
+    at = route.base_node
+    for eid, a, b in route.walk:
+        u, v, oneway = ends[eid]
+        assert a == at
+        if oneway and route.respect_oneway:
+            assert (a, b) == (u, v), f"one-way {eid} walked against its direction"
+        else:
+            assert {a, b} == {u, v}
+        at = b
+    assert at == route.base_node
+    assert route.covers(required)
+    assert route.length_m == pytest.approx(sum(route.step_m))
+    assert route.deadhead_m == pytest.approx(route.length_m - route.street_m)
+
+
+def _brute_deadhead(edges: gpd.GeoDataFrame) -> float:
+    """Minimum extra metres over every set of edges walked twice that evens all degrees."""
+    rows = list(edges.itertuples(index=False))
+    deg: dict[str, int] = {}
+    for r in rows:
+        deg[r.u] = deg.get(r.u, 0) + 1
+        deg[r.v] = deg.get(r.v, 0) + 1
+    best = np.inf
+    for picks in itertools.product((0, 1), repeat=len(rows)):
+        d = dict(deg)
+        cost = 0.0
+        for pick, r in zip(picks, rows, strict=True):
+            if pick:
+                d[r.u] += 1
+                d[r.v] += 1
+                cost += r.length_m
+        if cost < best and all(x % 2 == 0 for x in d.values()):
+            best = cost
+    return best
+
+
+def _brute_directed_deadhead(edges: gpd.GeoDataFrame, *, max_copies: int = 2) -> float:
+    """Minimum extra metres of arc copies (0..max_copies each) balancing in and out degree."""
+    rows = list(edges.itertuples(index=False))
+    base: dict[str, int] = {}
+    for r in rows:
+        base[r.u] = base.get(r.u, 0) - 1
+        base[r.v] = base.get(r.v, 0) + 1
+    best = np.inf
+    for picks in itertools.product(range(max_copies + 1), repeat=len(rows)):
+        d = dict(base)
+        cost = 0.0
+        for pick, r in zip(picks, rows, strict=True):
+            d[r.u] -= pick
+            d[r.v] += pick
+            cost += pick * r.length_m
+        if cost < best and not any(d.values()):
+            best = cost
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_small_graphs_match_brute_force(seed):
+    rng = random.Random(100 + seed)
+    n_nodes = rng.randint(3, 6)
+    nodes, edges = _random_graph(seed, n_nodes, rng.randint(n_nodes, 10))
+    route = postman_route(nodes, edges)
+    assert_valid_walk(route, edges, edges["edge_id"])
+    assert route.deadhead_m == pytest.approx(_brute_deadhead(edges))
+
+
+def test_lattice_3x3_matches_brute_force_from_any_base():
+    nodes, edges = _lattice(3)
+    best = _brute_deadhead(edges)
+    assert best > 0  # four odd junctions on the sides
+    for base in ("n0_0", "n1_1", "n2_1"):
+        route = postman_route(nodes, edges, base_node=base)
+        assert route.base_node == base
+        assert_valid_walk(route, edges, edges["edge_id"])
+        assert route.deadhead_m == pytest.approx(best)
+        assert route.node_sequence[0] == route.node_sequence[-1] == base
+
+
+def test_even_graph_has_no_deadhead():
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "c": (1, 1), "d": (0, 1)},
+        [("ab", "a", "b", 10), ("bc", "b", "c", 20), ("cd", "c", "d", 30), ("da", "d", "a", 40)],
+    )
+    route = postman_route(nodes, edges, base_node="c")
+    assert route.deadhead_m == 0
+    assert len(route.walk) == 4
+    assert route.length_m == 100
+
+
+def test_t_join_equals_networkx_matching_over_shortest_paths():
+    nodes, edges = _lattice(6, seed=3)
+    route = postman_route(nodes, edges)
+    graph = nx.MultiGraph()
+    graph.add_weighted_edges_from((r.u, r.v, r.length_m) for r in edges.itertuples(index=False))
+    odd = [n for n, d in graph.degree() if d % 2]
+    dist = dict(nx.all_pairs_dijkstra_path_length(graph))
+    pairs = nx.Graph()
+    pairs.add_weighted_edges_from((a, b, dist[a][b]) for a, b in itertools.combinations(odd, 2))
+    matching = nx.min_weight_matching(pairs)
+    assert route.deadhead_m == pytest.approx(sum(dist[a][b] for a, b in matching))
+
+
+def test_area_takes_streets_with_midpoint_inside():
+    nodes, edges = _lattice(4)
+    area = box(121.2 - 0.0001, 31.1 - 0.0001, 121.2 + 0.0021, 31.1 + 0.0011)  # 3 x 2 nodes
+    mid = shapely.line_interpolate_point(edges.geometry.values, 0.5, normalized=True)
+    inside = edges.loc[shapely.covers(area, mid), "edge_id"].tolist()
+    route = postman_route(nodes, edges, area=area, base_node="n0_0")
+    assert set(route.street_edges) == set(inside)
+    assert route.street_m == pytest.approx(edges.set_index("edge_id").loc[inside, "length_m"].sum())
+    assert_valid_walk(route, edges, inside)
+    sub = edges[edges["edge_id"].isin(inside)]
+    assert route.deadhead_m == pytest.approx(_brute_deadhead(sub))
+
+
+def test_disconnected_area_streets_are_linked_through_other_streets():
+    # a-b and c-d are required; they are joined only through the unrequired b-x-c.
+    xy = {"a": (0, 0), "b": (1, 0), "x": (2, 3), "c": (3, 0), "d": (4, 0)}
+    nodes, edges = _layers(
+        xy,
+        [("ab", "a", "b", 100), ("bx", "b", "x", 50), ("xc", "x", "c", 50), ("cd", "c", "d", 100)],
+    )
+    area = box(121.2 - 0.0001, 31.1 - 0.0001, 121.2 + 0.0041, 31.1 + 0.0005)
+    route = postman_route(nodes, edges, area=area, base_node="a")
+    assert route.street_edges == frozenset({"ab", "cd"})
+    assert_valid_walk(route, edges, ["ab", "cd"])
+    assert route.deadhead_m == pytest.approx(400.0)  # ab, bxc twice, cd back
+
+
+def test_base_off_the_area_is_joined():
+    nodes, edges = _layers(
+        {"h": (0, 0), "a": (1, 0), "b": (2, 0), "c": (2, 1)},
+        [("ha", "h", "a", 30), ("ab", "a", "b", 10), ("bc", "b", "c", 10), ("ca", "c", "a", 10)],
+    )
+    area = box(121.2 + 0.0009, 31.1 - 0.0001, 121.2 + 0.0021, 31.1 + 0.0011)
+    route = postman_route(nodes, edges, area=area, base_node="h")
+    assert_valid_walk(route, edges, ["ab", "bc", "ca"])
+    assert route.deadhead_m == pytest.approx(60.0)
+
+
+def test_directed_matches_brute_force_min_cost_flow():
+    # All required streets one-way: the balance step is the whole problem.
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "c": (1, 1), "d": (0, 1)},
+        [
+            ("ab", "a", "b", 10, True),
+            ("bc", "b", "c", 20, True),
+            ("ca", "c", "a", 15, True),
+            ("ad", "a", "d", 12, True),
+            ("dc", "d", "c", 11, True),
+            ("cb", "c", "b", 25, True),
+        ],
+    )
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="a")
+    assert_valid_walk(route, edges, edges["edge_id"])
+    assert route.deadhead_m == pytest.approx(_brute_directed_deadhead(edges))
+    assert route.deadhead_m > 0
+
+
+def test_mixed_one_way_walk_respects_direction():
+    nodes, edges = _lattice(3, seed=5)
+    edges.loc[edges["edge_id"].isin(["h0_0", "h1_0", "v2_0", "v2_1"]), "oneway"] = True
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="n1_1")
+    assert_valid_walk(route, edges, edges["edge_id"])
+    free = postman_route(nodes, edges, base_node="n1_1")
+    assert route.length_m >= free.length_m - 1e-9
+
+
+def test_unreachable_one_way_street_is_named():
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "c": (2, 0)},
+        [("ab", "a", "b", 10), ("bc", "b", "c", 10, True)],
+    )
+    with pytest.raises(ValueError, match="bc"):
+        postman_route(nodes, edges, respect_oneway=True, base_node="a")
+
+
+def test_empty_area_and_unknown_base_are_errors():
+    nodes, edges = _lattice(2)
+    with pytest.raises(ValueError, match="no usable street"):
+        postman_route(nodes, edges, area=box(0, 0, 1, 1))
+    with pytest.raises(ValueError, match="'nowhere'"):
+        postman_route(nodes, edges, base_node="nowhere")
+
+
+def test_to_geojson_draws_each_step_in_walking_order():
+    nodes, edges = _lattice(3)
+    route = postman_route(nodes, edges, base_node="n0_0")
+    fc = route.to_geojson(edges)
+    assert len(fc["features"]) == len(route.walk)
+    where = {r.node_id: (r.geometry.x, r.geometry.y) for r in nodes.itertuples()}
+    for feature, (eid, a, b) in zip(fc["features"], route.walk, strict=True):
+        coords = feature["geometry"]["coordinates"]
+        assert feature["properties"]["edge_id"] == eid
+        assert coords[0] == pytest.approx(where[a])
+        assert coords[-1] == pytest.approx(where[b])
+    dead = sum(f["properties"]["length_m"] for f in fc["features"] if f["properties"]["deadhead"])
+    assert dead == pytest.approx(route.deadhead_m, abs=0.1)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return generate_demo()
+
+
+def test_demo_small_grid_streets(demo):
+    grids = demo["grids"]
+    nodes, edges = demo["road_nodes"], demo["road_edges"]
+    grid = grids[grids["level"] == "small"].iloc[0]
+    route = postman_route(nodes, edges, area=grid.geometry)
+    assert len(route.street_edges) > 3
+    assert_valid_walk(route, edges, route.street_edges)
+
+
+def test_demo_whole_walk_network(demo):
+    nodes, edges = demo["road_nodes"], demo["road_edges"]
+    route = postman_route(nodes, edges)
+    walkable = edges[(edges["mode"] != "water") & ~edges["closed"].astype(bool)]
+    walkable = walkable[walkable["u"] != walkable["v"]]
+    assert route.street_edges == frozenset(walkable["edge_id"])
+    assert_valid_walk(route, edges, walkable["edge_id"])
+
+
+def test_parallel_streets_repeat_the_shortest_one():
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0)},
+        [("long", "a", "b", 50), ("short", "a", "b", 10), ("mid", "a", "b", 40)],
+    )
+    route = postman_route(nodes, edges, base_node="a")
+    assert_valid_walk(route, edges, ["long", "short", "mid"])
+    assert route.deadhead_m == pytest.approx(10.0)
+    assert [e for e, _, _ in route.walk].count("short") == 2
