@@ -23,7 +23,16 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "road_edges": ("u", "v"),
 }
 
-OTHER_TABLES: tuple[str, ...] = ("changelog", "users", "tokens", "jobs", "meta", "plan_versions")
+OTHER_TABLES: tuple[str, ...] = (
+    "changelog",
+    "users",
+    "tokens",
+    "jobs",
+    "meta",
+    "plan_versions",
+    "route_plans",
+    "stop_events",
+)
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
 
@@ -149,4 +158,28 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("value", sa.Integer(), nullable=False),
     )
     tables["plan_versions"] = plan_table(metadata)
+    tables["route_plans"] = sa.Table(
+        "route_plans",
+        metadata,
+        sa.Column("plan_id", sa.Text(), primary_key=True),
+        sa.Column("kind", sa.Text(), nullable=False, index=True),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.Text(), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),  # JSON: routes, stops, geometry
+        sa.Column("blob", sa.LargeBinary(), nullable=True),  # solver state for re-planning
+    )
+    tables["stop_events"] = sa.Table(
+        "stop_events",
+        metadata,
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("plan_id", sa.Text(), nullable=False, index=True),
+        sa.Column("route_id", sa.Text(), nullable=False),
+        sa.Column("stop_id", sa.Text(), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", sa.Text(), nullable=False),
+        sa.Column("by", sa.Text(), nullable=False),
+        sqlite_autoincrement=True,
+    )
     return metadata, tables

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import auth, jobs, plans
+from mapserver.store import auth, jobs, plans, routes
 from mapserver.store.engine import fetch_rows, make_engine
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
@@ -197,6 +197,67 @@ class Store:
             result = plans.publish_version(conn, self.tables, version_id, dialect=self.dialect)
             self._bump_data_version(conn)
         return result
+
+    # -- route plans and stop events ------------------------------------------------
+
+    def save_route_plan(
+        self, *, kind: str, name: str, data: dict, blob: bytes | None = None, user: str
+    ) -> str:
+        """Save a delivery or patrol plan (JSON ``data``, optional solver ``blob``); its id."""
+        with self._write() as conn:
+            return routes.insert_plan(
+                conn,
+                self.tables["route_plans"],
+                kind=kind,
+                name=name,
+                data=data,
+                blob=blob,
+                user=user,
+            )
+
+    def get_route_plan(self, plan_id: str) -> dict:
+        """A saved plan (``data`` decoded, ``blob`` raw); NotFoundError when missing."""
+        with self.engine.connect() as conn:
+            return routes.read_plan(conn, self.tables["route_plans"], plan_id)
+
+    def list_route_plans(self, *, kind: str | None = None) -> list[dict]:
+        """Saved plans, newest first, without their data."""
+        with self.engine.connect() as conn:
+            return routes.list_plans(conn, self.tables["route_plans"], kind)
+
+    def record_stop_event(
+        self,
+        plan_id: str,
+        route_id: str,
+        stop_id: str,
+        *,
+        state: str,
+        reason: str | None = None,
+        user: str,
+    ) -> int:
+        """Record a stop delivered / failed (with reason) / pending again; returns its seq."""
+        with self._write() as conn:
+            return routes.insert_stop_event(
+                conn,
+                self.tables["stop_events"],
+                plan_id=plan_id,
+                route_id=route_id,
+                stop_id=stop_id,
+                state=state,
+                reason=reason,
+                user=user,
+            )
+
+    def stop_states(self, plan_id: str) -> dict[tuple[str, str], dict]:
+        """Latest event per (route id, stop id) of a plan."""
+        with self.engine.connect() as conn:
+            return routes.stop_states(conn, self.tables["stop_events"], plan_id)
+
+    def last_stop_event(self) -> int:
+        """Highest stop-event sequence number (0 when none): the map's delivery signal."""
+        table = self.tables["stop_events"]
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(table.c.seq))).scalar() or 0)
 
     def data_version(self) -> int:
         """A number that grows with every import of layers, so caches know when to re-read."""

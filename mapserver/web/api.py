@@ -161,11 +161,17 @@ def stream():
         started = time.monotonic()
         yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'seq': store.last_seq()})}\n\n"
         beat = time.monotonic()
+        last_stop = store.last_stop_event()
         while time.monotonic() - started < SSE_MAX_SECONDS:
             try:
                 seq = store.last_seq()
+                stop = store.last_stop_event()
             except OperationalError:
                 return  # database gone or unreachable: the browser reconnects by itself
+            if stop > last_stop:
+                yield f"event: delivery\ndata: {json.dumps({'stop_seq': stop})}\n\n"
+                last_stop = stop
+                beat = time.monotonic()
             if seq > last_seq:
                 data = json.dumps({"seq": seq, "since": last_seq})
                 yield f"id: {seq}\nevent: change\ndata: {data}\n\n"

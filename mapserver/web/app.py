@@ -10,8 +10,10 @@ from werkzeug.exceptions import HTTPException
 from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
 from mapserver.errors import NotFoundError, ValidationError
 from mapserver.services.checkpoints import CheckpointService
+from mapserver.services.delivery import DeliveryService
 from mapserver.services.jobs import JobRunner
 from mapserver.services.mapview import MapView
+from mapserver.services.patrol import PatrolService
 from mapserver.store import open_store
 from mapserver.web import i18n
 
@@ -56,14 +58,18 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
 
     app.extensions["jobs"] = JobRunner(store)
     app.extensions["checkpoints"] = CheckpointService(store)
+    app.extensions["delivery"] = DeliveryService(store)
+    app.extensions["patrol"] = PatrolService(store)
 
     from mapserver.web.api import bp as api_bp
     from mapserver.web.auth import bp as auth_bp
     from mapserver.web.pages import bp as pages_bp
+    from mapserver.web.routes import bp as routes_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(routes_bp)
 
     leaflet_dir = _leaflet_dir()
 

@@ -1,0 +1,319 @@
+"""Delivery runs for the web and the command line: plan, save, drive, mark, re-plan.
+
+A plan is solved from the store's live layers (orders from the status table by a
+rule, or an uploaded order list), saved with everything a driver page needs
+(routes, stops, drops, leg geometry, GPX, manifest) and the solver's plan object
+for re-planning. Drivers' marks are stop events in the store, so every process
+and the command map see them.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from mapserver import routing
+from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
+from mapserver.store import Store
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """What to plan: which run, which orders, which fleet, how long to search."""
+
+    run: str = "morning"
+    rule: str = "sealed_households"
+    statuses: tuple[str, ...] = ()
+    special_households: tuple[str, ...] = ()
+    boxes_per_household: int = 1
+    vans: int = 4
+    tricycles: int = 3
+    depot_node: str | None = None
+    time_limit_s: float = 5.0
+    solver: str = "pyvrp"
+    name: str | None = None
+
+
+def _refuse(field: str, err: Exception) -> ValidationError:
+    return ValidationError([ValidationIssue("request", None, field, str(err))])
+
+
+def _now_s() -> int:
+    now = datetime.now(CHINA_TZ)
+    return now.hour * 3600 + now.minute * 60 + now.second
+
+
+class DeliveryService:
+    """Delivery plans of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _layers(self) -> dict[str, pd.DataFrame]:
+        return {
+            "grids": self.store.read_grids(),
+            "buildings": self.store.read_buildings(),
+            "households": self.store.read_households(),
+            "status": self.store.read_status(),
+            "road_nodes": self.store.read_layer("road_nodes"),
+            "road_edges": self.store.read_layer("road_edges"),
+            "checkpoints": self.store.read_layer("checkpoints"),
+        }
+
+    def default_depot(self, nodes: pd.DataFrame) -> str:
+        """The depot node when none is given: the first junction (the demo's warehouse)."""
+        junctions = nodes[nodes["kind"] == "junction"] if "kind" in nodes else nodes
+        if not len(junctions):
+            msg = "the road network has no nodes: import roads first"
+            raise ValueError(msg)
+        return str(junctions["node_id"].iloc[0])
+
+    def _orders(self, request: DeliveryRequest, layers: dict) -> list:
+        """Orders by the request's rule; with ``statuses`` beside the sealed rule, also every
+        household in those statuses elsewhere (e.g. red: home quarantine), once per building."""
+        common = {
+            "boxes_per_household": request.boxes_per_household,
+            "special_households": list(request.special_households) or None,
+        }
+        frames = (layers["grids"], layers["buildings"], layers["households"], layers["status"])
+        orders = routing.orders_from_status(
+            *frames, rule=request.rule, statuses=request.statuses, **common
+        )
+        if request.rule == "sealed_households" and request.statuses:
+            have = {o.order_id for o in orders}
+            extra = routing.orders_from_status(
+                *frames,
+                rule="status",
+                statuses=request.statuses,
+                boxes_per_household=request.boxes_per_household,
+            )
+            orders += [o for o in extra if o.order_id not in have]
+        return orders
+
+    def plan(
+        self,
+        request: DeliveryRequest,
+        *,
+        user: str,
+        progress: Callable[[float], None] = lambda _f: None,
+    ) -> str:
+        """Solve a run and save it; returns the plan id.
+
+        Raises ValidationError naming the order or stop when the inputs cannot be served
+        (an order larger than any vehicle, a stop no vehicle can reach, windows that
+        cannot be met, more boxes than the fleet holds).
+        """
+        layers = self._layers()
+        progress(0.05)
+        try:
+            graph = routing.access_graph(
+                layers["road_nodes"], layers["road_edges"], layers["grids"], layers["checkpoints"]
+            )
+            orders = self._orders(request, layers)
+            if not orders:
+                msg = f"rule '{request.rule}' gives no orders today"
+                raise ValueError(msg)
+            depot_node = request.depot_node or self.default_depot(layers["road_nodes"])
+            fleet = routing.default_fleet(
+                routing.Depot("depot", depot_node, "保供仓库"),
+                run=request.run,
+                vans=request.vans,
+                tricycles=request.tricycles,
+            )
+            largest = max(v.capacity for v in fleet)
+            stops = routing.build_stops(
+                orders,
+                layers["buildings"],
+                layers["grids"],
+                graph=graph,
+                window=routing.run_window(request.run),
+                max_boxes=largest,
+            )
+            progress(0.2)
+            plan = routing.solve(
+                stops, fleet, graph, time_limit_s=request.time_limit_s, solver=request.solver
+            )
+        except ValueError as err:
+            raise _refuse("orders", err) from err
+        progress(0.9)
+        name = request.name or f"{'上午' if request.run == 'morning' else '下午'}保供 {request.run}"
+        return self._save(plan, layers["road_edges"], name=name, run=request.run, user=user)
+
+    def _save(self, plan, edges: pd.DataFrame, *, name: str, run: str, user: str) -> str:
+        data = {
+            "run": run,
+            "plan": plan.to_dict(),
+            "geojson": plan.to_geojson(edges=edges),
+            "gpx": {r.route_id: route_gpx(r, edges=edges) for r in plan.routes},
+            "manifest": {r.route_id: manifest_rows(r) for r in plan.routes},
+            "manifest_text": {r.route_id: manifest_text(r) for r in plan.routes},
+        }
+        return self.store.save_route_plan(
+            kind="delivery", name=name, data=data, blob=pickle.dumps(plan), user=user
+        )
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, plan_id: str) -> dict:
+        """A saved plan with each stop's latest state."""
+        saved = self.store.get_route_plan(plan_id)
+        if saved["kind"] != "delivery":
+            msg = f"plan '{plan_id}' is not a delivery plan"
+            raise NotFoundError(msg)
+        states = self.store.stop_states(plan_id)
+        plan = saved["data"]["plan"]
+        for route in plan["routes"]:
+            for stop in route["stops"]:
+                event = states.get((route["route_id"], stop["stop_id"]))
+                stop["state"] = event["state"] if event else "pending"
+                stop["reason"] = event["reason"] if event else None
+        return {
+            "plan_id": plan_id,
+            "name": saved["name"],
+            "created_at": saved["created_at"],
+            "run": saved["data"]["run"],
+            "plan": plan,
+            "geojson": saved["data"]["geojson"],
+        }
+
+    def route(self, plan_id: str, route_id: str) -> dict:
+        """One route of a plan: stops in order with state, and its legs and stops as GeoJSON."""
+        whole = self.get(plan_id)
+        for route in whole["plan"]["routes"]:
+            if route["route_id"] == route_id:
+                features = [
+                    f
+                    for f in whole["geojson"]["features"]
+                    if f["properties"].get("route_id") == route_id
+                ]
+                return {
+                    "plan_id": plan_id,
+                    "name": whole["name"],
+                    "route": route,
+                    "geojson": {"type": "FeatureCollection", "features": features},
+                }
+        msg = f"route '{route_id}' not in plan '{plan_id}'"
+        raise NotFoundError(msg)
+
+    def gpx(self, plan_id: str, route_id: str) -> str:
+        """The route's GPX file text."""
+        data = self.store.get_route_plan(plan_id)["data"]
+        if route_id not in data["gpx"]:
+            msg = f"route '{route_id}' not in plan '{plan_id}'"
+            raise NotFoundError(msg)
+        return data["gpx"][route_id]
+
+    def manifest(self, plan_id: str, route_id: str) -> list[dict]:
+        """The route's manifest rows (stop, building, boxes, kind) for printing."""
+        data = self.store.get_route_plan(plan_id)["data"]
+        if route_id not in data["manifest"]:
+            msg = f"route '{route_id}' not in plan '{plan_id}'"
+            raise NotFoundError(msg)
+        return data["manifest"][route_id]
+
+    # -- driving ------------------------------------------------------------------
+    def mark(
+        self,
+        plan_id: str,
+        route_id: str,
+        stop_id: str,
+        *,
+        state: str,
+        reason: str | None,
+        user: str,
+    ) -> int:
+        """Record a stop delivered or not delivered (with a reason); returns the event seq."""
+        route = self.route(plan_id, route_id)["route"]
+        if stop_id not in {s["stop_id"] for s in route["stops"]}:
+            msg = f"stop '{stop_id}' is not on route '{route_id}'"
+            raise NotFoundError(msg)
+        try:
+            return self.store.record_stop_event(
+                plan_id, route_id, stop_id, state=state, reason=reason, user=user
+            )
+        except ValueError as err:
+            raise _refuse("state", err) from err
+
+    def progress(self, plan_id: str | None = None) -> dict:
+        """Stops of the newest (or given) plan as GeoJSON points with their state, and
+        counts per state: the command map's delivery layer."""
+        if plan_id is None:
+            plans = self.store.list_route_plans(kind="delivery")
+            if not plans:
+                return {"type": "FeatureCollection", "features": [], "counts": {}, "plan_id": None}
+            plan_id = plans[0]["plan_id"]
+        whole = self.get(plan_id)
+        states = {
+            (r["route_id"], s["stop_id"]): s for r in whole["plan"]["routes"] for s in r["stops"]
+        }
+        features = []
+        counts: dict[str, int] = {}
+        for f in whole["geojson"]["features"]:
+            props = f["properties"]
+            if props.get("kind") != "stop":
+                continue
+            stop = states.get((props.get("route_id"), props.get("stop_id")))
+            state = stop["state"] if stop else "pending"
+            counts[state] = counts.get(state, 0) + 1
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": f["geometry"],
+                    "properties": {**props, "state": state, "reason": stop and stop["reason"]},
+                }
+            )
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "counts": counts,
+            "plan_id": plan_id,
+            "name": whole["name"],
+        }
+
+    def replan(
+        self, plan_id: str, *, user: str, time_limit_s: float = 3.0, now_s: int | None = None
+    ) -> str:
+        """Plan what is left from each vehicle's position (its last delivered stop); new id."""
+        saved = self.store.get_route_plan(plan_id)
+        if not saved.get("blob"):
+            msg = f"plan '{plan_id}' has no solver state to re-plan from"
+            raise NotFoundError(msg)
+        plan = pickle.loads(saved["blob"])  # written by this server in _save, never by users
+        states = self.store.stop_states(plan_id)
+        delivered = {stop for (_r, stop), e in states.items() if e["state"] == "delivered"}
+        positions = {}
+        for route in saved["data"]["plan"]["routes"]:
+            done = [s for s in route["stops"] if s["stop_id"] in delivered]
+            if done:
+                positions[route["route_id"]] = done[-1]["node_id"]
+        layers = self._layers()
+        graph = routing.access_graph(
+            layers["road_nodes"], layers["road_edges"], layers["grids"], layers["checkpoints"]
+        )
+        start = (
+            saved["data"]["plan"]["routes"][0]["start_s"] if saved["data"]["plan"]["routes"] else 0
+        )
+        try:
+            new = routing.replan(
+                plan,
+                graph,
+                delivered=delivered,
+                positions=positions,
+                now_s=max(now_s if now_s is not None else _now_s(), start),
+                time_limit_s=time_limit_s,
+            )
+        except ValueError as err:
+            raise _refuse("replan", err) from err
+        return self._save(
+            new,
+            layers["road_edges"],
+            name=f"{saved['name']} · 重新规划",
+            run=saved["data"]["run"],
+            user=user,
+        )

@@ -1,0 +1,163 @@
+"""Patrol plans for the web and the command line: every street of grids, or every checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import geopandas as gpd
+
+from mapserver import crs
+from mapserver.coverage import area_polygon
+from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.routing.patrol import split_patrol
+from mapserver.routing.postman import postman_route
+from mapserver.routing.tour import checkpoint_tour, patrol_gpx
+from mapserver.store import Store
+
+WALK_KMH = 4.5
+NEAR_AREA_M = 100.0  # a checkpoint this close to an area's edge belongs to it
+
+
+def _refuse(field: str, err: Exception) -> ValidationError:
+    return ValidationError([ValidationIssue("request", None, field, str(err))])
+
+
+class PatrolService:
+    """Patrol plans of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def streets(
+        self,
+        grid_ids: list[str],
+        *,
+        teams: int = 1,
+        shift_h: float = 8.0,
+        user: str,
+        progress: Callable[[float], None] = lambda _f: None,
+    ) -> str:
+        """Every street of the grids walked from a base, shared among ``teams``; saved, its id."""
+        if not grid_ids:
+            raise _refuse("grids", ValueError("give at least one grid id"))
+        if teams < 1:
+            raise _refuse("teams", ValueError("at least one team"))
+        nodes = self.store.read_layer("road_nodes")
+        edges = self.store.read_layer("road_edges")
+        grids = self.store.read_grids()
+        try:
+            area = area_polygon(grids, grid_ids)
+            route = postman_route(nodes, edges, area=area, mode="walk")
+            progress(0.5)
+            plan = split_patrol(
+                route, teams, nodes=nodes, edges=edges, shift_s=shift_h * 3600, speed_kmh=WALK_KMH
+            )
+        except ValueError as err:
+            raise _refuse("grids", err) from err
+        names = grids.set_index("grid_id")["name"].reindex(grid_ids).fillna("").tolist()
+        summary = {
+            "kind": "streets",
+            "grids": grid_ids,
+            "teams": teams,
+            "street_km": round(plan.street_m / 1000, 3),
+            "deadhead_km": round(plan.deadhead_m / 1000, 3),
+            "longest_km": round(plan.longest_m / 1000, 3),
+            "total_km": round(plan.total_m / 1000, 3),
+            "balance": round(plan.balance, 3),
+            "shift_h": shift_h,
+            "within_shift": plan.within_shift(),
+            "over_shift": plan.over_shift(),
+            "team_routes": [
+                {
+                    "team": t.team,
+                    "length_km": round(t.length_m / 1000, 3),
+                    "duration_h": round(t.duration_s / 3600, 2),
+                    "steps": len(t.walk),
+                }
+                for t in plan.teams
+            ],
+        }
+        data = {
+            "summary": summary,
+            "geojson": plan.to_geojson(edges),
+            "gpx": {str(t.team): patrol_gpx(t, nodes, name=f"巡逻 {t.team}") for t in plan.teams},
+        }
+        name = f"{'、'.join(n for n in names if n) or grid_ids[0]} 街巷巡逻 ×{teams}"
+        return self.store.save_route_plan(kind="patrol", name=name, data=data, user=user)
+
+    def checkpoints(
+        self,
+        *,
+        grid_ids: list[str] | None = None,
+        teams: int = 1,
+        user: str,
+        progress: Callable[[float], None] = lambda _f: None,
+    ) -> str:
+        """A loop through every checkpoint (of the grids, or all), shared among ``teams``."""
+        nodes = self.store.read_layer("road_nodes")
+        edges = self.store.read_layer("road_edges")
+        checkpoints = self.store.read_layer("checkpoints")
+        try:
+            if grid_ids:
+                area = area_polygon(self.store.read_grids(), grid_ids)
+                metric = crs.metric_crs(checkpoints)
+                shape = gpd.GeoSeries([area], crs=checkpoints.crs).to_crs(metric).iloc[0]
+                near = checkpoints.to_crs(metric).distance(shape) <= NEAR_AREA_M
+                checkpoints = checkpoints[near.to_numpy()]
+            if not len(checkpoints):
+                msg = "no checkpoints in the area"
+                raise ValueError(msg)
+            progress(0.3)
+            tour = checkpoint_tour(checkpoints, nodes, edges, k=teams, speed_kmh=WALK_KMH)
+        except ValueError as err:
+            raise _refuse("grids", err) from err
+        summary = {
+            "kind": "checkpoints",
+            "grids": grid_ids or [],
+            "teams": teams,
+            "checkpoints": len(checkpoints),
+            "longest_km": round(tour.longest_m / 1000, 3),
+            "total_km": round(tour.total_m / 1000, 3),
+            "revisit_minutes": {
+                k: round(v / 60, 1) for k, v in sorted(tour.revisit_interval_s.items())
+            },
+            "team_routes": [
+                {
+                    "team": t.team,
+                    "checkpoints": list(t.checkpoint_ids),
+                    "length_km": round(t.length_m / 1000, 3),
+                    "duration_h": round(t.duration_s / 3600, 2),
+                }
+                for t in tour.teams
+            ],
+        }
+        data = {
+            "summary": summary,
+            "geojson": tour.to_geojson(nodes),
+            "gpx": {"all": patrol_gpx(tour, nodes, name="道口巡查")},
+        }
+        name = f"道口巡查 {len(checkpoints)} 处 ×{teams}"
+        return self.store.save_route_plan(kind="patrol", name=name, data=data, user=user)
+
+    def get(self, plan_id: str) -> dict:
+        """A saved patrol plan: summary and GeoJSON."""
+        saved = self.store.get_route_plan(plan_id)
+        if saved["kind"] != "patrol":
+            msg = f"plan '{plan_id}' is not a patrol plan"
+            raise NotFoundError(msg)
+        return {
+            "plan_id": plan_id,
+            "name": saved["name"],
+            "created_at": saved["created_at"],
+            "summary": saved["data"]["summary"],
+            "geojson": saved["data"]["geojson"],
+            "gpx_teams": sorted(saved["data"]["gpx"]),
+        }
+
+    def gpx(self, plan_id: str, team: str) -> str:
+        """GPX text of one team (or ``all``)."""
+        data = self.store.get_route_plan(plan_id)["data"]
+        if team not in data["gpx"]:
+            msg = f"team '{team}' not in patrol plan '{plan_id}'"
+            raise NotFoundError(msg)
+        return data["gpx"][team]

@@ -1,0 +1,240 @@
+"""Delivery and patrol routes: the API, the driver's phone page, GPX and printable manifests."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.services.delivery import DeliveryRequest
+from mapserver.web.auth import current_user, write_access
+
+bp = Blueprint("routes", __name__)
+
+
+def _delivery():
+    return current_app.extensions["delivery"]
+
+
+def _delivery_request(body: dict) -> DeliveryRequest:
+    """Parse a plan request; unknown fields and bad numbers are named."""
+    known = {f.name: f for f in fields(DeliveryRequest)}
+    issues = [
+        ValidationIssue("request", None, key, "unknown field") for key in body if key not in known
+    ]
+    values: dict = {}
+    for key, value in body.items():
+        if key not in known:
+            continue
+        default = known[key].default
+        try:
+            if isinstance(default, bool):
+                values[key] = bool(value)
+            elif isinstance(default, int):
+                values[key] = int(value)
+            elif isinstance(default, float):
+                values[key] = float(value)
+            elif isinstance(default, tuple):
+                values[key] = tuple(str(v) for v in (value or []))
+            else:
+                values[key] = None if value in (None, "") else str(value)
+        except (TypeError, ValueError):
+            issues.append(ValidationIssue("request", None, key, f"bad value {value!r}"))
+    if values.get("run", "morning") not in ("morning", "afternoon"):
+        issues.append(ValidationIssue("request", None, "run", "must be morning or afternoon"))
+    if not 0.5 <= values.get("time_limit_s", 5.0) <= 600:
+        issues.append(ValidationIssue("request", None, "time_limit_s", "must be 0.5 to 600 s"))
+    if issues:
+        raise ValidationError(issues)
+    return DeliveryRequest(**values)
+
+
+@bp.post("/api/delivery/plans")
+@write_access(role="admin")
+def create_delivery_plan():
+    """Start solving a delivery run; answers a job id at once (see /api/jobs/<id>)."""
+    body = request.get_json(silent=True) or {}
+    plan_request = _delivery_request(body if isinstance(body, dict) else {})
+    user = g.user.username
+    service = _delivery()
+    job_id = current_app.extensions["jobs"].submit(
+        "delivery",
+        body if isinstance(body, dict) else {},
+        lambda progress: {"plan_id": service.plan(plan_request, user=user, progress=progress)},
+    )
+    return jsonify(job_id=job_id), 202
+
+
+@bp.get("/api/delivery/plans")
+def list_delivery_plans():
+    """Saved delivery plans, newest first."""
+    return jsonify(plans=current_app.extensions["store"].list_route_plans(kind="delivery"))
+
+
+@bp.get("/api/delivery/plans/<plan_id>")
+def delivery_plan(plan_id: str):
+    """A plan: routes, stops in order with ETA, drops and state; legs as GeoJSON."""
+    return jsonify(_delivery().get(plan_id))
+
+
+@bp.get("/api/delivery/plans/<plan_id>/routes/<route_id>")
+def delivery_route(plan_id: str, route_id: str):
+    """One route of a plan, for the driver."""
+    return jsonify(_delivery().route(plan_id, route_id))
+
+
+@bp.post("/api/delivery/plans/<plan_id>/routes/<route_id>/stops/<stop_id>")
+@write_access()
+def mark_stop(plan_id: str, route_id: str, stop_id: str):
+    """Mark a stop ``delivered`` or ``failed`` (with a ``reason``), or ``pending`` again."""
+    body = request.get_json(silent=True) or {}
+    seq = _delivery().mark(
+        plan_id,
+        route_id,
+        stop_id,
+        state=str(body.get("state", "")),
+        reason=body.get("reason"),
+        user=g.user.username,
+    )
+    return jsonify(seq=seq)
+
+
+@bp.post("/api/delivery/plans/<plan_id>/replan")
+@write_access(role="admin")
+def replan_delivery(plan_id: str):
+    """Re-plan what is left from each vehicle's last delivered stop; answers a job id."""
+    user = g.user.username
+    service = _delivery()
+    service.get(plan_id)  # 404 before starting a job for a plan that does not exist
+    job_id = current_app.extensions["jobs"].submit(
+        "replan",
+        {"plan_id": plan_id},
+        lambda progress: {"plan_id": service.replan(plan_id, user=user)},
+    )
+    return jsonify(job_id=job_id), 202
+
+
+@bp.get("/api/delivery/progress")
+def delivery_progress():
+    """Stops of the newest (or ``plan``) delivery plan with their state, as GeoJSON."""
+    return jsonify(_delivery().progress(request.args.get("plan") or None))
+
+
+@bp.get("/routes")
+def routes_page():
+    """Delivery and patrol plans, with a button to plan a new run."""
+    store = current_app.extensions["store"]
+    plans = store.list_route_plans()
+    details = {}
+    for plan in plans:
+        if plan["kind"] == "delivery":
+            details[plan["plan_id"]] = _delivery().get(plan["plan_id"])["plan"]
+    return render_template("routes.html", plans=plans, details=details)
+
+
+@bp.get("/driver/<plan_id>/<route_id>")
+def driver_page(plan_id: str, route_id: str):
+    """The driver's phone page: map, stops in order with ETA and drops, delivered buttons."""
+    if current_user() is None:
+        return redirect(url_for("auth.login", next=request.path))
+    route = _delivery().route(plan_id, route_id)
+    return render_template("driver.html", data=route, plan_id=plan_id, route_id=route_id)
+
+
+@bp.get("/driver/<plan_id>/<route_id>.gpx")
+def driver_gpx(plan_id: str, route_id: str):
+    """The route as a GPX 1.1 file for a navigation app."""
+    text = _delivery().gpx(plan_id, route_id)
+    return Response(
+        text,
+        mimetype="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="{plan_id}-{route_id}.gpx"'},
+    )
+
+
+@bp.get("/driver/<plan_id>/<route_id>/manifest")
+def driver_manifest(plan_id: str, route_id: str):
+    """A printable manifest: every drop by stop and building."""
+    route = _delivery().route(plan_id, route_id)
+    rows = _delivery().manifest(plan_id, route_id)
+    return render_template("manifest.html", data=route, rows=rows)
+
+
+def _patrol():
+    return current_app.extensions["patrol"]
+
+
+@bp.post("/api/patrol/plans")
+@write_access(role="admin")
+def create_patrol_plan():
+    """Start a patrol plan: ``kind`` "streets" (every street of ``grids``) or "checkpoints";
+    ``teams``, ``shift_h``. Answers a job id at once."""
+    body = request.get_json(silent=True) or {}
+    kind = body.get("kind", "streets")
+    grids = body.get("grids") or []
+    if isinstance(grids, str):
+        grids = [grids]
+    try:
+        teams = int(body.get("teams", 1))
+        shift_h = float(body.get("shift_h", 8))
+    except (TypeError, ValueError) as err:
+        raise ValidationError(
+            [ValidationIssue("request", None, "teams", "teams and shift_h must be numbers")]
+        ) from err
+    if kind not in ("streets", "checkpoints"):
+        raise ValidationError(
+            [ValidationIssue("request", None, "kind", "must be streets or checkpoints")]
+        )
+    if not 1 <= teams <= 50:
+        raise ValidationError([ValidationIssue("request", None, "teams", "must be 1 to 50")])
+    if kind == "streets" and not grids:
+        raise ValidationError([ValidationIssue("request", None, "grids", "give grid ids")])
+    user = g.user.username
+    service = _patrol()
+    if kind == "streets":
+        work = lambda progress: {  # noqa: E731
+            "plan_id": service.streets(
+                list(grids), teams=teams, shift_h=shift_h, user=user, progress=progress
+            )
+        }
+    else:
+        work = lambda progress: {  # noqa: E731
+            "plan_id": service.checkpoints(
+                grid_ids=list(grids) or None, teams=teams, user=user, progress=progress
+            )
+        }
+    job_id = current_app.extensions["jobs"].submit("patrol", body, work)
+    return jsonify(job_id=job_id), 202
+
+
+@bp.get("/api/patrol/plans/<plan_id>")
+def patrol_plan(plan_id: str):
+    """A patrol plan: summary per team and the walk as GeoJSON."""
+    return jsonify(_patrol().get(plan_id))
+
+
+@bp.get("/patrol/<plan_id>")
+def patrol_page(plan_id: str):
+    """The patrol team's phone page: the walk on a map, lengths, shift check, GPX per team."""
+    return render_template("patrol.html", data=_patrol().get(plan_id), plan_id=plan_id)
+
+
+@bp.get("/patrol/<plan_id>/<team>.gpx")
+def patrol_gpx_file(plan_id: str, team: str):
+    """One team's walk (or ``all`` for a checkpoint tour) as GPX."""
+    return Response(
+        _patrol().gpx(plan_id, team),
+        mimetype="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="patrol-{plan_id}-{team}.gpx"'},
+    )

@@ -1,0 +1,58 @@
+// Routes page: start a delivery plan or a re-plan as a job, show progress, reload when done.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const bar = document.getElementById("plan-progress");
+  const result = document.getElementById("plan-result");
+
+  async function follow(jobId) {
+    bar.hidden = false;
+    result.textContent = window.MS_STRINGS.working;
+    for (;;) {
+      const job = await (await fetch(`/api/jobs/${jobId}`)).json();
+      bar.value = job.progress || 0;
+      if (job.state === "done") {
+        location.reload();
+        return;
+      }
+      if (job.state === "failed") {
+        bar.hidden = true;
+        result.textContent = `${window.MS_STRINGS.rejected}: ${job.error}`;
+        result.className = "error";
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  async function start(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+    const data = await response.json();
+    if (!response.ok) {
+      result.textContent = `${window.MS_STRINGS.rejected}: ${data.message}`;
+      result.className = "error";
+      return;
+    }
+    follow(data.job_id);
+  }
+  const form = document.getElementById("new-plan");
+  if (form) {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = new FormData(form);
+      start("/api/delivery/plans", {
+        run: f.get("run"),
+        vans: Number(f.get("vans")),
+        tricycles: Number(f.get("tricycles")),
+        time_limit_s: Number(f.get("time_limit_s")),
+        statuses: ["red"],
+      });
+    });
+  }
+  for (const button of document.querySelectorAll("button.replan")) {
+    button.addEventListener("click", () => start(`/api/delivery/plans/${button.dataset.plan}/replan`, {}));
+  }
+})();
