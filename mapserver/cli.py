@@ -55,6 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store.create_user("admin", DEMO_PASSWORD, role="admin")
     store.create_user("worker", DEMO_PASSWORD, role="worker", grid_id=str(micro["grid_id"]))
     token = store.create_token("admin")
+    links = [] if args.no_plans else _demo_plans(store, layers)
     store.dispose()
     households = len(layers["households"])
     print(
@@ -71,9 +72,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f'       -d \'{{"entity_id": "...", "status": "red"}}\' http://{args.host}:{args.port}/api/status'
     )
+    for label, path in links:
+        print(f"  {label}: http://{args.host}:{args.port}{path}")
     if args.no_serve:
         return 0
     return _serve(url, args.host, args.port)
+
+
+def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
+    """A morning delivery run and two patrols for the demo; (label, page path) pairs."""
+    from mapserver.services.delivery import DeliveryRequest, DeliveryService
+    from mapserver.services.patrol import PatrolService
+
+    print("规划上午保供与巡逻路线 / planning the morning deliveries and patrols …")
+    delivery = DeliveryService(store)
+    plan_id = delivery.plan(DeliveryRequest(statuses=("red",), time_limit_s=3), user="demo")
+    links = [("保供路线 / delivery routes", "/routes")]
+    first = delivery.get(plan_id)["plan"]["routes"][0]["route_id"]
+    links.append(("司机页面 / driver page", f"/driver/{plan_id}/{first}"))
+    patrol = PatrolService(store)
+    grids = layers["grids"]
+    big = str(grids[grids["level"] == "big"]["grid_id"].iloc[0])
+    village = grids[(grids["level"] == "community") & grids["name"].str.contains("村")]
+    streets = patrol.streets([big], teams=2, user="demo")
+    links.append(("街巷巡逻 / street patrol", f"/patrol/{streets}"))
+    if len(village):
+        tour = patrol.checkpoints(grid_ids=[str(village["grid_id"].iloc[0])], teams=2, user="demo")
+        links.append(("道口巡查 / checkpoint patrol", f"/patrol/{tour}"))
+    return links
 
 
 def _serve(url: str, host: str, port: int) -> int:
@@ -268,6 +294,98 @@ def cmd_cordon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Plan a delivery run from the live status, print the routes, write GPX files."""
+    from mapserver.services.delivery import DeliveryRequest, DeliveryService
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    service = DeliveryService(store)
+    request = DeliveryRequest(
+        run=args.run,
+        statuses=tuple(args.status or ()),
+        vans=args.vans,
+        tricycles=args.tricycles,
+        time_limit_s=args.time_limit,
+        solver=args.solver,
+    )
+    print(f"求解中 / solving ({args.solver}, {args.time_limit:g} s) …")
+    try:
+        plan_id = service.plan(request, user="cli")
+    except ValidationError as err:
+        for issue in err.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    plan = service.get(plan_id)
+    print(f"计划 / plan {plan_id}: {plan['name']}, cost {plan['plan']['cost']}")
+    rows = [
+        {
+            "route": r["route_id"],
+            "stops": len(r["stops"]),
+            "boxes": r["load"],
+            "km": f"{r['distance_m'] / 1000:.1f}",
+            "time": f"{r['start']}–{r['end']}",
+        }
+        for r in plan["plan"]["routes"]
+    ]
+    print(
+        _table(
+            rows,
+            [
+                ("route", "route"),
+                ("stops", "stops"),
+                ("boxes", "boxes"),
+                ("km", "km"),
+                ("time", "time"),
+            ],
+        )
+    )
+    if args.gpx_dir:
+        out = Path(args.gpx_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for r in plan["plan"]["routes"]:
+            path = out / f"{plan_id}-{r['route_id']}.gpx"
+            path.write_text(service.gpx(plan_id, r["route_id"]), encoding="utf-8")
+        print(f"GPX: {out}")
+    return 0
+
+
+def cmd_patrol(args: argparse.Namespace) -> int:
+    """Plan a patrol over every street of grids, or every checkpoint; print it, write GPX."""
+    from mapserver.services.patrol import PatrolService
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    service = PatrolService(store)
+    try:
+        if args.checkpoints:
+            plan_id = service.checkpoints(grid_ids=args.grid, teams=args.teams, user="cli")
+        else:
+            plan_id = service.streets(
+                args.grid or [], teams=args.teams, shift_h=args.shift, user="cli"
+            )
+    except ValidationError as err:
+        for issue in err.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    plan = service.get(plan_id)
+    summary = plan["summary"]
+    print(f"巡逻计划 / patrol plan {plan_id}: {plan['name']}")
+    for key in ("street_km", "deadhead_km", "longest_km", "total_km", "within_shift"):
+        if key in summary:
+            print(f"  {key}: {summary[key]}")
+    print(
+        _table(
+            summary["team_routes"], [("team", "team"), ("length_km", "km"), ("duration_h", "hours")]
+        )
+    )
+    if args.gpx:
+        team = "all" if args.checkpoints else "1"
+        Path(args.gpx).write_text(service.gpx(plan_id, team), encoding="utf-8")
+        print(f"GPX: {args.gpx}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -293,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument(
         "--no-serve", action="store_true", help="load the data, print credentials, exit"
+    )
+    demo.add_argument(
+        "--no-plans", action="store_true", help="skip the demo delivery run and patrols"
     )
     demo.set_defaults(func=cmd_demo)
 
@@ -331,6 +452,28 @@ def build_parser() -> argparse.ArgumentParser:
     cordon.add_argument("--tradeoff", action="store_true", help="also print the trade-off curve")
     cordon.add_argument("--out", help="write the result as GeoJSON")
     cordon.set_defaults(func=cmd_cordon)
+
+    deliver = sub.add_parser("deliver", help="plan a delivery run from the live status")
+    deliver.add_argument("--run", choices=["morning", "afternoon"], default="morning")
+    deliver.add_argument(
+        "--status",
+        action="append",
+        help="also supply households in this status (repeatable), e.g. red",
+    )
+    deliver.add_argument("--vans", type=int, default=4)
+    deliver.add_argument("--tricycles", type=int, default=3)
+    deliver.add_argument("--time-limit", type=float, default=5.0, help="solver seconds")
+    deliver.add_argument("--solver", choices=["pyvrp", "ortools"], default="pyvrp")
+    deliver.add_argument("--gpx-dir", help="write one GPX file per route here")
+    deliver.set_defaults(func=cmd_deliver)
+
+    patrol = sub.add_parser("patrol", help="patrol every street of grids or every checkpoint")
+    patrol.add_argument("--grid", action="append", help="grid id (repeatable)")
+    patrol.add_argument("--teams", type=int, default=1)
+    patrol.add_argument("--shift", type=float, default=8.0, help="shift length in hours")
+    patrol.add_argument("--checkpoints", action="store_true", help="visit every checkpoint")
+    patrol.add_argument("--gpx", help="write the first team's (or the tour's) GPX here")
+    patrol.set_defaults(func=cmd_patrol)
 
     user = sub.add_parser("user", help="create a user")
     user.add_argument("username")

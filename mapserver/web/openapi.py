@@ -26,6 +26,10 @@ _ERROR = {
 }
 
 
+def _path(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _get(summary: str, params: list[dict], response: dict) -> dict:
     return {"get": {"summary": summary, "parameters": params, "responses": {"200": response}}}
 
@@ -170,6 +174,50 @@ def openapi_document() -> dict:
             ),
             "/api/cordon/tradeoff": _area_op(
                 "Staffed checkpoints against extra households as the cordon moves out", json_ok
+            ),
+            "/api/delivery/plans": {
+                "get": {"summary": "Saved delivery plans", "responses": {"200": json_ok}},
+                "post": {
+                    "summary": "Plan a delivery run (job): run, statuses, vans, tricycles, "
+                    "time_limit_s, solver",
+                    "security": [{"bearer": []}],
+                    "responses": {"202": json_ok, "400": _ERROR},
+                },
+            },
+            "/api/delivery/plans/{plan_id}": _get(
+                "A delivery plan: routes, stops with ETA, drops, state", [_path("plan_id")], json_ok
+            ),
+            "/api/delivery/plans/{plan_id}/routes/{route_id}": _get(
+                "One route for the driver", [_path("plan_id"), _path("route_id")], json_ok
+            ),
+            "/api/delivery/plans/{plan_id}/routes/{route_id}/stops/{stop_id}": {
+                "post": {
+                    "summary": "Mark a stop delivered, failed (with reason) or pending",
+                    "security": [{"bearer": []}],
+                    "parameters": [_path("plan_id"), _path("route_id"), _path("stop_id")],
+                    "responses": {"200": json_ok, "400": _ERROR, "404": _ERROR},
+                }
+            },
+            "/api/delivery/plans/{plan_id}/replan": {
+                "post": {
+                    "summary": "Re-plan what is left from current positions (job); now=HH:MM",
+                    "security": [{"bearer": []}],
+                    "parameters": [_path("plan_id")],
+                    "responses": {"202": json_ok, "404": _ERROR},
+                }
+            },
+            "/api/delivery/progress": _get(
+                "Stops of the newest delivery plan with their state", [], _GEOJSON
+            ),
+            "/api/patrol/plans": {
+                "post": {
+                    "summary": "Plan a patrol (job): kind, grids, teams, shift_h",
+                    "security": [{"bearer": []}],
+                    "responses": {"202": json_ok, "400": _ERROR},
+                }
+            },
+            "/api/patrol/plans/{plan_id}": _get(
+                "A patrol plan: teams, lengths, walk as GeoJSON", [_path("plan_id")], json_ok
             ),
             "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),

@@ -94,7 +94,7 @@ def delivery_route(plan_id: str, route_id: str):
     return jsonify(_delivery().route(plan_id, route_id))
 
 
-@bp.post("/api/delivery/plans/<plan_id>/routes/<route_id>/stops/<stop_id>")
+@bp.post("/api/delivery/plans/<plan_id>/routes/<route_id>/stops/<path:stop_id>")
 @write_access()
 def mark_stop(plan_id: str, route_id: str, stop_id: str):
     """Mark a stop ``delivered`` or ``failed`` (with a ``reason``), or ``pending`` again."""
@@ -113,14 +113,27 @@ def mark_stop(plan_id: str, route_id: str, stop_id: str):
 @bp.post("/api/delivery/plans/<plan_id>/replan")
 @write_access(role="admin")
 def replan_delivery(plan_id: str):
-    """Re-plan what is left from each vehicle's last delivered stop; answers a job id."""
+    """Re-plan what is left from each vehicle's last delivered stop; answers a job id.
+
+    ``now`` ("HH:MM", China time) says when the vehicles go on; default: the clock.
+    """
     user = g.user.username
     service = _delivery()
     service.get(plan_id)  # 404 before starting a job for a plan that does not exist
+    body = request.get_json(silent=True) or {}
+    now_s = None
+    if body.get("now"):
+        try:
+            hours, minutes = (int(x) for x in str(body["now"]).split(":"))
+            now_s = hours * 3600 + minutes * 60
+        except ValueError as err:
+            raise ValidationError(
+                [ValidationIssue("request", None, "now", "must be HH:MM")]
+            ) from err
     job_id = current_app.extensions["jobs"].submit(
         "replan",
-        {"plan_id": plan_id},
-        lambda progress: {"plan_id": service.replan(plan_id, user=user)},
+        {"plan_id": plan_id, "now": body.get("now")},
+        lambda progress: {"plan_id": service.replan(plan_id, user=user, now_s=now_s)},
     )
     return jsonify(job_id=job_id), 202
 

@@ -58,6 +58,40 @@
       }).bindTooltip(`${T("checkpoints")}: ${f.properties.name || f.properties.checkpoint_id}`),
   });
 
+  const DELIVERY_COLOURS = { delivered: "#2ca02c", failed: "#d62728", pending: "#1f4e9e" };
+  const deliveryLayer = L.geoJSON(null, {
+    renderer: svg,
+    pointToLayer: (f, latlng) =>
+      L.circleMarker(latlng, {
+        radius: 7,
+        color: "#fff",
+        weight: 2,
+        fillColor: DELIVERY_COLOURS[f.properties.state] || DELIVERY_COLOURS.pending,
+        fillOpacity: 1,
+      }),
+    onEachFeature: (f, layer) => {
+      const p = f.properties;
+      layer.bindTooltip(
+        `${T("deliveries")}: ${escapeHtml(p.name || p.stop_id)} · ${escapeHtml(p.route_id)} · ${T(p.state)}${
+          p.reason ? " · " + escapeHtml(p.reason) : ""
+        }`
+      );
+      layer.on("add", () => {
+        const node = layer.getElement();
+        if (!node) return;
+        node.classList.add("ms-delivery");
+        node.dataset.stop = p.stop_id;
+        node.dataset.state = p.state;
+      });
+    },
+  });
+  async function loadDeliveries() {
+    const data = await getJSON("/api/delivery/progress");
+    deliveryLayer.clearLayers();
+    deliveryLayer.addData(data);
+    document.body.dataset.deliveries = JSON.stringify(data.counts || {});
+  }
+
   // -- busy state ---------------------------------------------------------------
   async function getJSON(url) {
     state.inflight += 1;
@@ -454,6 +488,7 @@
       if (data.seq > state.seq) pullChanges();
     });
     source.addEventListener("hello", () => el("live").classList.add("on"));
+    source.addEventListener("delivery", () => loadDeliveries());
     source.onerror = () => el("live").classList.remove("on");
   }
 
@@ -571,13 +606,15 @@
     overlays[T("buildings")] = buildingLayer;
     overlays[T("checkpoints")] = checkpointLayer;
     overlays[T("roads")] = baseRoads;
+    overlays[T("deliveries")] = deliveryLayer;
+    deliveryLayer.addTo(map);
     L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
     L.control.scale({ imperial: false }).addTo(map);
     if (window.innerWidth < 700) el("panel").classList.add("collapsed");
     el("panel").querySelector("h2").addEventListener("click", () => el("panel").classList.toggle("collapsed"));
     renderBreadcrumb();
     await loadFeatures();
-    await Promise.all([refreshLegend(), loadCheckpoints()]);
+    await Promise.all([refreshLegend(), loadCheckpoints(), loadDeliveries()]);
     followViewport();
     connectLive();
     document.body.dataset.ready = "1";

@@ -173,3 +173,34 @@ def test_village_checkpoints_and_cordon_on_the_page(live_server, offline_page, d
     assert 0 < staffed <= now
     cuts = page.eval_on_selector_all("path.ms-cut", "els => els.map(e => e.dataset.state)")
     assert cuts.count("staffed") + cuts.count("existing") == staffed
+
+
+def test_driver_marks_delivered_and_command_map_shows_it(app, live_server, browser):
+    """A driver marks a stop delivered on the phone page; the open command map turns it green."""
+    from mapserver.services.delivery import DeliveryRequest
+
+    service = app.extensions["delivery"]
+    plan_id = service.plan(DeliveryRequest(statuses=("red",), time_limit_s=1), user="test")
+    route = service.get(plan_id)["plan"]["routes"][0]
+    stop_id = route["stops"][0]["stop_id"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith("http://127.0.0.1") else r.abort(),
+    )
+    command = context.new_page()
+    _open_map(command, live_server.url + "/")
+    marker = f"path.ms-delivery[data-stop='{stop_id}']"
+    command.wait_for_selector(f"{marker}[data-state='pending']", timeout=10_000)
+    phone = context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 800})
+    phone.goto(f"{live_server.url}/driver/{plan_id}/{route['route_id']}")
+    phone.fill("input[name=username]", "admin")
+    phone.fill("input[name=password]", "demo2020")
+    phone.click("button[type=submit]")
+    item = f"li.stop[data-stop='{stop_id}']"
+    phone.wait_for_selector(item, timeout=10_000)
+    phone.locator(f"{item} button.mark-delivered").click()
+    phone.wait_for_selector(f"{item}[data-state='delivered']", timeout=5_000)
+    command.wait_for_selector(f"{marker}[data-state='delivered']", timeout=3_000)
+    context.close()

@@ -1,0 +1,1 @@
+"""Micro-grid planning: proposals, boundaries, hand edits, validation, people, OSM start."""

@@ -1,0 +1,190 @@
+"""Delivery and patrol through the API, the driver pages and the command line."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from mapserver.cli import main as cli_main
+from mapserver.services.delivery import DeliveryRequest, DeliveryService
+from mapserver.store import open_store
+from mapserver.web import create_app
+
+GPX = "{http://www.topografix.com/GPX/1/1}"
+
+
+@pytest.fixture(scope="module")
+def planned_db(tmp_path_factory, demo_db_template):
+    """The demo database with one morning delivery plan, solved once for the module."""
+    path = tmp_path_factory.mktemp("routes") / "planned.sqlite"
+    shutil.copy(demo_db_template, path)
+    store = open_store(f"sqlite:///{path}")
+    plan_id = DeliveryService(store).plan(
+        DeliveryRequest(statuses=("red",), time_limit_s=1), user="test"
+    )
+    store.dispose()
+    return path, plan_id
+
+
+@pytest.fixture
+def routes_client(planned_db, tmp_path):
+    path, plan_id = planned_db
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)
+    app = create_app({"database_url": f"sqlite:///{copy}", "secret_key": "t"})
+    token = app.extensions["store"].create_token("admin")
+    yield app.test_client(), plan_id, {"Authorization": f"Bearer {token}"}
+    app.extensions["jobs"].shutdown()
+    app.extensions["store"].dispose()
+
+
+def _wait_job(client, job_id: str) -> dict:
+    for _ in range(600):
+        job = client.get(f"/api/jobs/{job_id}").get_json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_plan_serves_every_order_once(routes_client, demo_layers):
+    client, plan_id, _ = routes_client
+    plan = client.get(f"/api/delivery/plans/{plan_id}").get_json()["plan"]
+    drops = [d["order_id"] for r in plan["routes"] for s in r["stops"] for d in s["drops"]]
+    assert len(drops) == len(set(drops)) > 0
+    for route in plan["routes"]:
+        assert route["load"] <= route["capacity"]
+        assert sum(s["demand"] for s in route["stops"]) == route["load"]
+        etas = [s["eta_s"] for s in route["stops"]]
+        assert etas == sorted(etas)
+        assert route["start_s"] >= 7 * 3600 and route["end_s"] <= 11 * 3600
+    sealed = demo_layers["grids"].query("area_class == 'sealed'")
+    assert len(sealed) and any(s["sealed"] for r in plan["routes"] for s in r["stops"])
+
+
+def test_new_plan_as_a_job_and_bad_requests(routes_client):
+    client, _, auth = routes_client
+    assert client.post("/api/delivery/plans", json={}).status_code == 401
+    bad = client.post("/api/delivery/plans", json={"vans": "many", "colour": 1}, headers=auth)
+    assert bad.status_code == 400
+    assert {i["field"] for i in bad.get_json()["issues"]} == {"vans", "colour"}
+    too_small = client.post(
+        "/api/delivery/plans",
+        json={"vans": 0, "tricycles": 1, "statuses": ["red"], "time_limit_s": 1},
+        headers=auth,
+    )
+    job = _wait_job(client, too_small.get_json()["job_id"])
+    assert job["state"] == "failed" and "boxes" in job["error"]
+
+
+def test_driver_page_gpx_manifest_and_marks(routes_client):
+    client, plan_id, auth = routes_client
+    plan = client.get(f"/api/delivery/plans/{plan_id}").get_json()["plan"]
+    route = max(plan["routes"], key=lambda r: len(r["stops"]))
+    rid = route["route_id"]
+    gpx = ET.fromstring(client.get(f"/driver/{plan_id}/{rid}.gpx").data)
+    assert len(gpx.findall(f"{GPX}wpt")) == len(route["stops"])
+    assert len(gpx.findall(f".//{GPX}trkpt")) > len(route["stops"])
+    assert client.get(f"/driver/{plan_id}/{rid}/manifest").status_code == 200
+    first, second = route["stops"][0]["stop_id"], route["stops"][1]["stop_id"]
+    url = f"/api/delivery/plans/{plan_id}/routes/{rid}/stops"
+    assert (
+        client.post(f"{url}/{first}", json={"state": "delivered"}, headers=auth).status_code == 200
+    )
+    no_reason = client.post(f"{url}/{second}", json={"state": "failed"}, headers=auth)
+    assert no_reason.status_code == 400
+    ok = client.post(
+        f"{url}/{second}", json={"state": "failed", "reason": "无人接收"}, headers=auth
+    )
+    assert ok.status_code == 200
+    progress = client.get("/api/delivery/progress").get_json()
+    assert progress["counts"]["delivered"] == 1 and progress["counts"]["failed"] == 1
+    assert client.post(f"{url}/NOPE", json={"state": "delivered"}, headers=auth).status_code == 404
+
+
+def test_replan_leaves_out_delivered_stops(routes_client):
+    client, plan_id, auth = routes_client
+    plan = client.get(f"/api/delivery/plans/{plan_id}").get_json()["plan"]
+    route = max(plan["routes"], key=lambda r: len(r["stops"]))
+    done = [s["stop_id"] for s in route["stops"][:3]]
+    for stop in done:
+        client.post(
+            f"/api/delivery/plans/{plan_id}/routes/{route['route_id']}/stops/{stop}",
+            json={"state": "delivered"},
+            headers=auth,
+        )
+    job = _wait_job(
+        client,
+        client.post(
+            f"/api/delivery/plans/{plan_id}/replan", json={"now": "08:30"}, headers=auth
+        ).get_json()["job_id"],
+    )
+    assert job["state"] == "done", job
+    new = client.get(f"/api/delivery/plans/{job['result']['plan_id']}").get_json()["plan"]
+    left = {s["stop_id"] for r in new["routes"] for s in r["stops"]}
+    before = {s["stop_id"] for r in plan["routes"] for s in r["stops"]}
+    assert left == before - set(done)
+
+
+def test_patrol_streets_and_checkpoints(routes_client, demo_layers):
+    client, _, auth = routes_client
+    big = demo_layers["grids"].query("level == 'big'")["grid_id"].iloc[0]
+    job = _wait_job(
+        client,
+        client.post(
+            "/api/patrol/plans", json={"kind": "streets", "grids": [big], "teams": 2}, headers=auth
+        ).get_json()["job_id"],
+    )
+    assert job["state"] == "done", job
+    plan_id = job["result"]["plan_id"]
+    plan = client.get(f"/api/patrol/plans/{plan_id}").get_json()
+    summary = plan["summary"]
+    assert len(summary["team_routes"]) == 2 and summary["within_shift"]
+    assert summary["total_km"] >= summary["street_km"] > 0
+    assert client.get(f"/patrol/{plan_id}").status_code == 200
+    gpx = ET.fromstring(client.get(f"/patrol/{plan_id}/1.gpx").data)
+    assert gpx.findall(f".//{GPX}trkpt")
+    bad = client.post("/api/patrol/plans", json={"kind": "streets"}, headers=auth)
+    assert bad.status_code == 400
+
+
+def test_cli_deliver_and_patrol(demo_db_url, tmp_path, capsys):
+    out = tmp_path / "gpx"
+    assert (
+        cli_main(
+            [
+                "--database",
+                demo_db_url,
+                "deliver",
+                "--status",
+                "red",
+                "--time-limit",
+                "1",
+                "--gpx-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert list(out.glob("*.gpx"))
+    assert (
+        cli_main(
+            [
+                "--database",
+                demo_db_url,
+                "patrol",
+                "--checkpoints",
+                "--teams",
+                "2",
+                "--gpx",
+                str(tmp_path / "cp.gpx"),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "route" in printed and "team" in printed
+    assert cli_main(["--database", demo_db_url, "deliver", "--vans", "0", "--tricycles", "0"]) == 2
