@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from mapserver.districting._common import building_ids, building_points, metric_crs_of
@@ -129,8 +128,3 @@ def _give_away_slivers(merged: dict, points: np.ndarray, cells: np.ndarray) -> d
             merged[best] = _polygonal(shapely.union(merged[best], part))
         merged[cid] = shapely.union_all(keep)
     return merged
-
-
-def cell_frame(polygons: gpd.GeoDataFrame) -> pd.Series:
-    """The polygons indexed by cell id (a GeoSeries in EPSG:4326)."""
-    return polygons.set_index("cell_id").geometry

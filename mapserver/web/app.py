@@ -8,12 +8,13 @@ from flask import Flask, abort, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
-from mapserver.errors import NotFoundError, ValidationError
+from mapserver.errors import ConflictError, NotFoundError, ValidationError
 from mapserver.services.checkpoints import CheckpointService
 from mapserver.services.delivery import DeliveryService
 from mapserver.services.jobs import JobRunner
 from mapserver.services.mapview import MapView
 from mapserver.services.patrol import PatrolService
+from mapserver.services.planner import PlannerService
 from mapserver.store import open_store
 from mapserver.web import i18n
 
@@ -60,16 +61,19 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.extensions["checkpoints"] = CheckpointService(store)
     app.extensions["delivery"] = DeliveryService(store)
     app.extensions["patrol"] = PatrolService(store)
+    app.extensions["planner"] = PlannerService(store)
 
     from mapserver.web.api import bp as api_bp
     from mapserver.web.auth import bp as auth_bp
     from mapserver.web.pages import bp as pages_bp
+    from mapserver.web.planner import bp as planner_bp
     from mapserver.web.routes import bp as routes_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(routes_bp)
+    app.register_blueprint(planner_bp)
 
     leaflet_dir = _leaflet_dir()
 
@@ -108,6 +112,10 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
             ),
             400,
         )
+
+    @app.errorhandler(ConflictError)
+    def _conflict(err: ConflictError):
+        return jsonify(code=err.code, message=str(err)), 409
 
     @app.errorhandler(NotFoundError)
     def _not_found(err: NotFoundError):

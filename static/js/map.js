@@ -180,7 +180,7 @@
       ? `<button class="drill" data-grid="${escapeHtml(p.id)}">${T("drill_down")} (${p.children})</button>`
       : "";
     const id = escapeHtml(p.id);
-    const actions = `<div class="actions">${drill}<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button></div>`;
+    const actions = `<div class="actions">${drill}<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button>${p.children ? `<a class="open-planner" href="/planner?parent=${encodeURIComponent(p.id)}">${T("open_planner")}</a>` : ""}</div>`;
     return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${actions}</div>`;
   }
   function buildingPopup(p) {

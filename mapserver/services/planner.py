@@ -1,0 +1,426 @@
+"""The micro-grid planner for the web and the command line.
+
+Loads a parent grid with its buildings and current children, runs proposals and
+hand edits through the pure districting core, recomputes boundaries and totals,
+validates, and saves, publishes, compares and rolls back versions in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+from shapely import wkt
+from shapely.geometry import mapping, shape
+
+from mapserver.districting.adjacency import barrier_lines
+from mapserver.districting.boundaries import cell_polygons
+from mapserver.districting.edit import (
+    assign_by_polygon,
+    diff_assignments,
+    merge_cells,
+    move_buildings,
+    split_cell,
+)
+from mapserver.districting.partition import propose_partition
+from mapserver.districting.target import HOMESTEAD, MICRO, Target
+from mapserver.districting.validate import validate_plan
+from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.services.mapview import geometry_json
+from mapserver.store import Store
+
+
+def _current(buildings: gpd.GeoDataFrame) -> dict[str, str]:
+    """Building id -> the grid holding it now."""
+    return dict(zip(buildings["building_id"], buildings["grid_id"], strict=True))
+
+
+def _refuse(field: str, err: Exception | str) -> ValidationError:
+    return ValidationError([ValidationIssue("request", None, field, str(err))])
+
+
+@dataclass(frozen=True)
+class ParentView:
+    """A parent grid with what the planner works on."""
+
+    parent_id: str
+    name: str
+    geometry: object
+    child_level: str
+    buildings: gpd.GeoDataFrame  # of the parent's subtree, with current cell in grid_id
+    children: gpd.GeoDataFrame
+    target: Target
+
+
+class PlannerService:
+    """Micro-grid plans of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- loading --------------------------------------------------------------------
+    def parent(self, parent_id: str) -> ParentView:
+        """The parent grid, its children (the cells) and the buildings they hold."""
+        grids = self.store.read_grids()
+        found = grids[grids["grid_id"] == parent_id]
+        if not len(found):
+            msg = f"grid '{parent_id}' not found"
+            raise NotFoundError(msg)
+        row = found.iloc[0]
+        children = grids[grids["parent_id"] == parent_id]
+        grandchildren = grids[grids["parent_id"].isin(children["grid_id"])]
+        if len(grandchildren):
+            msg = (
+                f"grid '{parent_id}' has sub-grids below its children "
+                f"(e.g. '{grandchildren['grid_id'].iloc[0]}'); open one of its children instead"
+            )
+            raise _refuse("parent", msg)
+        level = str(children["level"].iloc[0]) if len(children) else "micro"
+        held = [parent_id, *children["grid_id"]]
+        buildings = self.store.read_buildings(grid_ids=held)
+        targets = children["target_households"].dropna() if len(children) else pd.Series([])
+        if level == "homestead":
+            target = HOMESTEAD
+        elif len(targets):
+            middle = int(targets.median())
+            target = Target(max(1, middle - 5), middle + 5) if middle != 25 else MICRO
+        else:
+            target = MICRO
+        return ParentView(
+            parent_id=parent_id,
+            name=str(row["name"]),
+            geometry=row.geometry,
+            child_level=level,
+            buildings=buildings,
+            children=children,
+            target=target,
+        )
+
+    def open(self, parent_id: str) -> dict:
+        """Everything the planner page needs to start editing a parent grid."""
+        view = self.parent(parent_id)
+        assignment = {
+            b: g
+            for b, g in zip(view.buildings["building_id"], view.buildings["grid_id"], strict=True)
+        }
+        cells = [
+            {
+                "cell_id": c.grid_id,
+                "name": c.name,
+                "person": None if pd.isna(c.person) else c.person,
+            }
+            for c in view.children.itertuples(index=False)
+        ]
+        return {
+            "parent": {
+                "grid_id": view.parent_id,
+                "name": view.name,
+                "geometry": geometry_json(view.geometry),
+            },
+            "child_level": view.child_level,
+            "target": {
+                "minimum": view.target.minimum,
+                "maximum": view.target.maximum,
+                "measure": view.target.measure,
+            },
+            "version": self.store.latest_plan_version(parent_id),
+            "versions": self.store.list_plans(parent_id),
+            "buildings": self._buildings_json(view.buildings),
+            "assignment": assignment,
+            "cells": cells,
+            "polygons": self._polygons_json(
+                view.children[["grid_id", "geometry"]].rename(columns={"grid_id": "cell_id"})
+            ),
+        }
+
+    @staticmethod
+    def _buildings_json(buildings: gpd.GeoDataFrame) -> dict:
+        features = []
+        for b in buildings.itertuples(index=False):
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": b.building_id,
+                    "properties": {
+                        "id": b.building_id,
+                        "name": b.name,
+                        "households": 0 if pd.isna(b.households) else int(b.households),
+                        "residents": 0 if pd.isna(b.residents) else int(b.residents),
+                    },
+                    "geometry": geometry_json(b.geometry),
+                }
+            )
+        return {"type": "FeatureCollection", "features": features}
+
+    @staticmethod
+    def _polygons_json(polygons: gpd.GeoDataFrame) -> dict:
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": str(p.cell_id),
+                    "properties": {"cell_id": str(p.cell_id)},
+                    "geometry": geometry_json(p.geometry),
+                }
+                for p in polygons.itertuples(index=False)
+            ],
+        }
+
+    # -- computing ------------------------------------------------------------------
+    def _target(self, view: ParentView, target: dict | None) -> Target:
+        if not target:
+            return view.target
+        try:
+            return Target(
+                int(target.get("minimum", view.target.minimum)),
+                int(target.get("maximum", view.target.maximum)),
+                str(target.get("measure", view.target.measure)),
+            )
+        except (TypeError, ValueError) as err:
+            raise _refuse("target", err) from err
+
+    def _check_assignment(self, view: ParentView, assignment: dict) -> dict[str, str]:
+        known = set(view.buildings["building_id"])
+        unknown = sorted(set(assignment) - known)
+        if unknown:
+            raise _refuse("assignment", f"buildings not in this grid: {', '.join(unknown[:5])}")
+        return {str(b): str(c) for b, c in assignment.items()}
+
+    def evaluate(self, parent_id: str, assignment: dict, *, target: dict | None = None) -> dict:
+        """Boundaries, totals and validation issues of an assignment (after hand edits)."""
+        view = self.parent(parent_id)
+        assignment = self._check_assignment(view, assignment)
+        goal = self._target(view, target)
+        polygons = cell_polygons(view.buildings, assignment, view.geometry)
+        issues = validate_plan(view.geometry, polygons, view.buildings, assignment, target=goal)
+        totals = self._totals(view.buildings, assignment, goal)
+        return {
+            "assignment": assignment,
+            "polygons": self._polygons_json(polygons),
+            "totals": totals,
+            "issues": [{"kind": i.kind, "subject": i.subject, "detail": i.detail} for i in issues],
+        }
+
+    @staticmethod
+    def _totals(buildings: gpd.GeoDataFrame, assignment: dict, target: Target) -> list[dict]:
+        frame = pd.DataFrame(
+            {
+                "cell_id": buildings["building_id"].map(assignment),
+                "households": buildings["households"].fillna(0).astype(int),
+                "residents": buildings["residents"].fillna(0).astype(int),
+            }
+        ).dropna(subset=["cell_id"])
+        sums = frame.groupby("cell_id")[["households", "residents"]].sum()
+        counts = frame.groupby("cell_id").size()
+        return [
+            {
+                "cell_id": str(cell),
+                "households": int(row.households),
+                "residents": int(row.residents),
+                "buildings": int(counts[cell]),
+                "within_target": target.contains(int(getattr(row, target.measure))),
+            }
+            for cell, row in sums.iterrows()
+        ]
+
+    def propose(
+        self, parent_id: str, *, target: dict | None = None, keep_current: bool = True
+    ) -> dict:
+        """An automatic proposal (re-plan from the current cells when ``keep_current``)."""
+        view = self.parent(parent_id)
+        goal = self._target(view, target)
+        edges = self.store.read_layer("road_edges")
+        barriers = barrier_lines(edges) if len(edges) else None
+        current = None
+        if keep_current and len(view.children):
+            current = dict(
+                zip(view.buildings["building_id"], view.buildings["grid_id"], strict=True)
+            )
+            current = {b: g for b, g in current.items() if g != parent_id}
+        try:
+            partition = propose_partition(
+                view.buildings,
+                view.geometry,
+                target=goal,
+                barriers=barriers,
+                current=current,
+                id_prefix=f"{parent_id}-M",
+            )
+        except ValueError as err:
+            raise _refuse("parent", err) from err
+        result = self.evaluate(
+            parent_id,
+            partition.assignment,
+            target={"minimum": goal.minimum, "maximum": goal.maximum, "measure": goal.measure},
+        )
+        result["summary"] = partition.summary()
+        result["exceptions"] = [
+            {"subject": e.subject, "reason": e.reason} for e in partition.exceptions
+        ]
+        result["changed_households"] = partition.changed_households
+        return result
+
+    def edit(self, parent_id: str, operation: dict) -> dict:
+        """Apply one hand edit (move, split, merge, draw) to an assignment and evaluate it."""
+        view = self.parent(parent_id)
+        assignment = self._check_assignment(view, operation.get("assignment") or {})
+        kind = operation.get("op")
+        try:
+            if kind == "move":
+                assignment = move_buildings(
+                    assignment, list(operation["buildings"]), str(operation["to"])
+                )
+            elif kind == "split":
+                assignment = split_cell(
+                    assignment, view.buildings, str(operation["cell"]), parent=view.geometry
+                )
+            elif kind == "merge":
+                assignment = merge_cells(
+                    assignment, str(operation["keep"]), str(operation["remove"])
+                )
+            elif kind == "draw":
+                polygon = shape(operation["polygon"])
+                assignment = assign_by_polygon(
+                    assignment, view.buildings, polygon, str(operation["cell"])
+                )
+            else:
+                raise _refuse("op", f"unknown edit '{kind}' (move, split, merge, draw)")
+        except KeyError as err:
+            raise _refuse("op", f"edit '{kind}' needs '{err.args[0]}'") from err
+        except ValueError as err:
+            raise _refuse("op", err) from err
+        return self.evaluate(parent_id, assignment, target=operation.get("target"))
+
+    # -- versions -------------------------------------------------------------------
+    def save(
+        self,
+        parent_id: str,
+        *,
+        base_version: int | None,
+        assignment: dict,
+        names: dict | None = None,
+        persons: dict | None = None,
+        user: str,
+        label: str | None = None,
+    ) -> dict:
+        """Save a draft version (ConflictError when someone saved after ``base_version``)."""
+        view = self.parent(parent_id)
+        assignment = self._check_assignment(view, assignment)
+        polygons = cell_polygons(view.buildings, assignment, view.geometry)
+        totals = {t["cell_id"]: t for t in self._totals(view.buildings, assignment, view.target)}
+        names = names or {}
+        persons = persons or {}
+        old = view.children.set_index("grid_id") if len(view.children) else None
+        cells = []
+        for p in polygons.itertuples(index=False):
+            cid = str(p.cell_id)
+            keep = old is not None and cid in old.index
+            cells.append(
+                {
+                    "grid_id": cid,
+                    "name": names.get(cid) or (old.at[cid, "name"] if keep else cid),
+                    "person": persons.get(cid) or (old.at[cid, "person"] if keep else None),
+                    "target_households": int(view.target.middle),
+                    "households": totals.get(cid, {}).get("households", 0),
+                    "geometry": p.geometry.wkt,
+                }
+            )
+        cells = [
+            {k: (None if pd.isna(v) else v) if not isinstance(v, str) else v for k, v in c.items()}
+            for c in cells
+        ]
+        version = self.store.save_plan(
+            parent_id,
+            base_version=base_version,
+            level=view.child_level,
+            cells=cells,
+            assignment=assignment,
+            user=user,
+            label=label,
+        )
+        return {"version": version, "cells": len(cells)}
+
+    def publish(self, version_id: int) -> dict:
+        """Make a saved version the live children of its parent (the command map follows)."""
+        try:
+            return self.store.publish_plan(version_id)
+        except ValueError as err:
+            raise _refuse("version", err) from err
+
+    def compare(self, version_a: int, version_b: int) -> dict:
+        """Buildings and households that moved between two versions, as a table and GeoJSON."""
+        a = self.store.get_plan(version_a)
+        b = self.store.get_plan(version_b)
+        if a["parent_id"] != b["parent_id"]:
+            raise _refuse("version", "the two versions plan different grids")
+        view = self.parent(a["parent_id"])
+        moved = diff_assignments(a["data"]["assignment"], b["data"]["assignment"], view.buildings)
+        points = view.buildings.set_index("building_id")
+        features = [
+            {
+                "type": "Feature",
+                "properties": {"building_id": bid, "from": src, "to": dst, "households": hh},
+                "geometry": mapping(points.at[bid, "geometry"].representative_point()),
+            }
+            for bid, src, dst, hh in moved
+            if bid in points.index
+        ]
+        return {
+            "from_version": version_a,
+            "to_version": version_b,
+            "buildings": len(moved),
+            "households": int(sum(m[3] for m in moved)),
+            "moves": [
+                {"building_id": bid, "from": src, "to": dst, "households": hh}
+                for bid, src, dst, hh in moved
+            ],
+            "geojson": {"type": "FeatureCollection", "features": features},
+        }
+
+    def rollback(self, parent_id: str, version_id: int, *, user: str) -> dict:
+        """Publish an earlier version again, as a new version on top of the latest."""
+        old = self.store.get_plan(version_id)
+        if old["parent_id"] != parent_id:
+            raise _refuse("version", f"version {version_id} is not a plan of '{parent_id}'")
+        data = old["data"]
+        new = self.store.save_plan(
+            parent_id,
+            base_version=self.store.latest_plan_version(parent_id),
+            level=data["level"],
+            cells=data["cells"],
+            assignment=data["assignment"],
+            user=user,
+            label=f"rollback to {version_id}",
+        )
+        return self.publish(new)
+
+    def export(self, version_id: int) -> dict:
+        """A version's cells as GeoJSON (EPSG:4326) with households and assigned buildings."""
+        plan = self.store.get_plan(version_id)
+        data = plan["data"]
+        members: dict[str, list[str]] = {}
+        for building, cell in data["assignment"].items():
+            members.setdefault(cell, []).append(building)
+        features = []
+        for cell in data["cells"]:
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {
+                        **{k: v for k, v in cell.items() if k != "geometry"},
+                        "parent_id": plan["parent_id"],
+                        "level": data["level"],
+                        "version": version_id,
+                        "buildings": sorted(members.get(cell["grid_id"], [])),
+                    },
+                    "geometry": mapping(wkt.loads(cell["geometry"])),
+                }
+            )
+        return {"type": "FeatureCollection", "features": features}
+
+    def export_text(self, version_id: int) -> str:
+        """The export as GeoJSON text."""
+        return json.dumps(self.export(version_id), ensure_ascii=False)

@@ -1,0 +1,162 @@
+"""The micro-grid planner: its page and its API (proposals, edits, versions)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.web.auth import current_user, write_access
+
+bp = Blueprint("planner", __name__)
+
+
+def _planner():
+    return current_app.extensions["planner"]
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError(
+            [ValidationIssue("request", None, None, "body must be a JSON object")]
+        )
+    return body
+
+
+@bp.get("/planner")
+def planner_page():
+    """The planner page for ``?parent=<grid id>``."""
+    if current_user() is None:
+        return redirect(url_for("auth.login", next=request.full_path))
+    return render_template("planner.html", parent=request.args.get("parent", ""))
+
+
+@bp.get("/api/planner/<parent_id>")
+def open_plan(parent_id: str):
+    """A parent grid's buildings, current cells, target and versions."""
+    return jsonify(_planner().open(parent_id))
+
+
+@bp.post("/api/planner/<parent_id>/evaluate")
+def evaluate(parent_id: str):
+    """Boundaries, totals and validation issues of an assignment."""
+    body = _body()
+    return jsonify(
+        _planner().evaluate(parent_id, body.get("assignment") or {}, target=body.get("target"))
+    )
+
+
+@bp.post("/api/planner/<parent_id>/edit")
+def edit(parent_id: str):
+    """One hand edit: ``op`` move (buildings, to), split (cell), merge (keep, remove) or
+    draw (polygon, cell), applied to ``assignment``."""
+    return jsonify(_planner().edit(parent_id, _body()))
+
+
+@bp.post("/api/planner/<parent_id>/propose")
+@write_access()
+def propose(parent_id: str):
+    """Start an automatic proposal (a job): ``target`` {minimum, maximum, measure},
+    ``keep_current`` to re-plan with as few moves as possible."""
+    body = _body()
+    service = _planner()
+    service.parent(parent_id)  # 404/400 now rather than in the job
+    job_id = current_app.extensions["jobs"].submit(
+        "partition",
+        {"parent": parent_id, **body},
+        lambda progress: service.propose(
+            parent_id, target=body.get("target"), keep_current=bool(body.get("keep_current", True))
+        ),
+    )
+    return jsonify(job_id=job_id), 202
+
+
+@bp.get("/api/planner/<parent_id>/versions")
+def versions(parent_id: str):
+    """Saved versions of a parent grid, newest first."""
+    return jsonify(versions=current_app.extensions["store"].list_plans(parent_id))
+
+
+@bp.post("/api/planner/<parent_id>/versions")
+@write_access()
+def save(parent_id: str):
+    """Save a draft: ``base_version`` (the version the edit started from), ``assignment``,
+    optional ``names``/``persons`` per cell. 409 when someone saved in between."""
+    body = _body()
+    base = body.get("base_version")
+    result = _planner().save(
+        parent_id,
+        base_version=None if base in (None, "") else int(base),
+        assignment=body.get("assignment") or {},
+        names=body.get("names"),
+        persons=body.get("persons"),
+        user=g.user.username,
+        label=body.get("label"),
+    )
+    return jsonify(result), 201
+
+
+@bp.post("/api/planner/versions/<int:version_id>/publish")
+@write_access(role="admin")
+def publish(version_id: int):
+    """Make a version the live grids (the command map switches to it)."""
+    return jsonify(_planner().publish(version_id))
+
+
+@bp.post("/api/planner/<parent_id>/rollback")
+@write_access(role="admin")
+def rollback(parent_id: str):
+    """Publish an earlier ``version`` again."""
+    body = _body()
+    return jsonify(
+        _planner().rollback(parent_id, int(body.get("version", 0)), user=g.user.username)
+    )
+
+
+@bp.get("/api/planner/compare")
+def compare():
+    """Buildings and households that moved between versions ``a`` and ``b``."""
+    try:
+        a, b = int(request.args["a"]), int(request.args["b"])
+    except (KeyError, ValueError) as err:
+        raise ValidationError(
+            [ValidationIssue("request", None, "a", "give two version numbers a and b")]
+        ) from err
+    return jsonify(_planner().compare(a, b))
+
+
+@bp.get("/api/planner/versions/<int:version_id>/export")
+def export(version_id: int):
+    """A version's cells as GeoJSON (default) or GeoPackage (``format=gpkg``)."""
+    if request.args.get("format", "geojson") == "gpkg":
+        data = _planner().export(version_id)
+        frame = gpd.GeoDataFrame.from_features(data["features"], crs="EPSG:4326")
+        frame["buildings"] = frame["buildings"].map(",".join)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"plan-{version_id}.gpkg"
+            frame.to_file(path, driver="GPKG", layer="grids")
+            payload = path.read_bytes()
+        return Response(
+            payload,
+            mimetype="application/geopackage+sqlite3",
+            headers={"Content-Disposition": f'attachment; filename="plan-{version_id}.gpkg"'},
+        )
+    return Response(
+        _planner().export_text(version_id),
+        mimetype="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="plan-{version_id}.geojson"'},
+    )
