@@ -386,6 +386,60 @@ def cmd_patrol(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Start from OpenStreetMap alone: buildings, roads and a proposed grid tree."""
+    import geopandas as gpd
+    from tqdm import tqdm
+
+    from mapserver.districting.osm_init import HouseholdAssumptions, init_from_osm
+    from mapserver.districting.target import Target
+    from mapserver.store import open_store
+
+    area = None
+    if args.area:
+        area = gpd.read_file(args.area).to_crs("EPSG:4326").union_all()
+    elif args.bbox:
+        area = tuple(float(v) for v in args.bbox.split(","))
+    assumptions = HouseholdAssumptions(
+        m2_per_household=args.m2_per_household, persons_per_household=args.persons_per_household
+    )
+    steps = tqdm(total=2, desc="OSM", unit="step")
+    try:
+        result = init_from_osm(
+            args.osm,
+            area=area,
+            target=Target(args.min, args.max),
+            assumptions=assumptions,
+            name_prefix=args.prefix,
+        )
+    except ValueError as err:
+        steps.close()
+        print(f"  {err}", file=sys.stderr)
+        return 2
+    steps.update(1)
+    store = open_store(args.database or load_settings().database_url)
+    store.import_layers(
+        {k: result[k] for k in ("grids", "buildings", "road_nodes", "road_edges")}, user="init"
+    )
+    steps.update(1)
+    steps.close()
+    grids = result["grids"]
+    print(
+        f"建筑 / buildings: {len(result['buildings'])}, 估算户数 / estimated households: "
+        f"{result['households']}, 网格 / grids: {len(grids)} "
+        f"({', '.join(f'{k} {v}' for k, v in grids['level'].value_counts().items())}), "
+        f"道路 / road edges: {len(result['road_edges'])}"
+    )
+    print(
+        f"假设 / assumptions: {assumptions.m2_per_household:g} m² per household, "
+        f"{assumptions.usable_ratio:g} usable, {assumptions.persons_per_household:g} persons "
+        f"per household, {assumptions.apartment_levels} levels for apartments without a tag"
+    )
+    for exception in result["exceptions"]:
+        print(f"  例外 / exception {exception.subject}: {exception.reason}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -474,6 +528,17 @@ def build_parser() -> argparse.ArgumentParser:
     patrol.add_argument("--checkpoints", action="store_true", help="visit every checkpoint")
     patrol.add_argument("--gpx", help="write the first team's (or the tour's) GPX here")
     patrol.set_defaults(func=cmd_patrol)
+
+    init = sub.add_parser("init", help="start from an OSM extract: buildings, roads, grid tree")
+    init.add_argument("--osm", required=True, help="OSM extract (.osm.pbf or .osm)")
+    init.add_argument("--area", help="vector file with the area polygon (default: all buildings)")
+    init.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat instead of --area")
+    init.add_argument("--min", type=int, default=20, help="micro-grid minimum households")
+    init.add_argument("--max", type=int, default=30, help="micro-grid maximum households")
+    init.add_argument("--m2-per-household", type=float, default=90.0)
+    init.add_argument("--persons-per-household", type=float, default=2.5)
+    init.add_argument("--prefix", default="OSM", help="grid id prefix")
+    init.set_defaults(func=cmd_init)
 
     user = sub.add_parser("user", help="create a user")
     user.add_argument("username")

@@ -204,3 +204,54 @@ def test_driver_marks_delivered_and_command_map_shows_it(app, live_server, brows
     phone.wait_for_selector(f"{item}[data-state='delivered']", timeout=5_000)
     command.wait_for_selector(f"{marker}[data-state='delivered']", timeout=3_000)
     context.close()
+
+
+def test_planner_move_save_publish_then_command_map(live_server, browser, demo_layers):
+    """Move a building between micro-grids in /planner, see both totals change, save,
+    publish, and find the building in its new grid on the command map."""
+    grids = demo_layers["grids"]
+    parent = str(grids[grids["level"] == "small"]["grid_id"].iloc[0])
+    buildings = demo_layers["buildings"]
+    held = buildings[buildings["grid_id"].str.startswith(parent + "-")]
+    cells = sorted(held["grid_id"].unique())
+    building = held[held["grid_id"] == cells[0]].iloc[0]
+    households = int(building["households"])
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith("http://127.0.0.1") else r.abort(),
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/planner?parent={parent}")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "demo2020")
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+
+    def total(cell: str) -> int:
+        return int(page.get_attribute(f"tr[data-cell='{cell}'] td.hh", "data-households"))
+
+    before = total(cells[0]), total(cells[1])
+    page.click(f"path.pl-building[data-id='{building['building_id']}']", force=True)
+    page.wait_for_function("document.getElementById('selected-count').textContent === '1'")
+    page.click(f"tr[data-cell='{cells[1]}'] button.move-here")
+    page.wait_for_function(
+        "([cell, n]) => Number(document.querySelector(`tr[data-cell='${cell}'] td.hh`)"
+        ".dataset.households) === n",
+        arg=[cells[1], before[1] + households],
+    )
+    assert total(cells[0]) == before[0] - households
+    page.click("#save")
+    page.wait_for_selector("#version-label[data-version]", timeout=10_000)
+    page.click("#publish")
+    page.wait_for_selector("#version-label[data-published]", timeout=10_000)
+    command = context.new_page()
+    _open_map(command, live_server.url + "/")
+    command.evaluate("(id) => window.msMap.drillInto(id)", parent)
+    command.wait_for_function(
+        "([b, g]) => { const l = window.msMap.state.buildingsById.get(b);"
+        " return l && l.feature.properties.grid_id === g; }",
+        arg=[building["building_id"], cells[1]],
+        timeout=10_000,
+    )
+    context.close()

