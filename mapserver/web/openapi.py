@@ -30,6 +30,19 @@ def _path(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+def _post(summary: str, params: list[dict]) -> dict:
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": params,
+            "security": [{"bearer": []}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": ok, "400": _ERROR},
+        }
+    }
+
+
 def _get(summary: str, params: list[dict], response: dict) -> dict:
     return {"get": {"summary": summary, "parameters": params, "responses": {"200": response}}}
 
@@ -218,6 +231,43 @@ def openapi_document() -> dict:
             },
             "/api/patrol/plans/{plan_id}": _get(
                 "A patrol plan: teams, lengths, walk as GeoJSON", [_path("plan_id")], json_ok
+            ),
+            "/api/planner/{parent_id}": _get(
+                "A parent grid's buildings, cells, target and versions",
+                [_path("parent_id")],
+                json_ok,
+            ),
+            "/api/planner/{parent_id}/evaluate": _post(
+                "Boundaries, totals and issues of an assignment", [_path("parent_id")]
+            ),
+            "/api/planner/{parent_id}/edit": _post(
+                "Hand edit: move, split, merge or draw", [_path("parent_id")]
+            ),
+            "/api/planner/{parent_id}/propose": _post(
+                "Automatic balanced proposal (job)", [_path("parent_id")]
+            ),
+            "/api/planner/{parent_id}/versions": {
+                **_get("Saved versions, newest first", [_path("parent_id")], json_ok),
+                **_post(
+                    "Save a draft based on base_version (409 on conflict)", [_path("parent_id")]
+                ),
+            },
+            "/api/planner/versions/{version_id}/publish": _post(
+                "Publish a version: the command map follows", [_path("version_id")]
+            ),
+            "/api/planner/{parent_id}/rollback": _post(
+                "Publish an earlier version again", [_path("parent_id")]
+            ),
+            "/api/planner/compare": _get(
+                "Buildings and households moved between versions a and b",
+                [
+                    {"name": "a", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "b", "in": "query", "schema": {"type": "integer"}},
+                ],
+                json_ok,
+            ),
+            "/api/planner/versions/{version_id}/export": _get(
+                "A version as GeoJSON or GeoPackage (format=gpkg)", [_path("version_id")], _GEOJSON
             ),
             "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
