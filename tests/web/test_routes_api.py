@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -41,15 +40,6 @@ def routes_client(planned_db, tmp_path):
     app.extensions["store"].dispose()
 
 
-def _wait_job(client, job_id: str) -> dict:
-    for _ in range(600):
-        job = client.get(f"/api/jobs/{job_id}").get_json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
-
-
 def test_plan_serves_every_order_once(routes_client, demo_layers):
     client, plan_id, _ = routes_client
     plan = client.get(f"/api/delivery/plans/{plan_id}").get_json()["plan"]
@@ -65,7 +55,7 @@ def test_plan_serves_every_order_once(routes_client, demo_layers):
     assert len(sealed) and any(s["sealed"] for r in plan["routes"] for s in r["stops"])
 
 
-def test_new_plan_as_a_job_and_bad_requests(routes_client):
+def test_new_plan_as_a_job_and_bad_requests(routes_client, wait_job):
     client, _, auth = routes_client
     assert client.post("/api/delivery/plans", json={}).status_code == 401
     bad = client.post("/api/delivery/plans", json={"vans": "many", "colour": 1}, headers=auth)
@@ -76,7 +66,7 @@ def test_new_plan_as_a_job_and_bad_requests(routes_client):
         json={"vans": 0, "tricycles": 1, "statuses": ["red"], "time_limit_s": 1},
         headers=auth,
     )
-    job = _wait_job(client, too_small.get_json()["job_id"])
+    job = wait_job(client, too_small.get_json()["job_id"])
     assert job["state"] == "failed" and "boxes" in job["error"]
 
 
@@ -105,7 +95,7 @@ def test_driver_page_gpx_manifest_and_marks(routes_client):
     assert client.post(f"{url}/NOPE", json={"state": "delivered"}, headers=auth).status_code == 404
 
 
-def test_replan_leaves_out_delivered_stops(routes_client):
+def test_replan_leaves_out_delivered_stops(routes_client, wait_job):
     client, plan_id, auth = routes_client
     plan = client.get(f"/api/delivery/plans/{plan_id}").get_json()["plan"]
     route = max(plan["routes"], key=lambda r: len(r["stops"]))
@@ -116,7 +106,7 @@ def test_replan_leaves_out_delivered_stops(routes_client):
             json={"state": "delivered"},
             headers=auth,
         )
-    job = _wait_job(
+    job = wait_job(
         client,
         client.post(
             f"/api/delivery/plans/{plan_id}/replan", json={"now": "08:30"}, headers=auth
@@ -129,10 +119,10 @@ def test_replan_leaves_out_delivered_stops(routes_client):
     assert left == before - set(done)
 
 
-def test_patrol_streets_and_checkpoints(routes_client, demo_layers):
+def test_patrol_streets_and_checkpoints(routes_client, demo_layers, wait_job):
     client, _, auth = routes_client
     big = demo_layers["grids"].query("level == 'big'")["grid_id"].iloc[0]
-    job = _wait_job(
+    job = wait_job(
         client,
         client.post(
             "/api/patrol/plans", json={"kind": "streets", "grids": [big], "teams": 2}, headers=auth
