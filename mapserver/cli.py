@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mapserver.config import DEFAULT_DEMO_DIR, env_database_url, load_settings
-from mapserver.errors import ValidationError
+from mapserver.errors import NotFoundError, ValidationError
 
 DEMO_PASSWORD = "demo2020"  # printed at start; the demo is for trying things out locally
 
@@ -440,6 +440,81 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_partition(args: argparse.Namespace) -> int:
+    """Propose micro-grids for a parent grid; optionally save, publish and export the plan."""
+    import json
+
+    from mapserver.errors import ConflictError
+    from mapserver.services.planner import PlannerService
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    service = PlannerService(store)
+    target = {"minimum": args.min, "maximum": args.max, "measure": args.measure}
+    try:
+        result = service.propose(args.parent, target=target, keep_current=not args.fresh)
+    except ValidationError as err:
+        for issue in err.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    except NotFoundError as err:
+        print(f"  {err}", file=sys.stderr)
+        return 2
+    summary = result["summary"]
+    print(
+        f"{args.parent}: {summary['count']} grids, {args.measure} per grid "
+        f"min {summary['min']:g} max {summary['max']:g} std {summary['std']:.2f}, "
+        f"{summary['within_target']:.0%} within {args.min}–{args.max}, "
+        f"households moved {result['changed_households']}"
+    )
+    print(
+        _table(
+            result["totals"],
+            [
+                ("cell_id", "grid"),
+                ("households", "households"),
+                ("residents", "residents"),
+                ("buildings", "buildings"),
+                ("within_target", "in range"),
+            ],
+        )
+    )
+    for exception in result["exceptions"]:
+        print(f"  例外 / exception {exception['subject']}: {exception['reason']}")
+    for issue in result["issues"]:
+        print(f"  校验 / check {issue['kind']} {issue['subject']}: {issue['detail']}")
+    if not (args.save or args.publish or args.export):
+        return 0
+    try:
+        saved = service.save(
+            args.parent,
+            base_version=store.latest_plan_version(args.parent),
+            assignment=result["assignment"],
+            user="cli",
+            label="mapserver partition",
+        )
+    except ConflictError as err:
+        print(f"  {err}", file=sys.stderr)
+        return 3
+    print(f"保存 / saved version {saved['version']}")
+    if args.publish:
+        service.publish(saved["version"])
+        print(f"发布 / published version {saved['version']}")
+    if args.export:
+        out = Path(args.export)
+        data = service.export(saved["version"])
+        if out.suffix.lower() == ".gpkg":
+            import geopandas as gpd
+
+            frame = gpd.GeoDataFrame.from_features(data["features"], crs="EPSG:4326")
+            frame["buildings"] = frame["buildings"].map(",".join)
+            frame.to_file(out, driver="GPKG", layer="grids")
+        else:
+            out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        print(f"导出 / exported: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -528,6 +603,17 @@ def build_parser() -> argparse.ArgumentParser:
     patrol.add_argument("--checkpoints", action="store_true", help="visit every checkpoint")
     patrol.add_argument("--gpx", help="write the first team's (or the tour's) GPX here")
     patrol.set_defaults(func=cmd_patrol)
+
+    partition = sub.add_parser("partition", help="propose micro-grids for a parent grid")
+    partition.add_argument("--parent", required=True, help="the grid whose children to plan")
+    partition.add_argument("--min", type=int, default=20)
+    partition.add_argument("--max", type=int, default=30)
+    partition.add_argument("--measure", choices=["households", "residents"], default="households")
+    partition.add_argument("--fresh", action="store_true", help="ignore the current cells")
+    partition.add_argument("--save", action="store_true", help="save the proposal as a draft")
+    partition.add_argument("--publish", action="store_true", help="save and publish it")
+    partition.add_argument("--export", help="save and export it (.geojson or .gpkg)")
+    partition.set_defaults(func=cmd_partition)
 
     init = sub.add_parser("init", help="start from an OSM extract: buildings, roads, grid tree")
     init.add_argument("--osm", required=True, help="OSM extract (.osm.pbf or .osm)")

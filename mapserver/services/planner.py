@@ -25,6 +25,7 @@ from mapserver.districting.edit import (
     split_cell,
 )
 from mapserver.districting.partition import propose_partition
+from mapserver.districting.people import assign_persons, assign_volunteers
 from mapserver.districting.target import HOMESTEAD, MICRO, Target
 from mapserver.districting.validate import validate_plan
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
@@ -293,6 +294,42 @@ class PlannerService:
         except ValueError as err:
             raise _refuse("op", err) from err
         return self.evaluate(parent_id, assignment, target=operation.get("target"))
+
+    def people(
+        self,
+        parent_id: str,
+        assignment: dict,
+        *,
+        people: list[str] | None = None,
+        volunteers: list[str] | None = None,
+        per_volunteer: tuple[int, int] = (3, 5),
+    ) -> dict:
+        """A responsible person per cell and a balanced, compact group of households per
+        volunteer (straight-line metres between homes), for the cells of ``assignment``."""
+        view = self.parent(parent_id)
+        assignment = self._check_assignment(view, assignment)
+        result: dict = {"persons": {}, "volunteers": {}}
+        try:
+            if people:
+                cells = sorted(set(assignment.values()))
+                result["persons"] = assign_persons(cells, people)
+            if volunteers:
+                households = self.store.read_households(
+                    building_ids=list(view.buildings["building_id"])
+                )
+                if not len(households):
+                    raise ValueError("this grid has no household list to share out")
+                groups = assign_volunteers(
+                    households[["household_id", "building_id"]],
+                    volunteers,
+                    per_volunteer=per_volunteer,
+                    buildings=view.buildings,
+                )
+                result["volunteers"] = groups
+                result["volunteer_sizes"] = {v: len(h) for v, h in groups.items()}
+        except ValueError as err:
+            raise _refuse("people", err) from err
+        return result
 
     # -- versions -------------------------------------------------------------------
     def save(

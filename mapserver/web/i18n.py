@@ -138,6 +138,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "conflict": {"zh": "保存冲突", "en": "Save conflict"},
     "moved_households": {"zh": "调整户数", "en": "Households moved"},
     "open_planner": {"zh": "规划子网格", "en": "Plan sub-grids"},
+    "draw_area": {"zh": "画区域", "en": "Draw area"},
+    "finish": {"zh": "完成", "en": "Finish"},
+    "drawn_area": {"zh": "所画区域", "en": "Drawn area"},
+    "draw_hint": {
+        "zh": "单击添加顶点，双击或点“完成”闭合，Esc 取消",
+        "en": "Click to add points; double-click or Finish closes; Esc cancels",
+    },
+    "people": {"zh": "人员分配", "en": "People"},
+    "grid_heads": {"zh": "网格负责人 (每行一人)", "en": "Persons in charge (one per line)"},
+    "volunteers": {"zh": "志愿者 (每行一人, 每人联系3–5户)", "en": "Volunteers (one per line, 3–5 households each)"},
+    "assign_people": {"zh": "自动分配", "en": "Assign"},
+    "download_csv": {"zh": "下载志愿者分工表", "en": "Download volunteer list"},
 }
 
 

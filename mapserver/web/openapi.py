@@ -243,6 +243,9 @@ def openapi_document() -> dict:
             "/api/planner/{parent_id}/edit": _post(
                 "Hand edit: move, split, merge or draw", [_path("parent_id")]
             ),
+            "/api/planner/{parent_id}/people": _post(
+                "A person per cell and 3–5 households per volunteer", [_path("parent_id")]
+            ),
             "/api/planner/{parent_id}/propose": _post(
                 "Automatic balanced proposal (job)", [_path("parent_id")]
             ),

@@ -67,6 +67,23 @@ def edit(parent_id: str):
     return jsonify(_planner().edit(parent_id, _body()))
 
 
+@bp.post("/api/planner/<parent_id>/people")
+def people(parent_id: str):
+    """A responsible person per cell (``people``) and households per volunteer
+    (``volunteers``, ``per_volunteer`` [min, max], default 3–5) for an ``assignment``."""
+    body = _body()
+    low, high = body.get("per_volunteer") or (3, 5)
+    return jsonify(
+        _planner().people(
+            parent_id,
+            body.get("assignment") or {},
+            people=[str(p) for p in body.get("people") or []],
+            volunteers=[str(v) for v in body.get("volunteers") or []],
+            per_volunteer=(int(low), int(high)),
+        )
+    )
+
+
 @bp.post("/api/planner/<parent_id>/propose")
 @write_access()
 def propose(parent_id: str):

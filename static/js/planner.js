@@ -9,7 +9,7 @@
   const parentId = el("map").dataset.parent;
   const state = {
     data: null, assignment: {}, history: [], pointer: -1, selected: new Set(), base: null,
-    lastSaved: null, buildings: new Map(), colours: new Map(), mode: null, names: {},
+    lastSaved: null, buildings: new Map(), colours: new Map(), mode: null, names: {}, persons: {},
   };
   const map = L.map("map", { boxZoom: false });
   const svg = L.svg();
@@ -100,7 +100,7 @@
     const cells = [...sums.keys()].sort();
     const options = cells.map((c) => `<option value="${escapeHtml(c)}">${escapeHtml(state.names[c] || c)}</option>`).join("");
     el("cells").innerHTML =
-      `<tr><th></th><th>${S.households}</th><th>${S.persons}</th><th></th></tr>` +
+      `<tr><th></th><th>${S.households}</th><th>${S.persons}</th><th></th><th></th></tr>` +
       cells
         .map((c) => {
           const t = sums.get(c);
@@ -108,6 +108,7 @@
           const ok = value >= goal.minimum && value <= goal.maximum;
           return `<tr data-cell="${escapeHtml(c)}" class="${ok ? "" : "out-of-target"}"><td><span class="swatch" style="background:${colourOf(c)}"></span>${escapeHtml(state.names[c] || c)}</td>` +
             `<td class="hh" data-households="${t.households}">${t.households}</td><td>${t.residents}</td>` +
+            `<td><input class="person" data-cell="${escapeHtml(c)}" placeholder="${escapeHtml(S.person)}" value="${escapeHtml(state.persons[c] || "")}" size="6"></td>` +
             `<td><button class="move-here">${S.move_here}</button> <button class="split">${S.split}</button> ` +
             `<select class="merge"><option value="">${S.merge_into}</option>${options}</select></td></tr>`;
         })
@@ -183,6 +184,28 @@
       commit(next);
     }
     if (e.target.classList.contains("split")) serverEdit({ op: "split", cell });
+  });
+  el("cells").addEventListener("input", (e) => {
+    if (e.target.classList.contains("person")) state.persons[e.target.dataset.cell] = e.target.value;
+  });
+  el("assign-people").addEventListener("click", async () => {
+    const lines = (id) => el(id).value.split(/\n/).map((x) => x.trim()).filter(Boolean);
+    try {
+      const data = await call(`/api/planner/${encodeURIComponent(parentId)}/people`, {
+        assignment: state.assignment, people: lines("people"), volunteers: lines("volunteers"),
+      });
+      Object.assign(state.persons, Object.fromEntries(Object.entries(data.persons).filter(([, v]) => v)));
+      renderCells();
+      const groups = Object.entries(data.volunteers);
+      if (groups.length) {
+        const csv = "volunteer,household_id\n" + groups.flatMap(([v, hs]) => hs.map((h) => `${v},${h}`)).join("\n");
+        const url = URL.createObjectURL(new Blob(["\ufeff" + csv], { type: "text/csv" }));
+        el("volunteer-result").innerHTML = `<table class="legend">${groups.map(([v, hs]) => `<tr><td>${escapeHtml(v)}</td><td>${hs.length}</td></tr>`).join("")}</table>` +
+          `<a href="${url}" download="volunteers-${escapeHtml(parentId)}.csv">${S.download_csv}</a>`;
+      }
+    } catch (err) {
+      showError(err);
+    }
   });
   el("cells").addEventListener("change", (e) => {
     if (!e.target.classList.contains("merge") || !e.target.value) return;
@@ -275,7 +298,7 @@
   });
   el("save").addEventListener("click", async () => {
     try {
-      const data = await call(`/api/planner/${encodeURIComponent(parentId)}/versions`, { base_version: state.base, assignment: state.assignment, names: state.names });
+      const data = await call(`/api/planner/${encodeURIComponent(parentId)}/versions`, { base_version: state.base, assignment: state.assignment, names: state.names, persons: state.persons });
       state.base = data.version;
       state.lastSaved = data.version;
       el("publish").disabled = false;
@@ -331,6 +354,7 @@
     state.data = data;
     state.base = data.version;
     state.names = Object.fromEntries(data.cells.map((c) => [c.cell_id, c.name]));
+    state.persons = Object.fromEntries(data.cells.filter((c) => c.person).map((c) => [c.cell_id, c.person]));
     el("parent-name").textContent = data.parent.name;
     el("target-min").value = data.target.minimum;
     el("target-max").value = data.target.maximum;

@@ -127,3 +127,53 @@ def test_cli_init_from_osm(tmp_path, capsys):
     listed = {grid for line in exceptions for grid in re.findall(r"OSM-B\d+-M\d+", line)}
     assert out_of_range <= listed
     store.dispose()
+
+
+def test_people_persons_and_volunteers(client, demo_layers):
+    parent = _small(demo_layers)
+    assignment = client.get(f"/api/planner/{parent}").get_json()["assignment"]
+    cells = sorted(set(assignment.values()))
+    names = [f"负责人{i}" for i in range(len(cells))]
+    volunteers = [f"志愿者{i}" for i in range(40)]
+    data = client.post(
+        f"/api/planner/{parent}/people",
+        json={"assignment": assignment, "people": names, "volunteers": volunteers},
+    ).get_json()
+    assert sorted(data["persons"]) == cells and sorted(data["persons"].values()) == sorted(names)
+    households = demo_layers["households"]
+    held = households[households["building_id"].isin(list(assignment))]["household_id"]
+    groups = data["volunteers"]
+    shared = [h for hs in groups.values() for h in hs]
+    assert sorted(shared) == sorted(held)
+    assert all(3 <= len(hs) <= 5 for hs in groups.values())
+    too_few = client.post(
+        f"/api/planner/{parent}/people", json={"assignment": assignment, "volunteers": ["一人"]}
+    )
+    assert too_few.status_code == 400
+
+
+def test_cli_partition_publish_and_export(demo_db_url, demo_layers, tmp_path, capsys):
+    parent = _small(demo_layers)
+    out = tmp_path / "plan.gpkg"
+    code = cli_main(
+        [
+            "--database",
+            demo_db_url,
+            "partition",
+            "--parent",
+            parent,
+            "--fresh",
+            "--publish",
+            "--export",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "published version" in printed and "within" in printed
+    frame = gpd.read_file(out)
+    store = open_store(demo_db_url)
+    live = store.read_grids(parent_id=parent)
+    assert sorted(frame["grid_id"]) == sorted(live["grid_id"])
+    assert cli_main(["--database", demo_db_url, "partition", "--parent", "NOPE"]) != 0
+    store.dispose()
