@@ -311,7 +311,14 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     )
     print(f"求解中 / solving ({args.solver}, {args.time_limit:g} s) …")
     try:
-        plan_id = service.plan(request, user="cli")
+        table = None
+        if args.orders:
+            from mapserver.io.readers import read_table
+
+            table = read_table(Path(args.orders))
+        plan_id = service.plan(
+            request, user="cli", orders_table=table, orders_file=Path(args.orders or "-").name
+        )
     except ValidationError as err:
         for issue in err.issues:
             print(f"  {issue}", file=sys.stderr)
@@ -588,6 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--status",
         action="append",
         help="also supply households in this status (repeatable), e.g. red",
+    )
+    deliver.add_argument(
+        "--orders",
+        help="CSV/XLSX order list (building_id or compound_id, "
+        "boxes, kind) instead of the status rule",
     )
     deliver.add_argument("--vans", type=int, default=4)
     deliver.add_argument("--tricycles", type=int, default=3)

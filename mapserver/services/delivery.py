@@ -102,21 +102,30 @@ class DeliveryService:
         request: DeliveryRequest,
         *,
         user: str,
+        orders_table: pd.DataFrame | None = None,
+        orders_file: str = "orders.csv",
         progress: Callable[[float], None] = lambda _f: None,
     ) -> str:
         """Solve a run and save it; returns the plan id.
 
+        ``orders_table`` (columns building_id or compound_id, boxes, kind) replaces the
+        rule: an uploaded order list, checked row by row (``orders_file`` names it).
         Raises ValidationError naming the order or stop when the inputs cannot be served
         (an order larger than any vehicle, a stop no vehicle can reach, windows that
         cannot be met, more boxes than the fleet holds).
         """
         layers = self._layers()
+        uploaded = None
+        if orders_table is not None:
+            uploaded = routing.orders_from_table(
+                orders_table, file=orders_file, buildings=layers["buildings"]
+            )
         progress(0.05)
         try:
             graph = routing.access_graph(
                 layers["road_nodes"], layers["road_edges"], layers["grids"], layers["checkpoints"]
             )
-            orders = self._orders(request, layers)
+            orders = uploaded if uploaded is not None else self._orders(request, layers)
             if not orders:
                 msg = f"rule '{request.rule}' gives no orders today"
                 raise ValueError(msg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import pandas as pd
 from flask import (
     Blueprint,
     Response,
@@ -65,13 +66,28 @@ def _delivery_request(body: dict) -> DeliveryRequest:
 def create_delivery_plan():
     """Start solving a delivery run; answers a job id at once (see /api/jobs/<id>)."""
     body = request.get_json(silent=True) or {}
-    plan_request = _delivery_request(body if isinstance(body, dict) else {})
+    body = body if isinstance(body, dict) else {}
+    rows = body.pop("orders", None)
+    orders = None
+    if rows is not None:
+        if not isinstance(rows, list) or not rows:
+            raise ValidationError([ValidationIssue("request", None, "orders", "a list of rows")])
+        orders = pd.DataFrame(rows)
+    plan_request = _delivery_request(body)
     user = g.user.username
     service = _delivery()
     job_id = current_app.extensions["jobs"].submit(
         "delivery",
-        body if isinstance(body, dict) else {},
-        lambda progress: {"plan_id": service.plan(plan_request, user=user, progress=progress)},
+        body,
+        lambda progress: {
+            "plan_id": service.plan(
+                plan_request,
+                user=user,
+                orders_table=orders,
+                orders_file="request",
+                progress=progress,
+            )
+        },
     )
     return jsonify(job_id=job_id), 202
 

@@ -178,3 +178,29 @@ def test_cli_deliver_and_patrol(demo_db_url, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "route" in printed and "team" in printed
     assert cli_main(["--database", demo_db_url, "deliver", "--vans", "0", "--tricycles", "0"]) == 2
+
+
+def test_uploaded_orders_replace_the_rule(routes_client, demo_layers, tmp_path, wait_job):
+    client, _, auth = routes_client
+    ids = demo_layers["buildings"]["building_id"].iloc[[0, 40, 400]].tolist()
+    rows = [{"building_id": b, "boxes": 2, "kind": "food"} for b in ids]
+    job = wait_job(
+        client,
+        client.post(
+            "/api/delivery/plans", json={"orders": rows, "time_limit_s": 1}, headers=auth
+        ).get_json()["job_id"],
+    )
+    assert job["state"] == "done", job
+    plan = client.get(f"/api/delivery/plans/{job['result']['plan_id']}").get_json()["plan"]
+    served = sorted(
+        d["building_id"] for r in plan["routes"] for s in r["stops"] for d in s["drops"]
+    )
+    assert served == sorted(ids)
+    bad = [*rows, {"building_id": "NO-SUCH", "boxes": 1, "kind": "food"}]
+    job = wait_job(
+        client,
+        client.post(
+            "/api/delivery/plans", json={"orders": bad, "time_limit_s": 1}, headers=auth
+        ).get_json()["job_id"],
+    )
+    assert job["state"] == "failed" and "row 4" in job["error"] and "NO-SUCH" in job["error"]
