@@ -522,6 +522,26 @@ def cmd_partition(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_closures(args: argparse.Namespace) -> int:
+    """Close the roads a closure layer (points, lines, polygons) touches."""
+    from mapserver.io.readers import read_vector
+    from mapserver.services.closures import close_roads
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    try:
+        layer = read_vector(Path(args.file), source_crs=args.crs)
+        result = close_roads(store, layer, buffer_m=args.buffer, reopen=args.reopen)
+    except (ValidationError, ValueError) as err:
+        print(f"  {err}", file=sys.stderr)
+        return 2
+    print(
+        f"封闭道路 / closed edges: {result['closed_before']} -> {result['closed_after']} "
+        f"(new {len(result['newly_closed'])}, reopened {len(result['reopened'])})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -615,6 +635,13 @@ def build_parser() -> argparse.ArgumentParser:
     patrol.add_argument("--checkpoints", action="store_true", help="visit every checkpoint")
     patrol.add_argument("--gpx", help="write the first team's (or the tour's) GPX here")
     patrol.set_defaults(func=cmd_patrol)
+
+    closures = sub.add_parser("closures", help="close roads touched by a closure layer")
+    closures.add_argument("file", help="GeoJSON/GPKG/SHP.zip/KML of roadblocks or closed areas")
+    closures.add_argument("--buffer", type=float, default=5.0, help="metres")
+    closures.add_argument("--crs", help="source CRS: EPSG code, gcj02 or bd09")
+    closures.add_argument("--reopen", action="store_true", help="open every road first")
+    closures.set_defaults(func=cmd_closures)
 
     partition = sub.add_parser("partition", help="propose micro-grids for a parent grid")
     partition.add_argument("--parent", required=True, help="the grid whose children to plan")

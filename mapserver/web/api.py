@@ -202,6 +202,33 @@ def roads():
     )
 
 
+@bp.post("/roads/closures")
+@write_access(role="admin")
+def road_closures():
+    """Close the roads touched by a GeoJSON FeatureCollection of closures (``buffer_m``,
+    ``reopen`` as query parameters)."""
+    import geopandas as gpd
+
+    from mapserver.services.closures import close_roads
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not body.get("features"):
+        raise ValidationError(
+            [ValidationIssue("request", None, "features", "a GeoJSON FeatureCollection")]
+        )
+    try:
+        layer = gpd.GeoDataFrame.from_features(body["features"], crs="EPSG:4326")
+        result = close_roads(
+            current_app.extensions["store"],
+            layer,
+            buffer_m=float(request.args.get("buffer_m", 5)),
+            reopen=request.args.get("reopen") in ("1", "true"),
+        )
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValidationError([ValidationIssue("request", None, "features", str(err))]) from err
+    return jsonify(result)
+
+
 @bp.get("/checkpoints")
 def checkpoints():
     """Checkpoints (道口) as GeoJSON."""

@@ -272,6 +272,7 @@ def openapi_document() -> dict:
             "/api/planner/versions/{version_id}/export": _get(
                 "A version as GeoJSON or GeoPackage (format=gpkg)", [_path("version_id")], _GEOJSON
             ),
+            "/api/roads/closures": _post("Close roads touched by closure features (GeoJSON)", []),
             "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
             "/api/status": {

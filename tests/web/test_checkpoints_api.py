@@ -116,3 +116,31 @@ def test_cli_cordon_prints_and_writes(demo_db_url, village, tmp_path, capsys):
     plan = json.loads(out.read_text(encoding="utf-8"))
     assert plan["type"] == "FeatureCollection" and plan["summary"]["staffed"] >= 1
     assert cli_main(["--database", demo_db_url, "cordon", "--grid", "NOPE"]) == 2
+
+
+def test_closures_close_roads_via_api_and_cli(app, client, demo_layers, tmp_path):
+    edges = demo_layers["road_edges"]
+    street = edges[(edges["road_class"] == "street") & ~edges["closed"]].iloc[0]
+    point = street.geometry.interpolate(0.5, normalized=True)
+    body = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+            }
+        ],
+    }
+    token = app.extensions["store"].create_token("admin")
+    response = client.post(
+        "/api/roads/closures", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert street["edge_id"] in response.get_json()["newly_closed"]
+    stored = app.extensions["store"].read_layer("road_edges").set_index("edge_id")
+    assert bool(stored.at[street["edge_id"], "closed"])
+    path = tmp_path / "closures.geojson"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    url = app.config["SETTINGS"].database_url
+    assert cli_main(["--database", url, "closures", str(path), "--reopen"]) == 0
