@@ -152,7 +152,8 @@ class DeliveryService:
         except ValueError as err:
             raise _refuse("orders", err) from err
         progress(0.9)
-        name = request.name or f"{'上午' if request.run == 'morning' else '下午'}保供 {request.run}"
+        stamp = datetime.now(CHINA_TZ).strftime("%m-%d %H:%M")
+        name = request.name or f"{'上午' if request.run == 'morning' else '下午'}保供 {stamp}"
         return self._save(plan, layers["road_edges"], name=name, run=request.run, user=user)
 
     def _save(self, plan, edges: pd.DataFrame, *, name: str, run: str, user: str) -> str:

@@ -12,6 +12,7 @@
         .bindTooltip(String(f.properties.seq || ""), { permanent: true, direction: "center", className: "stop-number" }),
   }).addTo(map);
   if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [20, 20] });
+  window.msDrawRoads(map, layer.getBounds());
   const markers = {};
   layer.eachLayer((l) => {
     if (l.feature.properties.kind === "stop") markers[l.feature.properties.stop_id] = l;

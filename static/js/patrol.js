@@ -13,4 +13,5 @@
     pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 7, color: "#222", fillColor: "#fff", fillOpacity: 1 }),
   }).addTo(map);
   if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [20, 20] });
+  window.msDrawRoads(map, layer.getBounds());
 })();
