@@ -147,7 +147,10 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "people": {"zh": "人员分配", "en": "People"},
     "grid_heads": {"zh": "网格负责人 (每行一人)", "en": "Persons in charge (one per line)"},
-    "volunteers": {"zh": "志愿者 (每行一人, 每人联系3–5户)", "en": "Volunteers (one per line, 3–5 households each)"},
+    "volunteers": {
+        "zh": "志愿者 (每行一人, 每人联系3–5户)",
+        "en": "Volunteers (one per line, 3–5 households each)",
+    },
     "assign_people": {"zh": "自动分配", "en": "Assign"},
     "download_csv": {"zh": "下载志愿者分工表", "en": "Download volunteer list"},
 }

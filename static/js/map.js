@@ -93,12 +93,22 @@
   }
 
   // -- busy state ---------------------------------------------------------------
-  async function getJSON(url) {
+  function getJSON(url) {
+    return requestJSON(url, { headers: { Accept: "application/json" } });
+  }
+  function postJSON(url, body) {
+    return requestJSON(url, {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+  }
+  async function requestJSON(url, options) {
     state.inflight += 1;
     el("busy").hidden = false;
     document.body.classList.add("busy");
     try {
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      const response = await fetch(url, options);
       if (!response.ok) {
         let message = `${response.status}`;
         try {
@@ -204,9 +214,9 @@
     const button = root.querySelector("button.drill");
     if (button) button.addEventListener("click", () => drillInto(button.dataset.grid));
     const entrances = root.querySelector("button.show-entrances");
-    if (entrances) entrances.addEventListener("click", () => showEntrances(entrances.dataset.grid));
+    if (entrances) entrances.addEventListener("click", () => showEntrances({ grid: entrances.dataset.grid }));
     const cordon = root.querySelector("button.show-cordon");
-    if (cordon) cordon.addEventListener("click", () => showCordon(cordon.dataset.grid));
+    if (cordon) cordon.addEventListener("click", () => showCordon({ grid: cordon.dataset.grid }));
   });
 
   // -- checkpoints: entrances and cordon plans ---------------------------------------
@@ -214,10 +224,13 @@
   const PLACEMENT_COLOURS = { staffed: "#1f4e9e", existing: "#1b9e77", barrier: "#111111" };
   const coverageLayer = L.geoJSON(null, {
     renderer: svg,
+    // points keep their pointToLayer look (a style here would overwrite their fill)
     style: (f) =>
-      f.properties.feature === "area"
-        ? { color: "#16324f", weight: 3, dashArray: "6 4", fill: false }
-        : { color: "#1f4e9e", weight: 2, dashArray: "2 4", fillOpacity: 0.05 },
+      f.geometry && f.geometry.type === "Point"
+        ? {}
+        : f.properties.feature === "area"
+          ? { color: "#16324f", weight: 3, dashArray: "6 4", fill: false }
+          : { color: "#1f4e9e", weight: 2, dashArray: "2 4", fillOpacity: 0.05 },
     pointToLayer: (f, latlng) => {
       const p = f.properties;
       const cut = p.feature === "cut";
@@ -261,29 +274,57 @@
     el("coverage-summary").innerHTML = `<p class="error" role="alert">${escapeHtml(err.message)}</p>`;
     el("tradeoff").innerHTML = "";
   }
-  async function showEntrances(gridId) {
-    try {
-      await drawEntrances(gridId);
-    } catch (err) {
-      showCoverageError(err);
-    }
+
+  // An area is {grid: id} or {polygon: GeoJSON Polygon in EPSG:4326}; a bare string is a grid id.
+  function asArea(area) {
+    return typeof area === "string" ? { grid: area } : area;
   }
-  async function showCordon(gridId, householdCost) {
-    try {
-      await drawCordon(gridId, householdCost);
-    } catch (err) {
-      showCoverageError(err);
-    }
+  function areaTitle(area) {
+    return area.grid ? gridName(area.grid) : T("drawn_area");
   }
-  async function drawEntrances(gridId) {
-    map.closePopup();
-    state.coverageGrid = gridId;
-    const data = await getJSON(`/api/entrances?grid=${encodeURIComponent(gridId)}`);
+  function areaQuery(area) {
+    return area.grid ? `grid=${encodeURIComponent(area.grid)}` : "polygon";
+  }
+  function fetchForArea(path, area, options) {
+    if (area.grid) {
+      const extra = Object.entries(options)
+        .map(([k, v]) => `&${k}=${encodeURIComponent(v)}`)
+        .join("");
+      return getJSON(`${path}?${areaQuery(area)}${extra}`);
+    }
+    return postJSON(path, { polygon: area.polygon, ...options });
+  }
+  function renderCoverage() {
     coverageLayer.clearLayers();
-    coverageLayer.addData(data.area);
-    coverageLayer.addData(data);
+    const data = state.coverageData;
+    if (!data) return;
+    if (data.area) coverageLayer.addData(toDisplay(data.area));
+    coverageLayer.addData(toDisplay(data));
     coverageLayer.addTo(map);
-    showCoveragePanel(`${gridName(gridId)} · ${T("entrances")} ${data.total}`);
+  }
+  async function showEntrances(area) {
+    try {
+      await drawEntrances(asArea(area));
+    } catch (err) {
+      showCoverageError(err);
+    }
+  }
+  async function showCordon(area, householdCost) {
+    try {
+      await drawCordon(asArea(area), householdCost);
+    } catch (err) {
+      showCoverageError(err);
+    }
+  }
+  async function drawEntrances(area) {
+    map.closePopup();
+    state.coverageArea = area;
+    const token = (state.coverageToken = (state.coverageToken || 0) + 1);
+    const data = await fetchForArea("/api/entrances", area, {});
+    if (token !== state.coverageToken) return; // a newer request superseded this one
+    state.coverageData = data;
+    renderCoverage();
+    showCoveragePanel(`${areaTitle(area)} · ${T("entrances")} ${data.total}`);
     const c = data.counts;
     el("coverage-summary").innerHTML = ["staffed", "closed", "uncovered"]
       .map((k) => `<span class="state-${k}" data-state="${k}">● ${T(k)} ${c[k]}</span>`)
@@ -291,23 +332,25 @@
     el("coverage-summary").dataset.total = String(data.total);
     el("tradeoff").innerHTML = "";
   }
-  async function drawCordon(gridId, householdCost) {
+  async function drawCordon(area, householdCost) {
     map.closePopup();
-    state.coverageGrid = gridId;
+    state.coverageArea = area;
     const outward = Number(el("outward").value) || 0;
     const keep = !el("replan").checked;
-    const query = `grid=${encodeURIComponent(gridId)}&max_outward_m=${outward}&keep_existing=${keep}`;
-    const cost = householdCost == null ? "" : `&household_cost=${householdCost}`;
+    const options = { max_outward_m: outward, keep_existing: keep };
+    const query = `${areaQuery(area)}&max_outward_m=${outward}&keep_existing=${keep}`;
     const token = (state.coverageToken = (state.coverageToken || 0) + 1);
-    const data = await getJSON(`/api/cordon?${query}${cost}`);
+    const data = await fetchForArea(
+      "/api/cordon",
+      area,
+      householdCost == null ? options : { ...options, household_cost: householdCost }
+    );
     if (token !== state.coverageToken) return; // a newer request superseded this one
     state.exitLoads = Object.fromEntries(data.catchment.exits.map((e) => [e.exit_id, e]));
-    coverageLayer.clearLayers();
-    coverageLayer.addData(data.area);
-    coverageLayer.addData(data);
-    coverageLayer.addTo(map);
+    state.coverageData = data;
+    renderCoverage();
     const s = data.summary;
-    showCoveragePanel(`${gridName(gridId)} · ${T("cordon")}`);
+    showCoveragePanel(`${areaTitle(area)} · ${T("cordon")}`);
     el("coverage-summary").innerHTML =
       `<table class="legend"><tr><td>${T("staffed_points")}</td><td id="cordon-staffed">${s.staffed}</td></tr>` +
       `<tr><td>${T("staffed_now")}</td><td id="cordon-now">${data.checkpoints_now}</td></tr>` +
@@ -316,7 +359,8 @@
       `<tr><td>${T("persons_per_day")}</td><td>${data.rota.persons_per_day}</td></tr></table>`;
     el("tradeoff").innerHTML = "";
     if (outward > 0 && householdCost == null) {
-      const curve = await getJSON(`/api/cordon/tradeoff?${query}`);
+      const curve = await fetchForArea("/api/cordon/tradeoff", area, options);
+      if (token !== state.coverageToken) return;
       el("tradeoff").innerHTML =
         `<tr><th>${T("tradeoff")}</th><th>${T("staffed_points")}</th><th>${T("extra_households")}</th></tr>` +
         curve.points
@@ -327,17 +371,164 @@
   }
   el("tradeoff").addEventListener("click", (e) => {
     const row = e.target.closest("tr.pick");
-    if (row && state.coverageGrid) showCordon(state.coverageGrid, Number(row.dataset.cost));
+    if (row && state.coverageArea) showCordon(state.coverageArea, Number(row.dataset.cost));
   });
   el("coverage-clear").addEventListener("click", () => {
-    coverageLayer.clearLayers();
+    state.coverageData = null;
+    state.coverageArea = null;
+    renderCoverage();
+    clearDrawnArea();
     el("coverage").hidden = true;
   });
   for (const id of ["outward", "replan"]) {
     el(id).addEventListener("change", () => {
-      if (state.coverageGrid) showCordon(state.coverageGrid);
+      if (state.coverageArea) showCordon(state.coverageArea);
     });
   }
+
+  // -- GCJ-02 (Gaode) shift, mirroring mapserver/crs.py --------------------------------
+  const GCJ_A = 6378245.0; // Krasovsky 1940 semi-major axis, m
+  const GCJ_EE = 0.00669342162296594323; // Krasovsky 1940 first eccentricity squared
+  function gcjOffset(lon, lat) {
+    const x = lon - 105.0;
+    const y = lat - 35.0;
+    const PI = Math.PI;
+    const common = ((20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2) / 3;
+    let dlat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x)) + common;
+    dlat += ((20 * Math.sin(y * PI) + 40 * Math.sin((y / 3) * PI)) * 2) / 3;
+    dlat += ((160 * Math.sin((y / 12) * PI) + 320 * Math.sin((y * PI) / 30)) * 2) / 3;
+    let dlon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x)) + common;
+    dlon += ((20 * Math.sin(x * PI) + 40 * Math.sin((x / 3) * PI)) * 2) / 3;
+    dlon += ((150 * Math.sin((x / 12) * PI) + 300 * Math.sin((x / 30) * PI)) * 2) / 3;
+    const radlat = (lat / 180) * PI;
+    const magic = 1 - GCJ_EE * Math.sin(radlat) ** 2;
+    const sqrtmagic = Math.sqrt(magic);
+    dlat = (dlat * 180) / (((GCJ_A * (1 - GCJ_EE)) / (magic * sqrtmagic)) * PI);
+    dlon = (dlon * 180) / ((GCJ_A / sqrtmagic) * Math.cos(radlat) * PI);
+    return [dlon, dlat];
+  }
+  function wgsToGcj([lon, lat]) {
+    if (!(lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271)) return [lon, lat];
+    const [dlon, dlat] = gcjOffset(lon, lat);
+    return [lon + dlon, lat + dlat];
+  }
+  function gcjToWgs([lon, lat]) {
+    // Fixed-point iteration on the forward shift, to 1e-9 degrees (about 0.1 mm).
+    let x = lon;
+    let y = lat;
+    for (let i = 0; i < 30; i += 1) {
+      const [fx, fy] = wgsToGcj([x, y]);
+      const ex = fx - lon;
+      const ey = fy - lat;
+      x -= ex;
+      y -= ey;
+      if (Math.abs(ex) < 1e-9 && Math.abs(ey) < 1e-9) break;
+    }
+    return [x, y];
+  }
+  function mapCoordinates(geojson, fn) {
+    const deep = (c) => (typeof c[0] === "number" ? fn(c) : c.map(deep));
+    const walk = (g) => {
+      if (!g) return g;
+      if (g.type === "FeatureCollection") return { ...g, features: g.features.map(walk) };
+      if (g.type === "Feature") return { ...g, geometry: walk(g.geometry) };
+      if (g.type === "GeometryCollection") return { ...g, geometries: g.geometries.map(walk) };
+      return { ...g, coordinates: deep(g.coordinates) };
+    };
+    return walk(geojson);
+  }
+  function toDisplay(geojson) {
+    // Server answers are EPSG:4326; over Gaode tiles everything is drawn in GCJ-02.
+    return state.basemap === "gaode" ? mapCoordinates(geojson, wgsToGcj) : geojson;
+  }
+
+  // -- drawing an area: click adds a vertex, double-click or Finish closes, Esc cancels ------
+  const DRAW_STYLE = { color: "#e8590c", weight: 2, dashArray: "6 4", fillColor: "#e8590c", fillOpacity: 0.08 };
+  let sketch = null; // {points: [LatLng in display coordinates], shape, rubber}
+  function setDrawing(on) {
+    if (sketch) {
+      map.removeLayer(sketch.shape);
+      map.removeLayer(sketch.rubber);
+      sketch = null;
+    }
+    if (on) {
+      map.closePopup();
+      const opts = { ...DRAW_STYLE, renderer: svg, interactive: false };
+      sketch = {
+        points: [],
+        shape: L.polygon([], opts).addTo(map),
+        rubber: L.polyline([], { ...opts, fill: false, opacity: 0.6 }).addTo(map),
+      };
+      map.doubleClickZoom.disable();
+    } else {
+      map.doubleClickZoom.enable();
+    }
+    el("draw-area").setAttribute("aria-pressed", String(on));
+    el("draw-finish").hidden = !on;
+    el("draw-hint").hidden = !on;
+    el("draw-finish").disabled = true;
+    map.getContainer().classList.toggle("ms-drawing", on);
+    document.body.dataset.drawing = on ? "1" : "0";
+  }
+  function finishDrawing() {
+    if (!sketch || sketch.points.length < 3) return;
+    const back = state.basemap === "gaode" ? gcjToWgs : (c) => c;
+    const ring = sketch.points.map((p) => back([p.lng, p.lat]).map((v) => Number(v.toFixed(7))));
+    ring.push(ring[0].slice());
+    setDrawing(false);
+    state.drawnArea = { type: "Polygon", coordinates: [ring] };
+    renderDrawnArea();
+    state.coverageData = null;
+    state.coverageArea = null;
+    renderCoverage();
+    el("area-actions").hidden = false;
+    showCoveragePanel(T("drawn_area"));
+    el("coverage-summary").innerHTML = "";
+    el("tradeoff").innerHTML = "";
+    document.body.dataset.area = JSON.stringify(state.drawnArea);
+  }
+  function renderDrawnArea() {
+    if (state.drawnLayer) map.removeLayer(state.drawnLayer);
+    state.drawnLayer = null;
+    if (!state.drawnArea) return;
+    state.drawnLayer = L.geoJSON(toDisplay(state.drawnArea), {
+      renderer: svg,
+      interactive: false,
+      style: () => DRAW_STYLE,
+    }).addTo(map);
+  }
+  function clearDrawnArea() {
+    state.drawnArea = null;
+    renderDrawnArea();
+    el("area-actions").hidden = true;
+    delete document.body.dataset.area;
+  }
+  map.on("click", (e) => {
+    if (!sketch) return;
+    const last = sketch.points[sketch.points.length - 1];
+    // the two clicks of a double-click land on one spot: keep one vertex
+    if (last && map.latLngToContainerPoint(last).distanceTo(e.containerPoint) < 4) return;
+    sketch.points.push(e.latlng);
+    sketch.shape.setLatLngs(sketch.points);
+    el("draw-finish").disabled = sketch.points.length < 3;
+  });
+  map.on("mousemove", (e) => {
+    if (!sketch || !sketch.points.length) return;
+    const pts = sketch.points;
+    sketch.rubber.setLatLngs(pts.length > 1 ? [pts[pts.length - 1], e.latlng, pts[0]] : [pts[0], e.latlng]);
+  });
+  map.on("dblclick", finishDrawing);
+  el("draw-area").addEventListener("click", () => setDrawing(!sketch));
+  el("draw-finish").addEventListener("click", finishDrawing);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && sketch) setDrawing(false);
+  });
+  el("area-entrances").addEventListener("click", () => {
+    if (state.drawnArea) showEntrances({ polygon: state.drawnArea });
+  });
+  el("area-cordon").addEventListener("click", () => {
+    if (state.drawnArea) showCordon({ polygon: state.drawnArea });
+  });
 
   // -- loading by level and viewport --------------------------------------------
   let loadToken = 0;
@@ -567,6 +758,9 @@
       map.removeLayer(baseRoads);
       tiles[name].addTo(map);
     }
+    if (sketch) setDrawing(false); // its vertices were in the old basemap's coordinates
+    renderDrawnArea();
+    renderCoverage();
     if (reloadData) {
       loadFeatures();
       loadCheckpoints();
@@ -620,7 +814,15 @@
     document.body.dataset.ready = "1";
   }
 
-  window.msMap = { state, map, drillInto, reload, showEntrances, showCordon };
+  window.msMap = {
+    state,
+    map,
+    drillInto,
+    reload,
+    showEntrances,
+    showCordon,
+    gcj02: { fromWgs84: wgsToGcj, toWgs84: gcjToWgs },
+  };
   start().catch((err) => {
     console.error(err);
     el("busy").hidden = false;
