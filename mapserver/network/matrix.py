@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,7 @@ MIN_BOUND_M = 1000.0
 # Rows of a dense dijkstra answer kept in memory at once (float64 cells).
 _CELLS_PER_CHUNK = 8_000_000
 _GROUP = 64  # sources searched together under one bound
+_HIERARCHIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # graph -> its CH
 
 
 def _indices(graph: RoadGraph, ids: Sequence[str], what: str) -> np.ndarray:
@@ -55,6 +57,7 @@ def distance_matrix(
     targets: Sequence[str],
     *,
     limit_m: float | None = None,
+    method: str = "bounded",
 ) -> np.ndarray:
     """Shortest road distances from every source to every target.
 
@@ -73,16 +76,32 @@ def distance_matrix(
         Node ids.
     limit_m
         Give up beyond this many metres (those cells are ``inf``).
+    method
+        ``"bounded"`` (above) or ``"ch"``: bucket queries on a contraction
+        hierarchy (:mod:`mapserver.network.ch`, needs numba), built on the first
+        call for a graph and kept while the graph lives; also exact.
 
     Returns
     -------
     numpy.ndarray
         ``(len(sources), len(targets))`` float metres; ``inf`` where unreachable.
     """
+    if method not in ("bounded", "ch"):
+        msg = f"unknown distance matrix method {method!r}: use 'bounded' or 'ch'"
+        raise ValueError(msg)
     src = _indices(graph, sources, "source")
     tgt = _indices(graph, targets, "target")
     if not len(src) or not len(tgt):
         return np.zeros((len(src), len(tgt)))
+    if method == "ch":
+        from mapserver.network.ch import build_ch, ch_matrix
+
+        if graph not in _HIERARCHIES:
+            _HIERARCHIES[graph] = build_ch(graph)
+        out = ch_matrix(_HIERARCHIES[graph], src, tgt)
+        if limit_m is not None:
+            out[out > limit_m] = np.inf
+        return out
     if limit_m is not None:
         return _search(graph, src, tgt, float(limit_m))
     whole = math.hypot(np.ptp(graph.x), np.ptp(graph.y))
