@@ -11,14 +11,14 @@ import numpy as np
 
 from mapserver.network import RoadGraph, distance_matrix, shortest_path
 
-# From this many road nodes up, matrices come from a contraction hierarchy (built once per
-# graph, ~10 s at 74k nodes) rather than one bounded Dijkstra per stop.
-CH_MIN_NODES = 20_000
 from mapserver.routing.fleet import VehicleType
 from mapserver.routing.plan import Leg, Route, RoutePlan, Vehicle, clock, schedule
 from mapserver.routing.stops import Stop
 
 SOLVERS: tuple[str, ...] = ("pyvrp", "ortools")
+# From this many road nodes up, matrices come from a contraction hierarchy (built once per
+# graph, ~10 s at 74k nodes) rather than one bounded Dijkstra per stop.
+CH_MIN_NODES = 20_000
 _BIG = 10**12
 
 
