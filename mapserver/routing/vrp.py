@@ -10,7 +10,6 @@ from itertools import pairwise
 import numpy as np
 
 from mapserver.network import RoadGraph, distance_matrix, shortest_path
-
 from mapserver.routing.fleet import VehicleType
 from mapserver.routing.plan import Leg, Route, RoutePlan, Vehicle, clock, schedule
 from mapserver.routing.stops import Stop
