@@ -109,7 +109,7 @@ def run_district(name: str, layers: dict, *, weights: bool) -> None:
         f"\n== {name}: {len(layers['grids']):,} grids, {len(layers['buildings']):,} buildings, "
         f"{len(layers['households']):,} households"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite"
         store = open_store(url)
         _timed("import all layers into SQLite", store.import_layers, layers, user="bench")

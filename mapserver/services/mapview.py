@@ -38,6 +38,8 @@ class _Layers:
     ancestors: dict[str, list[str]]
     children: dict[str, list[str]]
     household_building: pd.Series  # household_id -> building_id
+    household_ids: frozenset[str]  # for checking writes without re-hashing a million ids
+    building_ids: frozenset[str]
     area_class: pd.Series
 
 
@@ -115,6 +117,8 @@ class MapView:
                     ancestors=grid_ancestors(grids),
                     children=grid_children(grids),
                     household_building=households.set_index("household_id")["building_id"],
+                    household_ids=frozenset(households["household_id"]),
+                    building_ids=frozenset(buildings["building_id"]),
                     area_class=effective_area_class(grids),
                 )
                 self._snapshot = None

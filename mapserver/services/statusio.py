@@ -55,8 +55,8 @@ def apply_status_records(
         frame,
         file=file,
         scheme_codes={c.code for c in view.scheme.codes},
-        household_ids=set(layers.households["household_id"]),
-        building_ids=set(layers.buildings["building_id"]),
+        household_ids=layers.household_ids,
+        building_ids=layers.building_ids,
     )
     allowed = _allowed_entities(view, user)
     if allowed is not None:
