@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyrosm
 import pytest
 
 from mapserver import crs, model
@@ -13,8 +14,6 @@ from mapserver.districting.osm_init import (
     propose_tree,
 )
 from mapserver.districting.validate import validate_plan
-
-pyrosm = pytest.importorskip("pyrosm")
 
 
 @pytest.fixture(scope="module")
