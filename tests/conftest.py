@@ -23,15 +23,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+_STARTED_PG: dict[str, str] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Start a throwaway PostgreSQL/PostGIS for the store tests when none is configured."""
+    """Start a throwaway PostgreSQL/PostGIS for the store tests when none is configured.
+
+    The cluster gets its own folder and a free port, and is stopped when the run ends.
+    """
     if os.environ.get("MAPSERVER_TEST_PG_URL"):
         return
     script = ROOT / ".ci" / "start_postgres.sh"
     if not script.is_file() or not Path("/usr/lib/postgresql").is_dir():
         return
-    data_dir = Path(os.environ.get("MAPSERVER_TEST_PG_DIR", "/tmp/pgdata"))
-    port = os.environ.get("MAPSERVER_TEST_PG_PORT", "5433")
+    data_dir = Path(
+        os.environ.get("MAPSERVER_TEST_PG_DIR", f"/tmp/mapserver-test-pg-{os.getpid()}")
+    )
+    port = os.environ.get("MAPSERVER_TEST_PG_PORT") or str(_free_port())
     result = subprocess.run(
         ["bash", str(script), str(data_dir), port],
         capture_output=True,
@@ -41,8 +49,22 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in result.stdout.splitlines():
         if line.startswith("export MAPSERVER_TEST_PG_URL="):
             os.environ["MAPSERVER_TEST_PG_URL"] = line.split("=", 1)[1].strip().strip("'\"")
+            _STARTED_PG["data_dir"] = str(data_dir)
     if "MAPSERVER_TEST_PG_URL" not in os.environ:
         print(f"PostgreSQL test server did not start:\n{result.stdout}\n{result.stderr}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the PostgreSQL cluster this run started, and remove its folder."""
+    data_dir = _STARTED_PG.pop("data_dir", None)
+    if data_dir is None:
+        return
+    pg_ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
+    command = [str(pg_ctl), "-D", data_dir, "-m", "fast", "stop"]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    subprocess.run(command, capture_output=True, check=False)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
