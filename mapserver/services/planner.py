@@ -38,6 +38,17 @@ def _current(buildings: gpd.GeoDataFrame) -> dict[str, str]:
     return dict(zip(buildings["building_id"], buildings["grid_id"], strict=True))
 
 
+def _text_map(value: object, field: str) -> dict[str, str]:
+    """A {cell id: text} mapping from a request, or a clear refusal."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | None) for k, v in value.items()
+    ):
+        raise _refuse(field, f"{field} must map cell ids to text")
+    return {k: v for k, v in value.items() if v}
+
+
 def _refuse(field: str, err: Exception | str) -> ValidationError:
     return ValidationError([ValidationIssue("request", None, field, str(err))])
 
@@ -348,8 +359,8 @@ class PlannerService:
         assignment = self._check_assignment(view, assignment)
         polygons = cell_polygons(view.buildings, assignment, view.geometry)
         totals = {t["cell_id"]: t for t in self._totals(view.buildings, assignment, view.target)}
-        names = names or {}
-        persons = persons or {}
+        names = _text_map(names, "names")
+        persons = _text_map(persons, "persons")
         old = view.children.set_index("grid_id") if len(view.children) else None
         cells = []
         for p in polygons.itertuples(index=False):
@@ -418,21 +429,12 @@ class PlannerService:
         }
 
     def rollback(self, parent_id: str, version_id: int, *, user: str) -> dict:
-        """Publish an earlier version again, as a new version on top of the latest."""
-        old = self.store.get_plan(version_id)
-        if old["parent_id"] != parent_id:
-            raise _refuse("version", f"version {version_id} is not a plan of '{parent_id}'")
-        data = old["data"]
-        new = self.store.save_plan(
-            parent_id,
-            base_version=self.store.latest_plan_version(parent_id),
-            level=data["level"],
-            cells=data["cells"],
-            assignment=data["assignment"],
-            user=user,
-            label=f"rollback to {version_id}",
-        )
-        return self.publish(new)
+        """Publish an earlier version again, as a new version on top of the latest (one
+        transaction: a version that cannot be published leaves nothing behind)."""
+        try:
+            return self.store.republish_plan(parent_id, version_id, user=user)
+        except ValueError as err:
+            raise _refuse("version", err) from err
 
     def export(self, version_id: int) -> dict:
         """A version's cells as GeoJSON (EPSG:4326) with households and assigned buildings."""

@@ -22,9 +22,13 @@ def level_label(level: str, lang: str) -> str:
 
 
 def _allowed_entities(view: MapView, user: User) -> tuple[set[str], set[str]] | None:
-    """Building and household ids a worker may write; None means everything (admin)."""
-    if user.role == "admin" or not user.grid_id:
+    """Building and household ids a worker may write; None means everything (admin).
+
+    A worker with no grid may write nothing."""
+    if user.role == "admin":
         return None
+    if not user.grid_id:
+        return set(), set()
     layers = view.layers()
     grid_ids = {user.grid_id, *view.descendants(user.grid_id)}
     buildings = layers.buildings
@@ -66,7 +70,8 @@ def apply_status_records(
                 file,
                 i,
                 "entity_id",
-                f"'{row.entity_id}' is outside grid '{user.grid_id}' of user '{user.username}'",
+                f"'{row.entity_id}' is outside grid '{user.grid_id or '-'}' "
+                f"of user '{user.username}'",
             )
             for i, row in enumerate(rows, start=1)
             if row.entity_id
@@ -119,9 +124,9 @@ def import_files(
         if layer in by_layer:
             issues.append(ValidationIssue(shown, None, None, f"a second file for layer '{layer}'"))
             continue
-        named = path.with_name(Path(shown).name) if path.name != Path(shown).name else path
+        named = path.with_name(Path(shown).name.replace("/", "_").replace("\\", "_"))
         if named != path:
-            path.rename(named)
+            path.rename(named)  # keep the user's file name: messages and layer guesses use it
         by_layer[layer] = named
     if issues:
         raise ValidationError(issues)

@@ -259,6 +259,30 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(table.c.seq))).scalar() or 0)
 
+    def republish_plan(self, parent_id: str, version_id: int, *, user: str) -> dict:
+        """Publish an earlier version again as a new version, in one transaction."""
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE plan_versions IN EXCLUSIVE MODE")
+            table = self.tables["plan_versions"]
+            old = plans.read_version(conn, table, version_id)
+            if old["parent_id"] != parent_id:
+                msg = f"version {version_id} is not a plan of '{parent_id}'"
+                raise ValueError(msg)
+            latest = plans.latest_version(conn, table, parent_id)
+            new = plans.insert_version(
+                conn,
+                table,
+                parent_id,
+                base_version=None if latest is None else latest["version_id"],
+                data=old["data"],
+                user=user,
+                label=f"rollback to {version_id}",
+            )
+            result = plans.publish_version(conn, self.tables, new, dialect=self.dialect)
+            self._bump_data_version(conn)
+        return result
+
     def data_version(self) -> int:
         """A number that grows with every import of layers, so caches know when to re-read."""
         meta = self.tables["meta"]
@@ -508,6 +532,12 @@ class Store:
         if row is None:
             return None
         return User(username=row.username, role=row.role, grid_id=row.grid_id), row.password_hash
+
+    def get_user(self, username: str) -> User | None:
+        """The user with this name as the store has it now, or None."""
+        with self.engine.connect() as conn:
+            found = self._user(conn, username)
+        return None if found is None else found[0]
 
     def check_password(self, username: str, password: str) -> User | None:
         """Return the user when the password matches, else None."""

@@ -294,8 +294,10 @@ def import_layers():
         raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
-        for key, upload in files.items():
-            path = Path(tmp) / (secure_filename(upload.filename) or key)
+        for index, (key, upload) in enumerate(files.items()):
+            folder = Path(tmp) / str(index)  # one folder per upload: equal names cannot clash
+            folder.mkdir()
+            path = folder / (secure_filename(upload.filename) or key)
             upload.save(path)
             paths[path] = upload.filename
         hints = {p: request.form.get(f"layer_{k}") for k, p in zip(files, paths, strict=True)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, abort, g, jsonify, request, send_from_directory
+from shapely.errors import GEOSException
 from werkzeug.exceptions import HTTPException
 
 from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
@@ -120,6 +121,19 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     @app.errorhandler(NotFoundError)
     def _not_found(err: NotFoundError):
         return jsonify(code=err.code, message=str(err)), 404
+
+    @app.errorhandler(TypeError)
+    @app.errorhandler(ValueError)
+    @app.errorhandler(KeyError)
+    @app.errorhandler(AttributeError)
+    @app.errorhandler(GEOSException)
+    def _malformed(err: Exception):
+        """A request whose values have the wrong shape: a 400 naming it, not a 500."""
+        if not request.path.startswith("/api/"):
+            raise err
+        app.logger.warning("malformed request %s: %r", request.path, err)
+        what = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+        return jsonify(code="bad_request", message=f"malformed request: {what}"), 400
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,18 +24,28 @@ from mapserver.store import User
 bp = Blueprint("auth", __name__)
 
 
-def current_user() -> User | None:
-    """The user of this request: from the API token header, else from the session."""
-    store = current_app.extensions["store"]
+def _request_token() -> str | None:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    token = token or request.headers.get("X-API-Token")
-    if token:
-        return store.user_for_token(token)
-    name = session.get("user")
-    if name:
-        return User(username=name, role=session.get("role", "worker"), grid_id=session.get("grid"))
-    return None
+    return token or request.headers.get("X-API-Token") or None
+
+
+def current_user() -> User | None:
+    """The user of this request: from a valid API token, else from the session.
+
+    A session user is re-read from the store on every request, so a changed role or
+    grid (or a removed user) takes effect at once.
+    """
+    if "_user" in g:
+        return g._user
+    store = current_app.extensions["store"]
+    token = _request_token()
+    user = store.user_for_token(token) if token else None
+    g._by_token = user is not None
+    if user is None and session.get("user"):
+        user = store.get_user(session["user"])
+    g._user = user
+    return user
 
 
 def csrf_token() -> str:
@@ -53,8 +64,7 @@ def write_access(*, role: str | None = None) -> Callable:
             user = current_user()
             if user is None:
                 abort(401, description="login or API token required")
-            uses_token = "Authorization" in request.headers or "X-API-Token" in request.headers
-            if not uses_token:
+            if not g.get("_by_token"):
                 sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf")
                 if not sent or sent != session.get("csrf"):
                     abort(403, description="missing or wrong CSRF token")
@@ -68,12 +78,23 @@ def write_access(*, role: str | None = None) -> Callable:
     return decorate
 
 
+def _local_path(target: str) -> bool:
+    """True for a path on this site (no scheme, no host, not protocol-relative)."""
+    parts = urlsplit(target)
+    return (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and not parts.scheme
+        and not parts.netloc
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Log in with a username and password, then go back where the user came from."""
     error = None
     target = request.args.get("next") or url_for("pages.command_map")
-    if not target.startswith("/"):
+    if not _local_path(target):
         target = url_for("pages.command_map")
     if request.method == "POST":
         store = current_app.extensions["store"]
@@ -83,8 +104,6 @@ def login():
         if user is not None:
             session.clear()
             session["user"] = user.username
-            session["role"] = user.role
-            session["grid"] = user.grid_id
             csrf_token()
             return redirect(target)
         error = "login_failed"

@@ -41,8 +41,8 @@ def entry():
     view = current_app.extensions["mapview"]
     layers = view.layers()
     buildings = layers.buildings
-    if user.role != "admin" and user.grid_id:
-        grid_ids = {user.grid_id, *view.descendants(user.grid_id)}
+    if user.role != "admin":
+        grid_ids = {user.grid_id, *view.descendants(user.grid_id)} if user.grid_id else set()
         buildings = buildings[buildings["grid_id"].isin(grid_ids)]
     options = [
         {"id": b.building_id, "name": b.name or b.building_id}

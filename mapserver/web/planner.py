@@ -9,6 +9,7 @@ import geopandas as gpd
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     g,
     jsonify,
@@ -26,6 +27,12 @@ bp = Blueprint("planner", __name__)
 
 def _planner():
     return current_app.extensions["planner"]
+
+
+def _signed_in() -> None:
+    """Planning reads household data: a login or token is required."""
+    if current_user() is None:
+        abort(401, description="login or API token required")
 
 
 def _body() -> dict:
@@ -48,12 +55,14 @@ def planner_page():
 @bp.get("/api/planner/<parent_id>")
 def open_plan(parent_id: str):
     """A parent grid's buildings, current cells, target and versions."""
+    _signed_in()
     return jsonify(_planner().open(parent_id))
 
 
 @bp.post("/api/planner/<parent_id>/evaluate")
 def evaluate(parent_id: str):
     """Boundaries, totals and validation issues of an assignment."""
+    _signed_in()
     body = _body()
     return jsonify(
         _planner().evaluate(parent_id, body.get("assignment") or {}, target=body.get("target"))
@@ -64,6 +73,7 @@ def evaluate(parent_id: str):
 def edit(parent_id: str):
     """One hand edit: ``op`` move (buildings, to), split (cell), merge (keep, remove) or
     draw (polygon, cell), applied to ``assignment``."""
+    _signed_in()
     return jsonify(_planner().edit(parent_id, _body()))
 
 
@@ -71,6 +81,7 @@ def edit(parent_id: str):
 def people(parent_id: str):
     """A responsible person per cell (``people``) and households per volunteer
     (``volunteers``, ``per_volunteer`` [min, max], default 3–5) for an ``assignment``."""
+    _signed_in()
     body = _body()
     low, high = body.get("per_volunteer") or (3, 5)
     return jsonify(
@@ -85,7 +96,7 @@ def people(parent_id: str):
 
 
 @bp.post("/api/planner/<parent_id>/propose")
-@write_access()
+@write_access(role="admin")
 def propose(parent_id: str):
     """Start an automatic proposal (a job): ``target`` {minimum, maximum, measure},
     ``keep_current`` to re-plan with as few moves as possible."""
@@ -109,7 +120,7 @@ def versions(parent_id: str):
 
 
 @bp.post("/api/planner/<parent_id>/versions")
-@write_access()
+@write_access(role="admin")
 def save(parent_id: str):
     """Save a draft: ``base_version`` (the version the edit started from), ``assignment``,
     optional ``names``/``persons`` per cell. 409 when someone saved in between."""

@@ -41,13 +41,14 @@ def _delivery_request(body: dict) -> DeliveryRequest:
         default = known[key].default
         try:
             if isinstance(default, bool):
-                values[key] = bool(value)
+                values[key] = str(value).lower() in ("1", "true", "yes", "on")
             elif isinstance(default, int):
                 values[key] = int(value)
             elif isinstance(default, float):
                 values[key] = float(value)
             elif isinstance(default, tuple):
-                values[key] = tuple(str(v) for v in (value or []))
+                items = [value] if isinstance(value, str) else list(value or [])
+                values[key] = tuple(str(v) for v in items)
             else:
                 values[key] = None if value in (None, "") else str(value)
         except (TypeError, ValueError):
@@ -210,13 +211,19 @@ def create_patrol_plan():
     """Start a patrol plan: ``kind`` "streets" (every street of ``grids``) or "checkpoints";
     ``teams``, ``shift_h``. Answers a job id at once."""
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise ValidationError([ValidationIssue("request", None, None, "body must be an object")])
     kind = body.get("kind", "streets")
     grids = body.get("grids") or []
     if isinstance(grids, str):
         grids = [grids]
+    if not isinstance(grids, list):
+        raise ValidationError([ValidationIssue("request", None, "grids", "a list of grid ids")])
     try:
         teams = int(body.get("teams", 1))
         shift_h = float(body.get("shift_h", 8))
+        if not 0 < shift_h <= 24:
+            raise ValueError(shift_h)
     except (TypeError, ValueError) as err:
         raise ValidationError(
             [ValidationIssue("request", None, "teams", "teams and shift_h must be numbers")]

@@ -14,12 +14,12 @@
     try {
       const response = await fetch(`/api/households?building=${encodeURIComponent(building.value)}`);
       const data = await response.json();
-      household.innerHTML = data.households
-        .map((h) => {
-          const label = [h.unit && `${h.unit}单元`, h.room, h.status && `(${h.status})`].filter(Boolean).join(" ");
-          return `<option value="${h.household_id}" data-status="${h.status || ""}">${label || h.household_id}</option>`;
-        })
-        .join("");
+      for (const h of data.households) {
+        const label = [h.unit && `${h.unit}单元`, h.room, h.status && `(${h.status})`].filter(Boolean).join(" ");
+        const option = new Option(label || h.household_id, h.household_id);
+        option.dataset.status = h.status || "";
+        household.add(option);
+      }
       household.dispatchEvent(new Event("change"));
     } finally {
       form.classList.remove("busy");

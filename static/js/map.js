@@ -55,7 +55,7 @@
         weight: 2,
         fillColor: f.properties.staffed ? "#1b9e77" : "#ffffff",
         fillOpacity: 1,
-      }).bindTooltip(`${T("checkpoints")}: ${f.properties.name || f.properties.checkpoint_id}`),
+      }).bindTooltip(`${T("checkpoints")}: ${escapeHtml(f.properties.name || f.properties.checkpoint_id)}`),
   });
 
   const DELIVERY_COLOURS = { delivered: "#2ca02c", failed: "#d62728", pending: "#1f4e9e" };
@@ -201,7 +201,7 @@
     state.gridsById.set(p.id, layer);
     layer.bindPopup(() => gridPopup(layer.feature.properties));
     layer.on("add", () => tagElement(layer, "grid", p.id));
-    layer.bindTooltip(() => layer.feature.properties.name, { sticky: true });
+    layer.bindTooltip(() => escapeHtml(layer.feature.properties.name), { sticky: true });
   }
   function bindBuilding(feature, layer) {
     const p = feature.properties;
@@ -783,7 +783,7 @@
     state.seq = state.config.seq;
     const levels = state.config.levels;
     el("level").innerHTML = levels
-      .map((l) => `<option value="${l}">${escapeHtml(state.config.level_labels[l] || l)}</option>`)
+      .map((l) => `<option value="${escapeHtml(l)}">${escapeHtml(state.config.level_labels[l] || l)}</option>`)
       .join("");
     state.level = params.get("level") || levels[Math.min(1, levels.length - 1)];
     el("level").value = state.level;

@@ -3,6 +3,7 @@
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
 
+  const esc = (text) => String(text == null ? "" : text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   function showResult(box, ok, data) {
     box.className = `result ${ok ? "ok" : "error"}`;
     if (ok) {
@@ -10,9 +11,9 @@
       return;
     }
     const issues = (data.issues || [])
-      .map((i) => `<li>${[i.file, i.row != null ? `row ${i.row}` : "", i.field ? `'${i.field}'` : ""].filter(Boolean).join(" ")}: ${i.reason.replace(/</g, "&lt;")}</li>`)
+      .map((i) => `<li>${esc([i.file, i.row != null ? `row ${i.row}` : "", i.field ? `'${i.field}'` : ""].filter(Boolean).join(" "))}: ${esc(i.reason)}</li>`)
       .join("");
-    box.innerHTML = `<strong>${window.MS_STRINGS.rejected}</strong><ul class="issues">${issues || `<li>${data.message}</li>`}</ul>`;
+    box.innerHTML = `<strong>${window.MS_STRINGS.rejected}</strong><ul class="issues">${issues || `<li>${esc(data.message)}</li>`}</ul>`;
   }
 
   for (const form of document.querySelectorAll("form[data-url]")) {

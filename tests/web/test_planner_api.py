@@ -22,9 +22,11 @@ def _small(demo_layers) -> str:
     return str(small["grid_id"].iloc[0])
 
 
-def test_open_edit_and_evaluate(client, demo_layers):
+def test_open_edit_and_evaluate(app, client, demo_layers):
     parent = _small(demo_layers)
-    data = client.get(f"/api/planner/{parent}").get_json()
+    auth = _auth(app)
+    assert client.get(f"/api/planner/{parent}").status_code == 401
+    data = client.get(f"/api/planner/{parent}", headers=auth).get_json()
     assignment = data["assignment"]
     cells = sorted(set(assignment.values()))
     assert len(cells) >= 2 and data["child_level"] == "micro"
@@ -32,11 +34,12 @@ def test_open_edit_and_evaluate(client, demo_layers):
     moved = client.post(
         f"/api/planner/{parent}/edit",
         json={"op": "move", "assignment": assignment, "buildings": [first], "to": cells[1]},
+        headers=auth,
     ).get_json()
     before = {
         t["cell_id"]: t["households"]
         for t in client.post(
-            f"/api/planner/{parent}/evaluate", json={"assignment": assignment}
+            f"/api/planner/{parent}/evaluate", json={"assignment": assignment}, headers=auth
         ).get_json()["totals"]
     }
     after = {t["cell_id"]: t["households"] for t in moved["totals"]}
@@ -44,7 +47,9 @@ def test_open_edit_and_evaluate(client, demo_layers):
     assert after[cells[0]] == before[cells[0]] - households
     assert after[cells[1]] == before[cells[1]] + households
     assert len(moved["polygons"]["features"]) == len(after)
-    bad = client.post(f"/api/planner/{parent}/edit", json={"op": "explode", "assignment": {}})
+    bad = client.post(
+        f"/api/planner/{parent}/edit", json={"op": "explode", "assignment": {}}, headers=auth
+    )
     assert bad.status_code == 400
 
 
@@ -69,7 +74,7 @@ def test_proposal_meets_the_target(app, client, demo_layers, wait_job):
 def test_versions_conflict_publish_compare_rollback_export(app, client, demo_layers):
     auth = _auth(app)
     parent = _small(demo_layers)
-    data = client.get(f"/api/planner/{parent}").get_json()
+    data = client.get(f"/api/planner/{parent}", headers=auth).get_json()
     original = data["assignment"]
     cells = sorted(set(original.values()))
     building = next(b for b, c in original.items() if c == cells[0])
@@ -129,15 +134,17 @@ def test_cli_init_from_osm(tmp_path, capsys):
     store.dispose()
 
 
-def test_people_persons_and_volunteers(client, demo_layers):
+def test_people_persons_and_volunteers(app, client, demo_layers):
     parent = _small(demo_layers)
-    assignment = client.get(f"/api/planner/{parent}").get_json()["assignment"]
+    auth = _auth(app)
+    assignment = client.get(f"/api/planner/{parent}", headers=auth).get_json()["assignment"]
     cells = sorted(set(assignment.values()))
     names = [f"负责人{i}" for i in range(len(cells))]
     volunteers = [f"志愿者{i}" for i in range(40)]
     data = client.post(
         f"/api/planner/{parent}/people",
         json={"assignment": assignment, "people": names, "volunteers": volunteers},
+        headers=auth,
     ).get_json()
     assert sorted(data["persons"]) == cells and sorted(data["persons"].values()) == sorted(names)
     households = demo_layers["households"]
@@ -147,7 +154,9 @@ def test_people_persons_and_volunteers(client, demo_layers):
     assert sorted(shared) == sorted(held)
     assert all(3 <= len(hs) <= 5 for hs in groups.values())
     too_few = client.post(
-        f"/api/planner/{parent}/people", json={"assignment": assignment, "volunteers": ["一人"]}
+        f"/api/planner/{parent}/people",
+        json={"assignment": assignment, "volunteers": ["一人"]},
+        headers=auth,
     )
     assert too_few.status_code == 400
 
