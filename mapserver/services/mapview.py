@@ -8,7 +8,7 @@ features. No Flask here.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,18 @@ class _Snapshot:
     result: Rollup
     grid_codes: pd.Series
     building_codes: pd.Series
+    other_rules: dict = field(default_factory=dict)  # rule -> (grid codes, building codes)
+
+    def codes(self, rule: str, threshold: float, default: str) -> tuple[pd.Series, pd.Series]:
+        """Grid and building colour codes under ``rule`` (computed once per snapshot)."""
+        if rule == default:
+            return self.grid_codes, self.building_codes
+        if rule not in self.other_rules:
+            self.other_rules[rule] = (
+                self.result.grid_colour_codes(rule=rule, threshold=threshold),
+                self.result.building_colour_codes(rule=rule, threshold=threshold),
+            )
+        return self.other_rules[rule]
 
 
 def _round_coords(coords: np.ndarray) -> np.ndarray:
@@ -256,15 +268,18 @@ class MapView:
             "colour": self.scheme.colour(code),
         }
 
-    def _grid_status(self, snap: _Snapshot, grid_id: str) -> dict:
-        result = snap.result
-        return self._status(result.grid_households, result.grid_persons, snap.grid_codes, grid_id)
+    def _codes(self, snap: _Snapshot, rule: str | None) -> tuple[pd.Series, pd.Series]:
+        return snap.codes(rule or self.colour_rule, self.share_threshold, self.colour_rule)
 
-    def _building_status(self, snap: _Snapshot, building_id: str) -> dict:
+    def _grid_status(self, snap: _Snapshot, grid_id: str, rule: str | None = None) -> dict:
         result = snap.result
-        return self._status(
-            result.building_households, result.building_persons, snap.building_codes, building_id
-        )
+        codes = self._codes(snap, rule)[0]
+        return self._status(result.grid_households, result.grid_persons, codes, grid_id)
+
+    def _building_status(self, snap: _Snapshot, building_id: str, rule: str | None = None) -> dict:
+        result = snap.result
+        codes = self._codes(snap, rule)[1]
+        return self._status(result.building_households, result.building_persons, codes, building_id)
 
     def levels(self) -> list[str]:
         """Grid levels present in the data, top first."""
@@ -279,8 +294,10 @@ class MapView:
         bbox: tuple[float, float, float, float] | None = None,
         ids: list[str] | None = None,
         coords: str = "wgs84",
+        rule: str | None = None,
     ) -> dict:
-        """GeoJSON FeatureCollection of grids with status, filtered by level, parent, bbox, ids."""
+        """GeoJSON FeatureCollection of grids with status, filtered by level, parent, bbox, ids;
+        colours by ``rule`` ("worst" or "share"; default: the server's setting)."""
         layers = self.layers()
         snap = self.snapshot()
         grids = self.store.read_grids(level=level, parent_id=parent_id, bbox=bbox, ids=ids)
@@ -302,7 +319,7 @@ class MapView:
                 "area_class": area,
                 "area_colour": self.area_scheme.colour(None if area == "none" else area),
                 "children": len(layers.children.get(gid, [])),
-                **self._grid_status(snap, gid),
+                **self._grid_status(snap, gid, rule),
             }
             features.append(
                 {
@@ -321,6 +338,7 @@ class MapView:
         bbox: tuple[float, float, float, float] | None = None,
         coords: str = "wgs84",
         limit: int = 5000,
+        rule: str | None = None,
     ) -> dict:
         """GeoJSON FeatureCollection of buildings with status, inside a grid's subtree or a bbox."""
         layers = self.layers()
@@ -344,7 +362,7 @@ class MapView:
                     if row.grid_id in layers.grids.index
                     else None
                 ),
-                **self._building_status(snap, bid),
+                **self._building_status(snap, bid, rule),
             }
             features.append(
                 {
@@ -388,7 +406,7 @@ class MapView:
             status = self._grid_status(snap, grid_id)
         return {"seq": snap.seq, "grid_id": grid_id, "scheme": self.scheme.name, **status}
 
-    def changes(self, since: int) -> dict:
+    def changes(self, since: int, *, rule: str | None = None) -> dict:
         """What changed after ``since``: new status and colour of every affected building
         and grid (all ancestors), and the new totals."""
         layers = self.layers()
@@ -400,9 +418,9 @@ class MapView:
             grid_ids.add(leaf)
             grid_ids.update(layers.ancestors.get(leaf, []))
         affected = {*building_ids, *grid_ids}
-        grids = {g: self._grid_status(snap, g) for g in affected if g in layers.grids.index}
+        grids = {g: self._grid_status(snap, g, rule) for g in affected if g in layers.grids.index}
         buildings = {
-            b: self._building_status(snap, b) for b in affected if b in layers.buildings.index
+            b: self._building_status(snap, b, rule) for b in affected if b in layers.buildings.index
         }
         return {
             "since": since,

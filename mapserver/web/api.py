@@ -47,6 +47,15 @@ def _bbox() -> tuple[float, float, float, float] | None:
     return parts  # type: ignore[return-value]
 
 
+def _rule() -> str | None:
+    rule = request.args.get("rule") or None
+    if rule not in (None, "worst", "share"):
+        raise ValidationError(
+            [ValidationIssue("request", None, "rule", f"'{rule}' is not worst or share")]
+        )
+    return rule
+
+
 def _coords() -> str:
     coords = request.args.get("coords", "wgs84").lower()
     if coords not in ("wgs84", "gcj02"):
@@ -70,6 +79,8 @@ def config():
         strings=i18n.table(lang),
         lang=lang,
         basemap=settings.basemap,
+        colour_rule=view.colour_rule,
+        share_threshold=view.share_threshold,
         seq=view.snapshot().seq,
     )
 
@@ -84,6 +95,7 @@ def grids():
             ids=request.args.getlist("id") or None,
             bbox=_bbox(),
             coords=_coords(),
+            rule=_rule(),
         )
     )
 
@@ -93,7 +105,7 @@ def buildings():
     """Buildings with live status as GeoJSON; filter by grid (subtree) and bbox."""
     return jsonify(
         _view().building_features(
-            grid_id=request.args.get("grid") or None, bbox=_bbox(), coords=_coords()
+            grid_id=request.args.get("grid") or None, bbox=_bbox(), coords=_coords(), rule=_rule()
         )
     )
 
@@ -138,7 +150,7 @@ def changes():
         raise ValidationError(
             [ValidationIssue("request", None, "since", "must be an integer")]
         ) from err
-    return jsonify(_view().changes(since))
+    return jsonify(_view().changes(since, rule=_rule()))
 
 
 @bp.get("/stream")

@@ -129,7 +129,8 @@
   }
 
   function coordsParam() {
-    return state.basemap === "gaode" ? "&coords=gcj02" : "";
+    const rule = state.rule ? `&rule=${state.rule}` : "";
+    return (state.basemap === "gaode" ? "&coords=gcj02" : "") + rule;
   }
   function bboxParam() {
     const b = map.getBounds().pad(state.basemap === "gaode" ? 0.3 : 0.1);
@@ -662,7 +663,7 @@
     if (fetching) return;
     fetching = true;
     try {
-      const data = await getJSON(`/api/changes?since=${state.seq}`);
+      const data = await getJSON(`/api/changes?since=${state.seq}${state.rule ? `&rule=${state.rule}` : ""}`);
       if (data.seq > state.seq) {
         state.seq = data.seq;
         applyChange(data);
@@ -741,6 +742,10 @@
     renderBreadcrumb();
     reload(false);
   });
+  el("colour-rule").addEventListener("change", () => {
+    state.rule = el("colour-rule").value;
+    loadFeatures();
+  });
   el("colour-mode").addEventListener("change", () => {
     state.mode = el("colour-mode").value;
     gridLayer.setStyle(gridStyle);
@@ -781,6 +786,8 @@
     const params = new URLSearchParams(location.search);
     state.config = await getJSON("/api/config");
     state.seq = state.config.seq;
+    state.rule = state.config.colour_rule;
+    el("colour-rule").value = state.rule;
     const levels = state.config.levels;
     el("level").innerHTML = levels
       .map((l) => `<option value="${escapeHtml(l)}">${escapeHtml(state.config.level_labels[l] || l)}</option>`)

@@ -228,3 +228,20 @@ def test_roads_and_checkpoints_layers(client):
     checkpoints = client.get("/api/checkpoints").get_json()["features"]
     assert any(f["properties"]["road_class"] == "gate" for f in roads)
     assert len(checkpoints) >= 10
+
+
+def test_colour_rule_per_request(client):
+    worst = client.get("/api/grids?level=community&rule=worst").get_json()["features"]
+    share = client.get("/api/grids?level=community&rule=share").get_json()["features"]
+    order = [c.code for c in SCHEME.codes_worst_first()]
+    for feature in worst:
+        present = [c for c in order if feature["properties"]["counts"].get(c)]
+        assert feature["properties"]["status"] == present[0]
+    for feature in share:
+        counts = feature["properties"]["counts"]
+        total = sum(counts.values())
+        status = feature["properties"]["status"]
+        over = [c for c in order if counts.get(c, 0) / total >= 0.1]
+        assert status == (over[0] if over else max(counts, key=counts.get))
+    assert {f["properties"]["status"] for f in share} != {f["properties"]["status"] for f in worst}
+    assert client.get("/api/grids?rule=loudest").status_code == 400
