@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, stream_with_context
 from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
@@ -16,7 +17,7 @@ from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.services import statusio
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.web import i18n
-from mapserver.web.auth import write_access
+from mapserver.web.auth import current_user, write_access
 from mapserver.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -112,11 +113,21 @@ def buildings():
 
 @bp.get("/households")
 def households():
-    """Households of one building with their current status."""
+    """Households of one building with their current status (personal data: login needed;
+    a worker sees only the buildings of their own grid)."""
+    user = current_user()
+    if user is None:
+        abort(401, description="login or API token required")
     building = request.args.get("building")
     if not building:
         raise ValidationError([ValidationIssue("request", None, "building", "required")])
     store = current_app.extensions["store"]
+    if user.role != "admin":
+        view = _view()
+        held = view.layers().buildings
+        grids = {user.grid_id, *view.descendants(user.grid_id)} if user.grid_id else set()
+        if building not in held.index or held.at[building, "grid_id"] not in grids:
+            abort(403, description=f"building '{building}' is outside your grid")
     frame = store.read_households(building_ids=[building])
     status = store.read_status(entity_kind="household")
     status = status[status["entity_id"].isin(frame["household_id"])].set_index("entity_id")
@@ -346,6 +357,8 @@ def _area_request() -> dict:
         raw = body.get(name, args.get(name, default))
         try:
             values[name] = kind(raw)
+            if not math.isfinite(values[name]):
+                raise ValueError(raw)
         except (TypeError, ValueError) as err:
             raise ValidationError(
                 [ValidationIssue("request", None, name, f"'{raw}' is not a number")]

@@ -142,6 +142,8 @@ def replan_delivery(plan_id: str):
     if body.get("now"):
         try:
             hours, minutes = (int(x) for x in str(body["now"]).split(":"))
+            if not (0 <= hours < 24 and 0 <= minutes < 60):
+                raise ValueError(body["now"])
             now_s = hours * 3600 + minutes * 60
         except ValueError as err:
             raise ValidationError(

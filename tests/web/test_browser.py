@@ -255,3 +255,30 @@ def test_planner_move_save_publish_then_command_map(live_server, browser, demo_l
         timeout=10_000,
     )
     context.close()
+
+
+def test_worker_entry_form_on_a_phone(live_server, browser):
+    """A grid worker logs in on a phone, picks a household, sets its status and saves."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith("http://127.0.0.1") else r.abort(),
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/entry")
+    page.fill("input[name=username]", "worker")
+    page.fill("input[name=password]", "demo2020")
+    page.click("button[type=submit]")
+    options = page.eval_on_selector_all("#building option", "els => els.map(e => e.value)")
+    own = [o for o in options if o]
+    assert own
+    page.select_option("#building", own[0])
+    page.wait_for_function("document.querySelectorAll('#household option').length > 0")
+    household = page.eval_on_selector("#household", "el => el.value")
+    page.check("input[name=status][value=grey]")
+    page.click("#entry button[type=submit]")
+    page.wait_for_selector("#entry-result.ok", timeout=5_000)
+    listed = page.request.get(f"{live_server.url}/api/households?building={own[0]}").json()
+    saved = {h["household_id"]: h["status"] for h in listed["households"]}
+    assert saved[household] == "grey"
+    context.close()

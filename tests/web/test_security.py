@@ -100,3 +100,16 @@ def test_rollback_of_a_broken_version_leaves_nothing(app, client, demo_layers):
     )
     assert response.status_code == 400
     assert store.table_rows("plan_versions") == before
+
+
+def test_household_list_needs_login_and_own_grid(app, client, demo_layers):
+    store = app.extensions["store"]
+    worker = store.get_user("worker")
+    buildings = demo_layers["buildings"]
+    own = buildings.loc[buildings["grid_id"] == worker.grid_id, "building_id"].iloc[0]
+    other = buildings.loc[buildings["grid_id"] != worker.grid_id, "building_id"].iloc[0]
+    assert client.get(f"/api/households?building={own}").status_code == 401
+    _login(client, "worker")
+    listed = client.get(f"/api/households?building={own}").get_json()["households"]
+    assert listed and all(h["household_id"].startswith(own) for h in listed)
+    assert client.get(f"/api/households?building={other}").status_code == 403
