@@ -74,10 +74,10 @@ class WalkNetwork:
         graph = self.matrix.T.tocsr() if reverse else self.matrix
         return dijkstra(graph, directed=True, indices=sources, return_predecessors=True)
 
-    def path_from(self, pred: np.ndarray, source: int, target: int) -> list[_Step]:
-        """Steps of the shortest path ``source -> target`` from a predecessor row of ``source``."""
-        nodes = [target]
-        while nodes[-1] != source:
+    def _walk(self, pred: np.ndarray, start: int, stop: int, source: int, target: int) -> list:
+        """Nodes from ``start`` following ``pred`` until ``stop`` (ValueError if cut off)."""
+        nodes = [start]
+        while nodes[-1] != stop:
             p = int(pred[nodes[-1]])
             if p < 0:
                 msg = (
@@ -86,22 +86,18 @@ class WalkNetwork:
                 )
                 raise ValueError(msg)
             nodes.append(p)
-        nodes.reverse()
+        return nodes
+
+    def _steps(self, nodes: list) -> list[_Step]:
         return [(self.arc_edge[(a, b)], a, b) for a, b in itertools.pairwise(nodes)]
+
+    def path_from(self, pred: np.ndarray, source: int, target: int) -> list[_Step]:
+        """Steps of the shortest path ``source -> target`` from a predecessor row of ``source``."""
+        return self._steps(self._walk(pred, target, source, source, target)[::-1])
 
     def path_to(self, pred_to: np.ndarray, source: int, target: int) -> list[_Step]:
         """Steps ``source -> target`` from a predecessor row of a reverse search of ``target``."""
-        nodes = [source]
-        while nodes[-1] != target:
-            p = int(pred_to[nodes[-1]])
-            if p < 0:
-                msg = (
-                    f"no {self.mode} route from node '{self.node_ids[source]}' "
-                    f"to node '{self.node_ids[target]}'"
-                )
-                raise ValueError(msg)
-            nodes.append(p)
-        return [(self.arc_edge[(a, b)], a, b) for a, b in itertools.pairwise(nodes)]
+        return self._steps(self._walk(pred_to, source, target, source, target))
 
     def steps_out(self, steps: Iterable[_Step]) -> tuple[tuple[str, str, str], ...]:
         """Steps as ``(edge_id, from_node_id, to_node_id)`` strings."""
