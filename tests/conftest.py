@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PASSWORD = "demo2020"
+# Real data of Chinese cities (OSM extracts, a 街道/社区/网格 tree, BD-09 points): ../shared/realdata
+REALDATA = Path(os.environ.get("MAPSERVER_REALDATA", ROOT.parent / "shared" / "realdata"))
 
 
 def _free_port() -> int:
@@ -65,6 +67,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         command = ["runuser", "-u", "postgres", "--", *command]
     subprocess.run(command, capture_output=True, check=False)
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The shared real-data folder; tests that need it skip when it is absent."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real data not found at {REALDATA} (set MAPSERVER_REALDATA)")
+    return REALDATA
 
 
 @pytest.fixture(scope="session")
