@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -228,10 +229,20 @@ def _parse_crs(source: str) -> pyproj.CRS:
     """Parse a CRS name, code or bare EPSG number; say what was given when it fails."""
     if source.upper() in ("CGCS2000", "CGCS 2000"):
         return pyproj.CRS.from_epsg(4490)
+    if source.lower().endswith(".prj"):
+        try:
+            source = Path(source).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError as exc:
+            msg = f"cannot read the .prj file {source!r}: {exc}"
+            raise ValueError(msg) from exc
     if source.isdigit():
         source = f"EPSG:{source}"
     try:
         return pyproj.CRS.from_user_input(source)
     except pyproj.exceptions.CRSError as exc:
-        msg = f"unknown coordinate system {source!r}: use an EPSG code, 'gcj02' or 'bd09' ({exc})"
+        shown = source if len(source) <= 80 else source[:77] + "…"
+        msg = (
+            f"unknown coordinate system {shown!r}: use an EPSG code, 'gcj02', 'bd09', "
+            f"a .prj file, WKT or a PROJ string ({exc})"
+        )
         raise ValueError(msg) from exc

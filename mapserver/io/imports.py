@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import pandas as pd
 
 from mapserver import crs
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.gridtree import assign_parents, join_parts
+from mapserver.io.mapping import ColumnMapping, apply_mapping, check_mapping
 from mapserver.io.readers import TABLE_SUFFIXES, read_table, read_vector, to_wgs84
 from mapserver.io.tables import normalise_columns, points_from_table
+from mapserver.io.validate import LEVEL_CODES as _LEVEL_CODES
 from mapserver.io.validate import (
     count,
     text,
@@ -22,7 +26,15 @@ from mapserver.io.validate import (
     validate_households,
     validate_status,
 )
-from mapserver.model import GEOMETRY_LAYERS, LAYERS, STATUS_COLUMNS, STORAGE_CRS
+from mapserver.model import (
+    GEOMETRY_LAYERS,
+    GRID_LEVELS,
+    ID_COLUMN,
+    LAYERS,
+    STATUS_COLUMNS,
+    STORAGE_CRS,
+    level_rank,
+)
 from mapserver.network.lines import roads_from_lines
 from mapserver.network.osm import read_osm_roads
 
@@ -31,6 +43,7 @@ IMPORT_LAYERS: tuple[str, ...] = (
     "buildings",
     "households",
     "status",
+    "road_nodes",
     "road_edges",
     "roads",  # OSM file or road line layer -> road_nodes + road_edges
     "checkpoints",
@@ -42,6 +55,7 @@ _LAYER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("checkpoints", ("checkpoint", "道口", "卡口")),
     ("households", ("household", "户")),
     ("buildings", ("building", "楼")),
+    ("road_nodes", ("road_node", "node", "节点")),
     ("road_edges", ("road", "edge", "道路")),
     ("grids", ("grid", "网格")),
 )
@@ -67,13 +81,46 @@ def detect_layer(path: str | Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ImportFile:
+    """One uploaded file and how to read it.
+
+    Attributes
+    ----------
+    path
+        Where the file is.
+    layer
+        Which layer it holds (see IMPORT_LAYERS).
+    name
+        The name the user gave it (used in messages); the path's name by default.
+    mapping
+        Which of its columns hold which model fields, and constants such as ``level``.
+    encoding
+        Its text encoding; ``None`` detects it.
+    """
+
+    path: Path
+    layer: str
+    name: str = ""
+    mapping: ColumnMapping = field(default_factory=ColumnMapping)
+    encoding: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The file name shown in messages."""
+        return self.name or Path(self.path).name
+
+
 def load_import(
-    paths: dict[str, str | Path],
+    paths: dict[str, str | Path] | list[ImportFile],
     *,
     source_crs: str | None = None,
     repair: bool = False,
     existing: dict[str, pd.DataFrame] | None = None,
-    scheme_codes: set[str] | None = None,
+    scheme_codes: set[str] | dict[str, str] | None = None,
+    parent_by: str | None = None,
+    merge: bool = False,
+    notes: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Read and validate the files of one import; all or nothing.
 
@@ -81,18 +128,34 @@ def load_import(
     ----------
     paths
         Layer name (``grids``, ``buildings``, ``households``, ``status``,
-        ``road_edges``, ``roads``, ``checkpoints``) to file. ``roads`` is an OSM
-        file or a road line layer, noded into ``road_nodes`` and ``road_edges``.
+        ``road_nodes``, ``road_edges``, ``roads``, ``checkpoints``) to file, or
+        a list of :class:`ImportFile` (several grid files, e.g. 街道, 社区 and
+        网格 layers, may come together). ``roads`` is an OSM file or a road
+        line layer, noded into ``road_nodes`` and ``road_edges``.
     source_crs
-        What the coordinates really are (EPSG code, ``"gcj02"``, ``"bd09"``);
-        ``None`` uses each file's own CRS, or EPSG:4326 when it has none.
+        What the coordinates really are (EPSG code, ``"gcj02"``, ``"bd09"``, WKT,
+        a PROJ string or a ``.prj`` path); ``None`` uses each file's own CRS,
+        or EPSG:4326 when it has none.
     repair
-        Repair invalid polygons with ``shapely.make_valid`` instead of rejecting them.
+        Repair invalid polygons with ``shapely.make_valid``, cut sibling
+        overlaps from the smaller grid and report gaps (in ``notes``).
     existing
-        The store's current layers, used for cross-checks of layers not uploaded
-        (status against stored households/buildings, buildings against stored grids).
+        The store's current layers: cross-checks of layers not uploaded
+        (status against stored households/buildings, buildings against stored
+        grids), and with ``merge`` the rows the import keeps.
     scheme_codes
-        Allowed status codes; ``None`` accepts any.
+        Allowed status codes, or accepted spellings -> code; ``None`` accepts any.
+    parent_by
+        ``"code"`` or ``"containment"``: fill blank grid parents from the
+        grids of higher levels (see :func:`mapserver.io.gridtree.assign_parents`).
+    merge
+        The import updates the stored layers by id instead of replacing them:
+        rows of stored ids take the stored values of columns the file lacks
+        (a table of ``grid_id, area_class`` changes only the area class), and
+        the tree, containment and overlap checks include the stored grids.
+    notes
+        Receives what was done that the user should know: encodings used,
+        parts joined, parents set, repairs with their areas, gaps.
 
     Returns
     -------
@@ -106,39 +169,59 @@ def load_import(
     ValidationError
         With every issue of every file; nothing is returned then.
     """
-    unknown = sorted(set(paths) - set(IMPORT_LAYERS))
+    files = _as_files(paths)
+    layers_given = [f.layer for f in files]
+    unknown = sorted(set(layers_given) - set(IMPORT_LAYERS))
     if unknown:
         msg = f"unknown layer(s) {unknown}: use {list(IMPORT_LAYERS)}"
         raise ValueError(msg)
-    if "roads" in paths and "road_edges" in paths:
+    if "roads" in layers_given and {"road_edges", "road_nodes"} & set(layers_given):
         msg = "give either 'roads' (to be noded) or 'road_edges' (edges as they are), not both"
         raise ValueError(msg)
     existing = existing or {}
+    notes = notes if notes is not None else []
     issues: list[ValidationIssue] = []
     raw: dict[str, pd.DataFrame] = {}
-    names = {layer: Path(path).name for layer, path in paths.items()}
-    for layer, path in paths.items():
+    grid_files: list[tuple[ImportFile, pd.DataFrame]] = []
+    names = {f.layer: f.shown for f in files}
+    for item in files:
         try:
-            if layer == "roads":
-                out_roads = _read_roads(Path(path), names[layer], source_crs)
-                raw["road_nodes"], raw["road_edges"] = out_roads
+            if item.layer == "roads":
+                raw["road_nodes"], raw["road_edges"] = _read_roads(item, source_crs)
+                continue
+            frame = _read(item, source_crs, issues, notes)
+            if frame is None:
+                continue
+            if item.layer == "grids":
+                grid_files.append((item, frame))
+            elif item.layer in raw:
+                reason = f"a second file for layer '{item.layer}'"
+                issues.append(ValidationIssue(item.shown, None, None, reason))
             else:
-                raw[layer] = _read(layer, Path(path), source_crs)
+                raw[item.layer] = frame
         except ValidationError as exc:
             issues.extend(exc.issues)
         except Exception as exc:  # any unreadable file is one issue, not a crash
-            issues.append(ValidationIssue(names[layer], None, None, f"cannot read the file: {exc}"))
+            issues.append(ValidationIssue(item.shown, None, None, f"cannot read the file: {exc}"))
+    if merge:
+        for layer, frame in list(raw.items()):
+            raw[layer] = _fill_from_stored(layer, frame, existing.get(layer))
+        grid_files = [
+            (item, _fill_from_stored("grids", frame, existing.get("grids")))
+            for item, frame in grid_files
+        ]
     out: dict[str, pd.DataFrame] = {}
-    if "grids" in raw:
-        out["grids"] = validate_grids(
-            raw["grids"], file=names["grids"], repair=repair, issues=issues
+    stored_grids = existing.get("grids") if merge else None
+    if grid_files:
+        out["grids"] = _grid_files(
+            grid_files, stored_grids, repair=repair, parent_by=parent_by, issues=issues, notes=notes
         )
-    grids = out.get("grids") if "grids" in paths else existing.get("grids")
+    grids = _merged(out.get("grids"), existing.get("grids"), "grid_id", merge=merge)
     if "buildings" in raw:
         out["buildings"] = validate_buildings(
             raw["buildings"], file=names["buildings"], grids=grids, repair=repair, issues=issues
         )
-    building_ids = _id_set(out, existing, "buildings", "building_id")
+    building_ids = _id_set(out, existing, "buildings", "building_id", merge=merge)
     if "households" in raw:
         out["households"] = validate_households(
             raw["households"], file=names["households"], building_ids=building_ids, issues=issues
@@ -148,7 +231,7 @@ def load_import(
             raw["status"],
             file=names["status"],
             scheme_codes=scheme_codes,
-            household_ids=_id_set(out, existing, "households", "household_id"),
+            household_ids=_id_set(out, existing, "households", "household_id", merge=merge),
             building_ids=building_ids,
             issues=issues,
         )
@@ -164,38 +247,190 @@ def load_import(
     return {layer: _conform(layer, df) for layer, df in out.items()}
 
 
-def _read(layer: str, path: Path, source_crs: str | None) -> pd.DataFrame:
-    """Read one file as a layer: model column names, geometry in EPSG:4326."""
+def _as_files(paths: dict[str, str | Path] | list[ImportFile]) -> list[ImportFile]:
+    """The import's files as ImportFile objects."""
+    if isinstance(paths, dict):
+        return [ImportFile(Path(p), layer) for layer, p in paths.items()]
+    return list(paths)
+
+
+def _grid_files(
+    grid_files: list[tuple[ImportFile, pd.DataFrame]],
+    stored: pd.DataFrame | None,
+    *,
+    repair: bool,
+    parent_by: str | None,
+    issues: list[ValidationIssue],
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    """Validate grid files from the top level down, each against the others and the store.
+
+    Rows of one id in several parts are joined first; then blank parents are
+    set by code or containment when asked.
+    """
+
+    def top_rank(frame: pd.DataFrame) -> int:
+        if "level" not in frame.columns:
+            return len(GRID_LEVELS)
+        ranks = [
+            level_rank(_LEVEL_CODES.get(str(v).strip().lower(), str(v))) for v in frame["level"]
+        ]
+        return min(ranks, default=len(GRID_LEVELS))
+
+    ordered = sorted(grid_files, key=lambda pair: top_rank(pair[1]))
+    done: list[gpd.GeoDataFrame] = []
+    for item, frame in ordered:
+        local: list[ValidationIssue] = []
+        frame, joined = join_parts(frame, file=item.shown, issues=local)
+        notes.extend(joined)
+        context = _context_grids(done, stored)
+        if parent_by and "level" in frame.columns and "grid_id" in frame.columns:
+            probe = validate_grids(frame, file=item.shown, issues=[], repair=repair)
+            frame, set_notes = assign_parents(
+                probe, context, by=parent_by, file=item.shown, issues=local
+            )
+            notes.extend(set_notes)
+        checked = validate_grids(
+            frame,
+            file=item.shown,
+            repair=repair,
+            parents_known=set(context["grid_id"]),
+            context=context,
+            issues=local,
+            notes=notes,
+        )
+        issues.extend(local)
+        if not local:
+            done.append(checked)
+    if not done:
+        return gpd.GeoDataFrame(geometry=[], crs=STORAGE_CRS)
+    frames = [_conform("grids", d) for d in done]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
+
+
+def _context_grids(done: list[gpd.GeoDataFrame], stored: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """Grids already checked in this import, then stored grids with other ids."""
+    frames = [_conform("grids", d)[["grid_id", "parent_id", "level", "geometry"]] for d in done]
+    ids = {g for d in frames for g in d["grid_id"]}
+    if stored is not None and len(stored):
+        keep = stored[~stored["grid_id"].isin(ids)]
+        frames.append(keep[["grid_id", "parent_id", "level", "geometry"]])
+    if not frames:
+        return gpd.GeoDataFrame(
+            {"grid_id": [], "parent_id": [], "level": []}, geometry=[], crs=STORAGE_CRS
+        )
+    return gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
+    )
+
+
+def _fill_from_stored(layer: str, frame: pd.DataFrame, stored: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows whose id is stored take the stored values of the columns the file lacks.
+
+    A table without geometry becomes a GeoDataFrame with the stored geometry
+    of its rows (new rows then have none, and validation says so).
+    """
+    id_column = ID_COLUMN.get(layer)
+    if stored is None or not len(stored) or id_column is None or id_column not in frame.columns:
+        return frame
+    by_id = stored.drop_duplicates(id_column).set_index(id_column)
+    keys = [text(v) for v in frame[id_column]]
+    missing = [c for c in LAYERS[layer] if c not in frame.columns and c in by_id.columns]
+    if not missing:
+        return frame
+    frame = frame.copy()
+    for column in missing:
+        if column != "geometry":
+            frame[column] = by_id[column].reindex(keys).to_numpy(dtype=object)
+    if "geometry" in missing:
+        values = by_id["geometry"].reindex(keys).to_numpy(dtype=object)
+        return gpd.GeoDataFrame(frame, geometry=list(values), crs=STORAGE_CRS)
+    return frame
+
+
+def _merged(new: pd.DataFrame | None, stored: pd.DataFrame | None, key: str, *, merge: bool):
+    """The layer after the import: the new rows, plus the stored rows of other ids on a merge."""
+    if new is None:
+        return stored
+    if not merge or stored is None or not len(stored):
+        return new
+    keep = stored[~stored[key].isin(set(new[key]))]
+    return gpd.GeoDataFrame(pd.concat([new, keep], ignore_index=True), crs=STORAGE_CRS)
+
+
+def _read(
+    item: ImportFile, source_crs: str | None, issues: list[ValidationIssue], notes: list[str]
+) -> pd.DataFrame | None:
+    """Read one file as a layer: mapping applied, model column names, geometry in EPSG:4326."""
+    path, layer = Path(item.path), item.layer
     if path.suffix.lower() in TABLE_SUFFIXES:
-        df = normalise_columns(read_table(path), layer)
+        df = read_table(path, encoding=item.encoding)
+        _note_encoding(item, df, notes)
+        df = _mapped(item, df, issues)
+        if df is None:
+            return None
         if layer in GEOMETRY_LAYERS:
             df = points_from_table(df)
             if isinstance(df, gpd.GeoDataFrame):
-                df = to_wgs84(df, source_crs=source_crs)
+                df = to_wgs84(df, source_crs=source_crs, file=item.shown)
         return df
-    gdf = normalise_columns(read_vector(path, source_crs=source_crs), layer)
+    gdf = read_vector(path, source_crs=source_crs, encoding=item.encoding)
+    _note_encoding(item, gdf, notes)
+    gdf = _mapped(item, gdf, issues)
+    if gdf is None:
+        return None
     if layer not in GEOMETRY_LAYERS:
         return pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     return gdf
 
 
+def _mapped(item: ImportFile, df: pd.DataFrame, issues: list[ValidationIssue]):
+    """The file's columns after its mapping and the usual aliases; None after reporting."""
+    problems = check_mapping(item.mapping, item.layer, list(df.columns), file=item.shown)
+    if problems:
+        issues.extend(problems)
+        return None
+    mapped = apply_mapping(df, item.mapping)
+    protected = set(item.mapping.columns) | set(item.mapping.constants)
+    return normalise_columns(mapped, item.layer, keep=protected)
+
+
+def _note_encoding(item: ImportFile, df: pd.DataFrame, notes: list[str]) -> None:
+    """Say which text encoding a file was read in, when it had to be chosen."""
+    used = df.attrs.get("encoding")
+    if used is not None:
+        notes.append(f"{item.shown}: text read as {used[0]} ({used[1]})")
+
+
 def _read_roads(
-    path: Path, name: str, source_crs: str | None
+    item: ImportFile, source_crs: str | None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Road nodes and edges from an OSM file or a line layer (noded, measured in metres)."""
+    path = Path(item.path)
     if path.suffix.lower() in OSM_SUFFIXES:
         return read_osm_roads(path)
-    return roads_from_lines(read_vector(path, source_crs=source_crs), file=name)
+    lines = read_vector(path, source_crs=source_crs, encoding=item.encoding)
+    return roads_from_lines(lines, file=item.shown)
 
 
 def _id_set(
-    out: dict[str, pd.DataFrame], existing: dict[str, pd.DataFrame], layer: str, column: str
+    out: dict[str, pd.DataFrame],
+    existing: dict[str, pd.DataFrame],
+    layer: str,
+    column: str,
+    *,
+    merge: bool = False,
 ) -> set[str]:
-    """Ids of a layer: the uploaded one when given, else the stored one, else none."""
-    df = out.get(layer, existing.get(layer))
-    if df is None or column not in df.columns:
-        return set()
-    return {v for v in (text(x) for x in df[column]) if v is not None}
+    """Ids of a layer after the import: the uploaded ones (plus the stored ones on a
+    merge), else the stored ones, else none."""
+    found: set[str] = set()
+    frames = [out.get(layer, existing.get(layer))]
+    if merge and layer in out:
+        frames.append(existing.get(layer))
+    for df in frames:
+        if df is not None and column in df.columns:
+            found |= {v for v in (text(x) for x in df[column]) if v is not None}
+    return found
 
 
 def _status_frame(rows: list) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from shapely.geometry import (
 from shapely.geometry.base import BaseGeometry
 
 from mapserver import crs
+from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.encoding import detect_text, normal_encoding, shapefile_encoding
 from mapserver.model import STORAGE_CRS
 
 VECTOR_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml")
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".xlsx")
-CSV_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")
 
 # Columns LIBKML adds to every Placemark; dropped unless they hold something.
 _KML_META = (
@@ -44,7 +46,9 @@ _KML_META = (
 _KML_NS = "{http://www.opengis.net/kml/2.2}"
 
 
-def read_vector(path: str | Path, *, source_crs: str | None = None) -> gpd.GeoDataFrame:
+def read_vector(
+    path: str | Path, *, source_crs: str | None = None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame in EPSG:4326.
 
     Parameters
@@ -55,51 +59,92 @@ def read_vector(path: str | Path, *, source_crs: str | None = None) -> gpd.GeoDa
     source_crs
         The coordinate system the coordinates are really in (EPSG code,
         ``"gcj02"``, ``"bd09"``); overrides the file's own CRS. ``None`` uses
-        the file's CRS, or EPSG:4326 when the file has none.
+        the file's CRS, or EPSG:4326 when the file has none. A WKT or PROJ
+        string, or the path of a ``.prj`` file, is understood too.
+    encoding
+        Text encoding of a Shapefile's attributes; ``None`` detects it
+        (``.cpg``, else a UTF-8 / GB18030 trial).
 
     Returns
     -------
     geopandas.GeoDataFrame
         Attribute columns as read (names stripped of blanks), a 0-based
-        RangeIndex (feature ``i`` is the user's feature ``i + 1``), EPSG:4326.
+        RangeIndex (feature ``i`` is the user's feature ``i + 1``), EPSG:4326;
+        ``attrs["encoding"]`` says which text encoding was used and why.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in VECTOR_SUFFIXES:
         msg = f"{path.name}: cannot read '{suffix}' files as a map layer (use {VECTOR_SUFFIXES})"
         raise ValueError(msg)
+    used = None
     if suffix == ".kml":
         gdf = _read_kml(path)
-    elif suffix == ".zip":
-        gdf = pyogrio.read_dataframe(f"/vsizip/{path}")
+    elif suffix in (".zip", ".shp"):
+        used = (normal_encoding(encoding), "given") if encoding else shapefile_encoding(path)
+        source = f"/vsizip/{path}" if suffix == ".zip" else path
+        gdf = pyogrio.read_dataframe(source, encoding=used[0])
     else:
         gdf = pyogrio.read_dataframe(path)
     gdf = gdf.rename(columns=lambda c: str(c).strip()).reset_index(drop=True)
-    return to_wgs84(gdf, source_crs=source_crs)
+    out = to_wgs84(gdf, source_crs=source_crs, file=path.name)
+    if used is not None:
+        out.attrs["encoding"] = used
+    return out
 
 
-def to_wgs84(gdf: gpd.GeoDataFrame, *, source_crs: str | None = None) -> gpd.GeoDataFrame:
+def to_wgs84(
+    gdf: gpd.GeoDataFrame, *, source_crs: str | None = None, file: str = "file"
+) -> gpd.GeoDataFrame:
     """Return a layer in EPSG:4326, reading its coordinates as ``source_crs`` when given.
 
     Without ``source_crs`` the layer's own CRS is used (none means EPSG:4326).
+    Coordinates that cannot be degrees in a geographic CRS (projected metres
+    read without their CRS) raise ValidationError suggesting ``--crs``.
     """
     if source_crs:
-        return crs.convert_to_wgs84(gdf, source_crs)
-    return crs.to_storage(gdf)
+        try:
+            out = crs.convert_to_wgs84(gdf, source_crs)
+        except ValueError as exc:
+            raise ValidationError([ValidationIssue(file, None, "crs", str(exc))]) from exc
+    else:
+        if gdf.crs is None or gdf.crs.is_geographic:
+            _check_degrees(gdf, file)
+        out = crs.to_storage(gdf)
+    return out
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def _check_degrees(gdf: gpd.GeoDataFrame, file: str) -> None:
+    """Refuse a layer whose coordinates cannot be lon/lat degrees, once for the file."""
+    geoms = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if not len(geoms):
+        return
+    minx, miny, maxx, maxy = geoms.total_bounds
+    if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
+        return
+    reason = (
+        f"coordinates x {minx:,.0f}…{maxx:,.0f}, y {miny:,.0f}…{maxy:,.0f} cannot be lon/lat "
+        "degrees and the file names no coordinate system: give it with --crs "
+        "(an EPSG code such as EPSG:4549 for CGCS2000 3° zone 120°E, a .prj file, WKT "
+        "or a PROJ string)"
+    )
+    raise ValidationError([ValidationIssue(file, None, "geometry", reason)])
+
+
+def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV or XLSX sheet with every cell as text.
 
-    CSV is tried as UTF-8 (with or without BOM), then GB18030 (Chinese Excel
-    exports). Blank cells become missing values and trailing empty rows are
+    CSV is read in ``encoding`` when given, else tried as UTF-8 (with or
+    without BOM), then GB18030 (Chinese Excel exports); ``attrs["encoding"]``
+    says which was used and why. Blank cells become missing values and trailing empty rows are
     dropped; identifiers such as ``"007"`` keep their leading zeros. Data row
     ``i`` (0-based index) is the user's "row ``i + 1``", spreadsheet line ``i + 2``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    used = None
     if suffix == ".csv":
-        df = _read_csv(path)
+        df, used = _read_csv(path, encoding)
     elif suffix in (".xlsx", ".xlsm"):
         df = pd.read_excel(
             path, dtype=str, engine="openpyxl", keep_default_na=False, na_values=[""]
@@ -113,21 +158,32 @@ def read_table(path: str | Path) -> pd.DataFrame:
         df[column] = text.where(df[column].notna() & (text != ""))
     filled = df.notna().any(axis=1).to_numpy().nonzero()[0]
     last = int(filled[-1]) + 1 if len(filled) else 0
-    return df.iloc[:last].reset_index(drop=True)  # trailing empty rows only: keep row numbers
+    out = df.iloc[:last].reset_index(drop=True)  # trailing empty rows only: keep row numbers
+    if used is not None:
+        out.attrs["encoding"] = used
+    return out
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV trying each encoding of CSV_ENCODINGS in turn."""
-    last: UnicodeDecodeError | None = None
-    for encoding in CSV_ENCODINGS:
-        try:
-            return pd.read_csv(
-                path, dtype=str, encoding=encoding, keep_default_na=False, na_values=[""]
-            )
-        except UnicodeDecodeError as exc:
-            last = exc
-    msg = f"{path.name}: not readable as UTF-8 or GB18030 text ({last})"
-    raise ValueError(msg)
+def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, tuple[str, str]]:
+    """Read a CSV in the given encoding, else the first of UTF-8 / GB18030 that decodes it."""
+    if encoding:
+        used = (normal_encoding(encoding), "given")
+    else:
+        data = path.read_bytes()
+        if data.startswith(codecs.BOM_UTF8):
+            used = ("utf-8-sig", "byte-order mark")
+        else:
+            found = detect_text(data)
+            if found == "latin-1":
+                msg = f"{path.name}: not readable as UTF-8 or GB18030 text: give --encoding"
+                raise ValueError(msg)
+            used = (found, "trial")
+    try:
+        df = pd.read_csv(path, dtype=str, encoding=used[0], keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError as exc:
+        msg = f"{path.name}: not readable as {used[0]} text ({exc})"
+        raise ValueError(msg) from exc
+    return df, used
 
 
 def _read_kml(path: Path) -> gpd.GeoDataFrame:

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from mapserver.model import LAYERS
+
 # Header aliases per layer (compared after strip + lower-case + blanks to "_").
 _COMMON: dict[str, str] = {
     "名称": "name",
@@ -22,6 +24,8 @@ _COMMON: dict[str, str] = {
     "户号": "household_id",
     "住户编号": "household_id",
     "状态": "status",
+    "状态码": "status",
+    "人员状态": "status",
     "几何": "geometry",
     "wkt": "geometry",
     "geom": "geometry",
@@ -58,8 +62,25 @@ _ALIASES: dict[str, dict[str, str]] = {
         "人口": "residents",
         "交接点": "gate_node",
     },
-    "households": {"单元": "unit", "房号": "room", "室": "room", "人数": "residents"},
-    "status": {"编号": "entity_id", "类型": "entity_kind", "人数": "persons"},
+    "households": {
+        "单元": "unit",
+        "单元号": "unit",
+        "房号": "room",
+        "室": "room",
+        "门牌": "room",
+        "人数": "residents",
+        "户籍人数": "residents",
+        "楼栋": "building_id",
+        "所在楼栋": "building_id",
+    },
+    "status": {
+        "编号": "entity_id",
+        "类型": "entity_kind",
+        "人数": "persons",
+        "人员数": "persons",
+        "楼栋": "building_id",
+        "所在楼栋": "building_id",
+    },
     "checkpoints": {
         "道口编号": "checkpoint_id",
         "卡口编号": "checkpoint_id",
@@ -71,6 +92,39 @@ _ALIASES: dict[str, dict[str, str]] = {
 }
 LON_ALIASES: tuple[str, ...] = ("lon", "lng", "long", "longitude", "经度", "x")
 LAT_ALIASES: tuple[str, ...] = ("lat", "latitude", "纬度", "y")
+# Fields a layer's file may hold besides the model columns.
+KNOWN_COLUMNS: dict[str, set[str]] = {
+    "status": {"household_id", "building_id"},
+    "households": set(),
+}
+SHAPEFILE_NAME_LIMIT = 10  # dBASE cuts field names to 10 characters
+
+
+def _targets(layer: str) -> tuple[str, ...]:
+    """Model columns a layer's file can hold, in model order."""
+    extra = tuple(sorted(KNOWN_COLUMNS.get(layer, set())))
+    return tuple(LAYERS.get(layer, ())) + extra
+
+
+def guess_column(name: object, layer: str) -> str | None:
+    """The model field a header stands for, or None.
+
+    Matches the field name itself (any case, blanks as ``_``), the Chinese and
+    English aliases, and names cut to 10 characters by Shapefiles
+    (``building_i`` is ``building_id``).
+    """
+    key = _key(name)
+    aliases = {**_COMMON, **_ALIASES.get(layer, {})}
+    targets = _targets(layer)
+    if key in targets:
+        return key
+    if key in aliases:
+        return aliases[key]
+    if len(key) == SHAPEFILE_NAME_LIMIT:
+        cut = [t for t in targets if len(t) > SHAPEFILE_NAME_LIMIT and t.startswith(key)]
+        if len(cut) == 1:
+            return cut[0]
+    return None
 
 
 def _key(name: object) -> str:
@@ -78,17 +132,21 @@ def _key(name: object) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def normalise_columns(df: pd.DataFrame, layer: str) -> pd.DataFrame:
+def normalise_columns(
+    df: pd.DataFrame, layer: str, *, keep: set[str] | frozenset[str] = frozenset()
+) -> pd.DataFrame:
     """Rename a layer's headers to model.py names (``户数`` -> ``households``, ``Grid ID`` -> ...).
 
-    A header is renamed only when the target name is not already a column.
+    A header is renamed only when the target name is not already a column;
+    the columns named in ``keep`` (set by a mapping) are left as they are.
     """
-    aliases = {**_COMMON, **_ALIASES.get(layer, {})}
-    renames: dict[str, str] = {}
+    renames: dict[str, str] = {c: c for c in df.columns if c in keep}
     taken = {_key(c) for c in df.columns}
     for column in df.columns:
+        if column in keep:
+            continue
         key = _key(column)
-        target = aliases.get(key, key)
+        target = guess_column(column, layer) or key
         if target != key and target in taken:
             target = key
         if target not in renames.values():

@@ -12,6 +12,7 @@ from shapely.validation import explain_validity
 
 from mapserver import crs
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.repair import find_gaps, resolve_overlaps
 from mapserver.model import (
     AREA_CLASSES,
     BUILDING_REQUIRED,
@@ -42,7 +43,7 @@ SIBLING_OVERLAP_M2 = 1.0
 POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
 BUILDING_TYPES = frozenset({"Point", "Polygon", "MultiPolygon"})
 
-_LEVEL_NAMES: dict[str, str] = {
+LEVEL_CODES: dict[str, str] = {
     name.lower(): level
     for level, labels in LEVEL_LABELS.items()
     for name in (level, labels["zh"], labels["en"])
@@ -240,7 +241,9 @@ def validate_grids(
     file: str,
     repair: bool = False,
     parents_known: set[str] | frozenset[str] = frozenset(),
+    context: gpd.GeoDataFrame | None = None,
     issues: list[ValidationIssue] | None = None,
+    notes: list[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a grid layer: ids, levels, geometry, the tree, containment and sibling overlap.
 
@@ -251,11 +254,20 @@ def validate_grids(
     file
         File name used in the issues.
     repair
-        Replace invalid polygons by ``shapely.make_valid`` (polygonal part).
+        Replace invalid polygons by ``shapely.make_valid`` (polygonal part),
+        cut each overlap between siblings from the smaller one
+        (:data:`mapserver.io.repair.OVERLAP_RULE`) and report gaps, each
+        change with its area in ``notes``.
     parents_known
         Grid ids outside the file that ``parent_id`` may name.
+    context
+        Grids outside the file that stay (stored grids a merge keeps, other
+        files of the import): their parent links join the cycle check, their
+        polygons the containment and sibling checks.
     issues
         Append problems here; when ``None``, raise ValidationError if any.
+    notes
+        Repairs made and gaps found, one line each.
 
     Returns
     -------
@@ -283,20 +295,83 @@ def validate_grids(
         [text(v) for v in gdf["parent_id"]] if "parent_id" in gdf.columns else [None] * len(gdf)
     )
     gdf["parent_id"] = pd.Series(parents, index=gdf.index, dtype=object)
-    _check_tree(ids, parents, set(parents_known), file, local)
+    context = _context(context, ids)
+    context_parents = dict(zip(context["grid_id"], context["parent_id"], strict=True))
+    _check_tree(ids, parents, set(parents_known) | set(context_parents), file, local)
+    _check_cycles_through(ids, parents, context_parents, file, local)
     geoms, good = _geometries(gdf, POLYGONAL, file, local, repair=repair)
+    if repair:
+        geoms, good = _repair_boundaries(ids, parents, geoms, good, context, file, notes)
     gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
-    metric = _metric(gdf, good)
-    _check_containment(ids, parents, metric, good, file, local)
-    _check_siblings(ids, parents, metric, good, file, local)
+    n = len(gdf)
+    all_ids = ids + list(context["grid_id"])
+    all_parents = parents + list(context["parent_id"])
+    both = gpd.GeoDataFrame(geometry=list(geoms) + list(context.geometry.values), crs=STORAGE_CRS)
+    all_good = np.concatenate([good, np.ones(len(context), dtype=bool)])
+    metric = _metric(both, all_good)
+    _check_containment(all_ids, all_parents, metric, all_good, file, local, rows=n)
+    _check_siblings(all_ids, all_parents, metric, all_good, file, local, rows=n)
     _finish(local, issues)
     return gdf
+
+
+def _context(context: gpd.GeoDataFrame | None, ids: list) -> gpd.GeoDataFrame:
+    """Grids outside the file that stay: id, parent, geometry; ids of the file removed."""
+    if context is None or not len(context):
+        return gpd.GeoDataFrame({"grid_id": [], "parent_id": []}, geometry=[], crs=STORAGE_CRS)
+    mine = {g for g in ids if g is not None}
+    keep = [text(g) not in mine for g in context["grid_id"]]
+    out = context.loc[keep, ["grid_id", "parent_id", "geometry"]].reset_index(drop=True)
+    out["grid_id"] = [text(g) for g in out["grid_id"]]
+    out["parent_id"] = [text(p) for p in out["parent_id"]]
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=STORAGE_CRS)
+
+
+def _check_cycles_through(
+    ids: list, parents: list, context_parents: dict, file: str, issues: list
+) -> None:
+    """Report parent links that close a cycle through grids outside the file."""
+    mine = dict(zip(ids, parents, strict=True))
+    for i, (grid_id, parent) in enumerate(zip(ids, parents, strict=True)):
+        if grid_id is None or parent is None or parent in mine:
+            continue
+        seen = {grid_id}
+        node = parent
+        while node is not None and node not in seen:
+            seen.add(node)
+            node = mine[node] if node in mine else context_parents.get(node)
+        if node == grid_id:
+            reason = f"parent '{parent}' of '{grid_id}' is below '{grid_id}' in the stored tree"
+            issues.append(ValidationIssue(file, _row(i), "parent_id", reason))
+
+
+def _repair_boundaries(
+    ids: list,
+    parents: list,
+    geoms: np.ndarray,
+    good: np.ndarray,
+    context: gpd.GeoDataFrame,
+    file: str,
+    notes: list[str] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resolve sibling overlaps (this file's grids among themselves) and report gaps."""
+    geoms, changes = resolve_overlaps(ids, parents, geoms, good)
+    good = good & np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
+    parent_geoms = {
+        g: geom for g, geom, ok in zip(ids, geoms, good, strict=True) if ok and g is not None
+    }
+    for g, geom in zip(context["grid_id"], context.geometry.values, strict=True):
+        parent_geoms.setdefault(g, geom)
+    changes += find_gaps(ids, parents, geoms, good, parent_geoms)
+    if notes is not None:
+        notes.extend(change.describe(file) for change in changes)
+    return geoms, good
 
 
 def _level(value: object, i: int, file: str, issues: list) -> str | None:
     """A grid level code from a code or its Chinese/English label."""
     raw = text(value)
-    level = _LEVEL_NAMES.get(raw.lower()) if raw else None
+    level = LEVEL_CODES.get(raw.lower()) if raw else None
     if level is None:
         labels = ", ".join(f"{lv} ({LEVEL_LABELS[lv]['zh']})" for lv in GRID_LEVELS)
         reason = f"'{raw or ''}' is not a grid level (known: {labels})"
@@ -358,13 +433,24 @@ def _check_tree(
 
 
 def _check_containment(
-    ids: list, parents: list, metric: gpd.GeoSeries, good: np.ndarray, file: str, issues: list
+    ids: list,
+    parents: list,
+    metric: gpd.GeoSeries,
+    good: np.ndarray,
+    file: str,
+    issues: list,
+    *,
+    rows: int | None = None,
 ) -> None:
-    """Report children whose area outside their parent exceeds the tolerance (metric CRS, m²)."""
+    """Report children whose area outside their parent exceeds the tolerance (metric CRS, m²).
+
+    Only the first ``rows`` entries (the file's grids) are reported; the rest are context.
+    """
+    rows = len(ids) if rows is None else rows
     index = {g: i for i, g in enumerate(ids) if g is not None and good[i]}
     pairs = [
         (i, index[p])
-        for i, p in enumerate(parents)
+        for i, p in enumerate(parents[:rows])
         if good[i] and p is not None and p in index and p != ids[i]
     ]
     if not pairs:
@@ -385,16 +471,28 @@ def _check_containment(
 
 
 def _check_siblings(
-    ids: list, parents: list, metric: gpd.GeoSeries, good: np.ndarray, file: str, issues: list
+    ids: list,
+    parents: list,
+    metric: gpd.GeoSeries,
+    good: np.ndarray,
+    file: str,
+    issues: list,
+    *,
+    rows: int | None = None,
 ) -> None:
-    """Report pairs of grids with the same parent overlapping by more than SIBLING_OVERLAP_M2."""
+    """Report pairs of grids with the same parent overlapping by more than SIBLING_OVERLAP_M2.
+
+    Entries from ``rows`` on are context: pairs of two context grids are not reported,
+    and an overlap with a context grid is reported on the file's grid.
+    """
+    n_file = len(ids) if rows is None else rows
     rows = np.flatnonzero(good)
     if len(rows) < 2:
         return
     geoms = np.asarray(metric.values, dtype=object)[rows]
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
+    keep = (left < right) & (rows[np.minimum(left, right)] < n_file)
     left, right = left[keep], right[keep]
     same = np.array(
         [parents[rows[a]] == parents[rows[b]] for a, b in zip(left, right, strict=True)]
@@ -406,7 +504,17 @@ def _check_siblings(
     for a, b, area in zip(left, right, overlap, strict=True):
         if area > SIBLING_OVERLAP_M2:
             i, j = int(rows[a]), int(rows[b])
-            reason = f"'{ids[j]}' overlaps its sibling '{ids[i]}' (row {_row(i)}) by {area:,.0f} m²"
+            if j >= n_file:  # overlap with a grid outside the file: report on the file's grid
+                reason = (
+                    f"'{ids[i]}' overlaps its stored sibling '{ids[j]}' by {area:,.0f} m² "
+                    "(import with repair to cut it)"
+                )
+                issues.append(ValidationIssue(file, _row(i), "geometry", reason))
+                continue
+            reason = (
+                f"'{ids[j]}' overlaps its sibling '{ids[i]}' (row {_row(i)}) by {area:,.0f} m² "
+                "(import with repair to cut it)"
+            )
             issues.append(ValidationIssue(file, _row(j), "geometry", reason))
 
 
@@ -540,7 +648,7 @@ def validate_status(
     df: pd.DataFrame,
     *,
     file: str,
-    scheme_codes: set[str] | None,
+    scheme_codes: set[str] | dict[str, str] | None,
     household_ids: set[str],
     building_ids: set[str],
     issues: list[ValidationIssue] | None = None,
@@ -555,7 +663,9 @@ def validate_status(
     file
         File name used in the issues.
     scheme_codes
-        Allowed status codes; ``None`` accepts any code.
+        Allowed status codes, or a dict of accepted spellings (lower case,
+        labels too: :meth:`mapserver.status.scheme.Scheme.spellings`) -> code;
+        ``None`` accepts any code.
     household_ids, building_ids
         The entities that exist; an unknown id is an issue.
     issues
@@ -666,16 +776,26 @@ def _entity(
 
 
 def _status(
-    value: object, i: int, scheme_codes: set[str] | None, file: str, issues: list
+    value: object, i: int, scheme_codes: set[str] | dict[str, str] | None, file: str, issues: list
 ) -> str | None:
-    """The status code of a row (case-insensitive match to the scheme), or None after reporting."""
+    """The status code of a row, or None after reporting.
+
+    ``scheme_codes`` is a set of codes (matched case-insensitively) or a dict of
+    accepted spellings (lower case: codes and labels such as ``一直在沪``) -> code.
+    """
     raw = text(value)
     if raw is None:
         issues.append(ValidationIssue(file, _row(i), "status", "status is empty"))
         return None
-    if scheme_codes is None or raw in scheme_codes:
+    if scheme_codes is None:
         return raw
-    folded = {c.lower(): c for c in scheme_codes}
+    if isinstance(scheme_codes, dict):
+        folded = scheme_codes
+        scheme_codes = set(scheme_codes.values())
+    else:
+        folded = {c.lower(): c for c in scheme_codes}
+    if raw in scheme_codes:
+        return raw
     if raw.lower() in folded:
         return folded[raw.lower()]
     reason = f"'{raw}' is not a status of the scheme (allowed: {', '.join(sorted(scheme_codes))})"

@@ -58,7 +58,7 @@ def apply_status_records(
     rows = validate_status(
         frame,
         file=file,
-        scheme_codes={c.code for c in view.scheme.codes},
+        scheme_codes=view.scheme.spellings(),
         household_ids=layers.household_ids,
         building_ids=layers.building_ids,
     )
@@ -140,7 +140,7 @@ def import_files(
         source_crs=source_crs,
         repair=repair,
         existing=existing,
-        scheme_codes={c.code for c in view.scheme.codes},
+        scheme_codes=view.scheme.spellings(),
     )
     store.import_layers(layers, user=user.username)
     counts: dict = {name: len(frame) for name, frame in layers.items()}

@@ -71,6 +71,18 @@ class Scheme:
             return found.severity
         return min(c.severity for c in self.codes) - 1
 
+    def spellings(self) -> dict[str, str]:
+        """Every accepted spelling of a status, folded to lower case -> its code.
+
+        The code itself and its Chinese and English labels (``一直在沪``,
+        ``Stayed in the city``); a label two codes share is left out.
+        """
+        found: dict[str, set[str]] = {}
+        for c in self.codes:
+            for word in (c.code, c.label_zh, c.label_en):
+                found.setdefault(word.strip().lower(), set()).add(c.code)
+        return {word: next(iter(codes)) for word, codes in found.items() if len(codes) == 1}
+
     def codes_worst_first(self) -> tuple[StatusCode, ...]:
         """Return the codes sorted by severity, most severe first."""
         return tuple(sorted(self.codes, key=lambda c: -c.severity))

@@ -32,6 +32,8 @@ OTHER_TABLES: tuple[str, ...] = (
     "plan_versions",
     "route_plans",
     "stop_events",
+    "column_mappings",
+    "import_log",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -182,4 +184,31 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("by", sa.Text(), nullable=False),
         sqlite_autoincrement=True,
     )
+    tables.update(import_tables(metadata))
     return metadata, tables
+
+
+def import_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """The ``column_mappings`` and ``import_log`` tables."""
+    return {
+        "column_mappings": sa.Table(
+            "column_mappings",
+            metadata,
+            sa.Column("name", sa.Text(), primary_key=True),
+            sa.Column("layer", sa.Text(), nullable=False),
+            sa.Column("mapping", sa.Text(), nullable=False),  # JSON: columns, constants
+            sa.Column("saved_by", sa.Text(), nullable=False),
+            sa.Column("saved_at", sa.Text(), nullable=False),
+        ),
+        "import_log": sa.Table(
+            "import_log",
+            metadata,
+            sa.Column("import_id", sa.Integer(), primary_key=True, autoincrement=True),
+            sa.Column("at", sa.Text(), nullable=False),
+            sa.Column("by", sa.Text(), nullable=False),
+            sa.Column("mode", sa.Text(), nullable=False),
+            sa.Column("files", sa.Text(), nullable=False),  # JSON list of names
+            sa.Column("summary", sa.Text(), nullable=False),  # JSON: rows per layer, deletions
+            sqlite_autoincrement=True,
+        ),
+    }

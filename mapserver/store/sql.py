@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import auth, jobs, plans, routes
+from mapserver.store import auth, imports, jobs, plans, routes
 from mapserver.store.engine import fetch_rows, make_engine
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
@@ -20,6 +20,7 @@ from mapserver.store.writes import (
     apply_status_rows,
     bulk_insert,
     check_ids,
+    chunked,
     fill_persons,
     import_status,
     utc_now,
@@ -89,8 +90,21 @@ class Store:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
             self.metadata.create_all(conn)
 
-    def import_layers(self, layers: dict[str, pd.DataFrame], *, user: str = "import") -> None:
-        """Replace the given layers (keys from model.LAYERS) whole, in one transaction.
+    def import_layers(
+        self,
+        layers: dict[str, pd.DataFrame],
+        *,
+        user: str = "import",
+        mode: str = "replace",
+        log: dict | None = None,
+    ) -> None:
+        """Write the given layers (keys from model.LAYERS) in one transaction.
+
+        ``mode="replace"`` replaces each given layer whole; ``mode="merge"``
+        replaces the rows whose ids the frames hold, adds the new ones and
+        keeps every other stored row (status: by entity kind and id).
+        ``log`` (``{"files": [...], "summary": {...}}``) is appended to the
+        import log in the same transaction.
 
         Parameters
         ----------
@@ -110,25 +124,63 @@ class Store:
         if unknown:
             msg = f"unknown layer(s) {', '.join(unknown)}; known: {', '.join(model.LAYERS)}"
             raise ValueError(msg)
+        if mode not in ("replace", "merge"):
+            msg = f"import mode must be 'replace' or 'merge', not {mode!r}"
+            raise ValueError(msg)
         with self._write() as conn:
             status_from = None
             for name in model.LAYERS:
                 if name not in layers:
                     continue
                 if name == "status":
-                    status_from = import_status(conn, self.tables, layers[name], user=user)
+                    status_from = import_status(
+                        conn, self.tables, layers[name], user=user, merge=mode == "merge"
+                    )
                     continue
                 names, columns = layer_values(layers[name], name, dialect=self.dialect)
-                check_ids(names, columns, name, (model.ID_COLUMN[name],))
-                conn.execute(sa.delete(self.tables[name]))
-                bulk_insert(conn, self.tables[name], names, columns)
+                id_column = model.ID_COLUMN[name]
+                check_ids(names, columns, name, (id_column,))
+                table = self.tables[name]
+                if mode == "merge":
+                    ids = columns[names.index(id_column)]
+                    for chunk in chunked(ids):
+                        conn.execute(sa.delete(table).where(table.c[id_column].in_(chunk)))
+                else:
+                    conn.execute(sa.delete(table))
+                bulk_insert(conn, table, names, columns)
             if status_from is not None:
                 fill_persons(conn, self.tables, after_seq=status_from)
+            if log is not None:
+                imports.log_import(conn, self.tables["import_log"], user=user, mode=mode, **log)
             self._bump_data_version(conn)
             if self.dialect == "postgresql":
                 # Fresh statistics, or the planner scans a million rows for a few ids.
                 for name in [*layers, *(["changelog"] if "status" in layers else [])]:
                     conn.exec_driver_sql(f"ANALYZE {name}")
+
+    # -- column mappings and the import log -----------------------------------------------
+
+    def save_mapping(self, name: str, layer: str, mapping: dict, *, user: str) -> None:
+        """Save (or overwrite) a column mapping under a name, for reuse."""
+        with self._write() as conn:
+            imports.save_mapping(
+                conn, self.tables["column_mappings"], name, layer, mapping, user=user
+            )
+
+    def get_mapping(self, name: str) -> dict:
+        """The saved mapping ``name`` (NotFoundError when there is none)."""
+        with self.engine.connect() as conn:
+            return imports.get_mapping(conn, self.tables["column_mappings"], name)
+
+    def list_mappings(self) -> list[dict]:
+        """Every saved column mapping."""
+        with self.engine.connect() as conn:
+            return imports.list_mappings(conn, self.tables["column_mappings"])
+
+    def recent_imports(self, *, limit: int = 50) -> list[dict]:
+        """The latest imports (who, when, files, mode, rows per layer), newest first."""
+        with self.engine.connect() as conn:
+            return imports.recent_imports(conn, self.tables["import_log"], limit=limit)
 
     def _bump_data_version(self, conn: sa.Connection) -> None:
         """Count one more change of the layers (not status) inside a write transaction."""

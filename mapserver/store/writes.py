@@ -76,7 +76,7 @@ def finish_sequence(conn: sa.Connection, last: int) -> None:
         )
 
 
-def _chunks(values: Sequence, size: int = _IN_CHUNK):
+def chunked(values: Sequence, size: int = _IN_CHUNK):
     """Yield consecutive slices of at most ``size`` values."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -91,7 +91,7 @@ def _existing(
     status = tables["status"]
     residents: dict[str, int | None] = {}
     current: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunked(sorted(set(ids))):
         query = sa.select(table.c[id_column], table.c.residents).where(
             table.c[id_column].in_(chunk)
         )
@@ -214,9 +214,17 @@ def check_ids(names: list[str], columns: list[list], layer: str, key: Sequence[s
 
 
 def import_status(
-    conn: sa.Connection, tables: dict[str, sa.Table], frame: pd.DataFrame, *, user: str
+    conn: sa.Connection,
+    tables: dict[str, sa.Table],
+    frame: pd.DataFrame,
+    *,
+    user: str,
+    merge: bool = False,
 ) -> int:
-    """Replace the current status whole and log each row (old -> new, source "import").
+    """Write imported status rows and log each one (old -> new, source "import").
+
+    ``merge`` replaces the status of the entities in the frame and keeps all
+    others; without it the current status is replaced whole.
 
     ``entity_kind`` defaults to ``household``, ``updated_at`` to now. Returns
     the last sequence number before this import (the import's rows follow it).
@@ -244,19 +252,33 @@ def import_status(
     check_ids(names, [column[name] for name in names], "status", ("entity_kind", "entity_id"))
 
     status = tables["status"]
-    old = {
-        (k, i): s
-        for k, i, s in conn.execute(
-            sa.select(status.c.entity_kind, status.c.entity_id, status.c.status)
-        )
-    }
+    query = sa.select(status.c.entity_kind, status.c.entity_id, status.c.status)
+    if merge:
+        old = {}
+        for kind in ENTITY_TABLES:
+            ids = [i for k, i in zip(kinds, column["entity_id"], strict=True) if k == kind]
+            for chunk in chunked(ids):
+                where = (status.c.entity_kind == kind) & status.c.entity_id.in_(chunk)
+                old.update({(k, i): s for k, i, s in conn.execute(query.where(where))})
+    else:
+        old = {(k, i): s for k, i, s in conn.execute(query)}
     first = start_sequence(conn, tables["changelog"])
     now = utc_now()
     seqs = list(range(first + 1, first + n + 1))
     column["updated_at"] = [u if u is not None else now for u in column["updated_at"]]
     column["source"] = ["import"] * n
     column["seq"] = seqs
-    conn.execute(sa.delete(status))
+    if merge:
+        for kind in ENTITY_TABLES:
+            ids = [i for k, i in zip(kinds, column["entity_id"], strict=True) if k == kind]
+            for chunk in chunked(ids):
+                conn.execute(
+                    sa.delete(status).where(
+                        status.c.entity_kind == kind, status.c.entity_id.in_(chunk)
+                    )
+                )
+    else:
+        conn.execute(sa.delete(status))
     bulk_insert(conn, status, names, [column[name] for name in names])
     log_names = list(model.CHANGELOG_COLUMNS)
     log = {

@@ -141,8 +141,14 @@ def test_projected_table_without_source_crs_says_the_crs_is_wrong(tmp_path, grid
     pd.DataFrame({"building_id": buildings["building_id"], "x": xy.x, "y": xy.y}).to_csv(
         tmp_path / "buildings.csv", index=False
     )
-    with pytest.raises(ValidationError, match="coordinate system is probably wrong"):
+    with pytest.raises(ValidationError, match="cannot be lon/lat degrees") as err:
         load_import({"buildings": tmp_path / "buildings.csv"}, existing={"grids": grids})
+    assert len(err.value.issues) == 1  # one message for the file, not one per row
+    assert "--crs" in err.value.issues[0].reason
+    layers = load_import(
+        {"buildings": tmp_path / "buildings.csv"}, existing={"grids": grids}, source_crs="4549"
+    )
+    assert layers["buildings"].to_crs(4549).distance(xy).max() < 0.01  # metres
 
 
 def test_status_alone_is_checked_against_the_stored_layers(tmp_path, buildings, households):
