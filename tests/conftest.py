@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PASSWORD = "demo2020"
-# Real data of Chinese cities (OSM extracts, a 街道/社区/网格 tree, BD-09 points): ../shared/realdata
+# Real data of Chinese cities (OSM, a 街道/社区/网格 tree, BD-09 points): ../shared/realdata
 REALDATA = Path(os.environ.get("MAPSERVER_REALDATA", ROOT.parent / "shared" / "realdata"))
 
 
