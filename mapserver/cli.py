@@ -117,31 +117,78 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Validate files together and import them in one transaction."""
+    """Validate files together and import them in one transaction (merge by id by default)."""
+    from mapserver.io.mapping import ColumnMapping, parse_mapping
     from mapserver.services.mapview import MapView
     from mapserver.services.statusio import import_files
     from mapserver.store import User, open_store
 
     store = open_store(args.database or load_settings().database_url)
     paths = {Path(p): Path(p).name for p in args.files}
+    layer = args.layer
     try:
+        mapping = ColumnMapping()
+        if args.mapping:
+            saved = store.get_mapping(args.mapping)
+            mapping = ColumnMapping.from_dict(saved["mapping"])
+            layer = layer or saved["layer"]
+        mapping = mapping.merged(parse_mapping(args.map))
+        if args.level:
+            mapping = mapping.merged(ColumnMapping(constants={"level": args.level}))
+        if args.save_mapping and layer is None:
+            print("--save-mapping 需要 --layer / needs --layer", file=sys.stderr)
+            return 2
         counts = import_files(
             store,
             MapView(store, load_settings().scheme),
             paths,
-            layer_hint={Path(p): args.layer for p in args.files} if args.layer else None,
+            layer_hint=dict.fromkeys(paths, layer) if layer else None,
+            mappings=dict.fromkeys(paths, mapping),
             source_crs=args.crs,
+            encoding=args.encoding,
             repair=args.repair,
+            parent_by=args.parent_by,
+            replace=args.replace,
+            dry_run=args.dry_run,
             user=User("cli", "admin"),
         )
+    except NotFoundError as err:
+        print(f"未找到 / not found: {err}", file=sys.stderr)
+        return 2
     except ValidationError as err:
         print("导入被拒绝，未写入任何数据 / import rejected, nothing written:", file=sys.stderr)
         for issue in err.issues:
             print(f"  {issue}", file=sys.stderr)
         return 2
+    if args.save_mapping:
+        store.save_mapping(args.save_mapping, layer, mapping.to_dict(), user="cli")
+        print(f"已保存列映射 / column mapping saved: {args.save_mapping}")
+    _print_import(counts)
+    return 0
+
+
+def _print_import(counts: dict) -> None:
+    """Print what an import did (or, on a dry run, would do)."""
     report = counts.pop("network_report", None)
+    plan = counts.pop("plan", {})
+    notes = counts.pop("notes", [])
+    dry_run = counts.pop("dry_run", False)
+    counts.pop("mode", None)
+    if dry_run:
+        print("试运行，未写入 / dry run, nothing written:")
+    for note in notes:
+        print(f"  说明 / note: {note}")
     for name, n in counts.items():
-        print(f"{name}: {n}")
+        change = plan.get(name, {})
+        line = (
+            f"{name}: {n} rows (新增 added {change.get('added', 0)}, "
+            f"更新 updated {change.get('updated', 0)}"
+        )
+        if change.get("deleted"):
+            shown = ", ".join(change["deleted_ids"][:5])
+            more = " …" if change["deleted"] > 5 else ""
+            line += f", 删除 deleted {change['deleted']}: {shown}{more}"
+        print(line + ")")
     if report is not None:
         print(
             f"道路网 / road network: {report['n_nodes']} nodes, {report['n_edges']} edges, "
@@ -155,7 +202,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         for key in ("dangling_edges", "self_loops", "zero_length_edges"):
             if report[key]:
                 print(f"  {key}: {len(report[key])} (e.g. {', '.join(report[key][:3])})")
-    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -578,13 +624,54 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    imp = sub.add_parser("import", help="import grids/buildings/households/status files")
-    imp.add_argument("files", nargs="+")
-    imp.add_argument("--layer", choices=["grids", "buildings", "households", "status"])
-    imp.add_argument("--crs", help="source CRS: EPSG code, gcj02 or bd09 (default: the file's own)")
-    imp.add_argument(
-        "--repair", action="store_true", help="repair invalid polygons instead of rejecting"
+    imp = sub.add_parser(
+        "import",
+        help="import grids/buildings/households/status/roads/checkpoints files (merge by id)",
     )
+    imp.add_argument("files", nargs="+")
+    imp.add_argument(
+        "--layer",
+        choices=[
+            "grids",
+            "buildings",
+            "households",
+            "status",
+            "road_nodes",
+            "road_edges",
+            "roads",
+            "checkpoints",
+        ],
+    )
+    imp.add_argument(
+        "--crs",
+        help="source CRS: EPSG code, gcj02, bd09, a .prj file, WKT or PROJ (default: the file's)",
+    )
+    imp.add_argument(
+        "--encoding", help="text encoding of the files, e.g. gbk (default: .cpg, else detected)"
+    )
+    imp.add_argument(
+        "--map",
+        help="column mapping field=column,...: grid_id=社区编码,parent_id=街道编码,name=社区",
+    )
+    imp.add_argument("--level", help="grid level of every row (community, 社区, big, 大网格…)")
+    imp.add_argument("--mapping", help="use a saved column mapping by name")
+    imp.add_argument("--save-mapping", help="save this column mapping under a name")
+    imp.add_argument(
+        "--parent-by",
+        choices=["code", "containment"],
+        help="fill blank parents from higher-level grids by id prefix or by containment",
+    )
+    imp.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair invalid polygons, cut sibling overlaps (larger grid keeps), report gaps",
+    )
+    imp.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace each imported layer whole (stored rows not in the files are deleted)",
+    )
+    imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     imp.set_defaults(func=cmd_import)
 
     status = sub.add_parser("status", help="upload a status table (CSV/XLSX)")

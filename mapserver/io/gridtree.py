@@ -28,7 +28,7 @@ def join_parts(
     then reports the repeated id). Returns the layer (first row of each id
     kept, in file order) and notes such as ``"'SQ-3': 2 parts (rows 1, 2) joined"``.
     """
-    if "grid_id" not in gdf.columns or not len(gdf):
+    if not isinstance(gdf, gpd.GeoDataFrame) or "grid_id" not in gdf.columns or not len(gdf):
         return gdf, []
     ids = [text(v) for v in gdf["grid_id"]]
     names = [text(v) for v in gdf["name"]] if "name" in gdf.columns else [None] * len(gdf)

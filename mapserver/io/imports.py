@@ -27,8 +27,11 @@ from mapserver.io.validate import (
     validate_status,
 )
 from mapserver.model import (
+    BUILDING_REQUIRED,
     GEOMETRY_LAYERS,
     GRID_LEVELS,
+    GRID_REQUIRED,
+    HOUSEHOLD_REQUIRED,
     ID_COLUMN,
     LAYERS,
     STATUS_COLUMNS,
@@ -59,6 +62,11 @@ _LAYER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("road_edges", ("road", "edge", "道路")),
     ("grids", ("grid", "网格")),
 )
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "grids": GRID_REQUIRED,
+    "buildings": BUILDING_REQUIRED,
+    "households": HOUSEHOLD_REQUIRED,
+}
 _INT_COLUMNS = frozenset(
     {"target_households", "version", "units", "households", "residents", "persons", "shifts"}
 )
@@ -204,18 +212,27 @@ def load_import(
         except Exception as exc:  # any unreadable file is one issue, not a crash
             issues.append(ValidationIssue(item.shown, None, None, f"cannot read the file: {exc}"))
     if merge:
-        for layer, frame in list(raw.items()):
-            raw[layer] = _fill_from_stored(layer, frame, existing.get(layer))
-        grid_files = [
-            (item, _fill_from_stored("grids", frame, existing.get("grids")))
-            for item, frame in grid_files
-        ]
+        filled = []
+        for item, frame in [*grid_files, *((f, raw[f.layer]) for f in files if f.layer in raw)]:
+            try:
+                frame = _fill_from_stored(
+                    item.layer, frame, existing.get(item.layer), file=item.shown
+                )
+            except ValidationError as exc:
+                issues.extend(exc.issues)
+            filled.append((item, frame))
+        grid_files = [(f, frame) for f, frame in filled if f.layer == "grids"]
+        raw.update({f.layer: frame for f, frame in filled if f.layer != "grids"})
+        if issues:
+            raise ValidationError(issues)
     out: dict[str, pd.DataFrame] = {}
     stored_grids = existing.get("grids") if merge else None
     if grid_files:
-        out["grids"] = _grid_files(
+        checked = _grid_files(
             grid_files, stored_grids, repair=repair, parent_by=parent_by, issues=issues, notes=notes
         )
+        if checked is not None:
+            out["grids"] = checked
     grids = _merged(out.get("grids"), existing.get("grids"), "grid_id", merge=merge)
     if "buildings" in raw:
         out["buildings"] = validate_buildings(
@@ -262,7 +279,7 @@ def _grid_files(
     parent_by: str | None,
     issues: list[ValidationIssue],
     notes: list[str],
-) -> gpd.GeoDataFrame:
+) -> gpd.GeoDataFrame | None:
     """Validate grid files from the top level down, each against the others and the store.
 
     Rows of one id in several parts are joined first; then blank parents are
@@ -303,7 +320,7 @@ def _grid_files(
         if not local:
             done.append(checked)
     if not done:
-        return gpd.GeoDataFrame(geometry=[], crs=STORAGE_CRS)
+        return None
     frames = [_conform("grids", d) for d in done]
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
 
@@ -324,11 +341,14 @@ def _context_grids(done: list[gpd.GeoDataFrame], stored: pd.DataFrame | None) ->
     )
 
 
-def _fill_from_stored(layer: str, frame: pd.DataFrame, stored: pd.DataFrame | None) -> pd.DataFrame:
+def _fill_from_stored(
+    layer: str, frame: pd.DataFrame, stored: pd.DataFrame | None, *, file: str
+) -> pd.DataFrame:
     """Rows whose id is stored take the stored values of the columns the file lacks.
 
     A table without geometry becomes a GeoDataFrame with the stored geometry
-    of its rows (new rows then have none, and validation says so).
+    of its rows. Rows of new ids when the file lacks a required column raise
+    ValidationError (one issue per row).
     """
     id_column = ID_COLUMN.get(layer)
     if stored is None or not len(stored) or id_column is None or id_column not in frame.columns:
@@ -338,6 +358,23 @@ def _fill_from_stored(layer: str, frame: pd.DataFrame, stored: pd.DataFrame | No
     missing = [c for c in LAYERS[layer] if c not in frame.columns and c in by_id.columns]
     if not missing:
         return frame
+    required = [c for c in REQUIRED.get(layer, ()) if c in missing]
+    if required:
+        new = [i for i, k in enumerate(keys) if k not in by_id.index]
+        reason = "'{}' is not stored yet, and a new {} needs {} (the file gives only: {})"
+        issues = [
+            ValidationIssue(
+                file,
+                i + 1,
+                id_column,
+                reason.format(
+                    keys[i], layer, ", ".join(required), ", ".join(map(str, frame.columns))
+                ),
+            )
+            for i in new
+        ]
+        if issues:
+            raise ValidationError(issues)
     frame = frame.copy()
     for column in missing:
         if column != "geometry":
@@ -396,9 +433,10 @@ def _mapped(item: ImportFile, df: pd.DataFrame, issues: list[ValidationIssue]):
 
 
 def _note_encoding(item: ImportFile, df: pd.DataFrame, notes: list[str]) -> None:
-    """Say which text encoding a file was read in, when it had to be chosen."""
+    """Say which text encoding a file was read in (a Shapefile always; a table unless UTF-8)."""
     used = df.attrs.get("encoding")
-    if used is not None:
+    quiet = Path(item.path).suffix.lower() in TABLE_SUFFIXES and used and used[0].startswith("utf")
+    if used is not None and not quiet:
         notes.append(f"{item.shown}: text read as {used[0]} ({used[1]})")
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from mapserver.errors import ValidationError, ValidationIssue
-from mapserver.io.imports import detect_layer, load_import
+from mapserver.io.imports import ImportFile, detect_layer, load_import
+from mapserver.io.mapping import ColumnMapping
 from mapserver.io.readers import read_table
 from mapserver.io.validate import validate_status
-from mapserver.model import LEVEL_LABELS
+from mapserver.model import ID_COLUMN, LEVEL_LABELS
 from mapserver.network.report import network_report
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.store import Store, User
@@ -102,17 +103,45 @@ def import_files(
     paths: dict[Path, str],
     *,
     layer_hint: dict[Path, str | None] | None = None,
+    mappings: dict[Path, ColumnMapping] | None = None,
     source_crs: str | None = None,
+    encoding: str | None = None,
     repair: bool = False,
+    parent_by: str | None = None,
+    replace: bool = False,
+    dry_run: bool = False,
     user: User,
 ) -> dict:
     """Validate a set of uploaded files together and import them in one transaction.
 
-    ``paths`` maps each saved file to the name the user gave it (used in messages).
-    Returns the number of rows imported per layer, and for roads a ``network_report``
-    (fragments, dangling, looping and zero-length edges: reported, not dropped).
+    Parameters
+    ----------
+    paths
+        Each saved file -> the name the user gave it (used in messages).
+    layer_hint, mappings
+        Per file: its layer (else guessed from the name) and column mapping.
+    source_crs, encoding
+        The coordinate system and text encoding of the files (None: detect).
+    repair, parent_by
+        See :func:`mapserver.io.imports.load_import`.
+    replace
+        Replace each imported layer whole (stored rows missing from the file
+        are deleted). Without it the import merges by id: a status file
+        updates the status of its households, a grid file of one 社区 updates
+        those grids. A road network (OSM file or road lines) replaces the
+        stored one, so it needs ``replace`` when roads are stored.
+    dry_run
+        Validate and say what would change; write nothing.
+
+    Returns
+    -------
+    dict
+        Rows per layer, ``plan`` (per layer: added, updated, deleted and the
+        first deleted ids), ``notes`` (encodings used, parts joined, parents
+        set, repairs with their areas, gaps), ``mode``, ``dry_run``, and for
+        roads a ``network_report``.
     """
-    by_layer: dict[str, Path] = {}
+    files: list[ImportFile] = []
     issues: list[ValidationIssue] = []
     for path, shown in paths.items():
         layer = (layer_hint or {}).get(path) or detect_layer(Path(shown))
@@ -121,34 +150,115 @@ def import_files(
                 ValidationIssue(shown, None, None, "cannot tell which layer this file holds")
             )
             continue
-        if layer in by_layer:
-            issues.append(ValidationIssue(shown, None, None, f"a second file for layer '{layer}'"))
-            continue
         named = path.with_name(Path(shown).name.replace("/", "_").replace("\\", "_"))
         if named != path:
             path.rename(named)  # keep the user's file name: messages and layer guesses use it
-        by_layer[layer] = named
+        mapping = (mappings or {}).get(path) or ColumnMapping()
+        files.append(ImportFile(named, layer, shown, mapping, encoding))
     if issues:
         raise ValidationError(issues)
-    existing = {
-        "grids": store.read_grids(),
-        "buildings": store.read_buildings(),
-        "households": store.read_households(),
-    }
+    layers_given = {f.layer for f in files}
+    existing = _stored_layers(store, layers_given)
+    notes: list[str] = []
     layers = load_import(
-        by_layer,
+        files,
         source_crs=source_crs,
         repair=repair,
         existing=existing,
         scheme_codes=view.scheme.spellings(),
+        parent_by=parent_by,
+        merge=not replace,
+        notes=notes,
     )
-    store.import_layers(layers, user=user.username)
+    road_file = next((f.shown for f in files if f.layer == "roads"), None)
+    plan = import_plan(
+        layers,
+        existing,
+        replace=replace,
+        replaced={"road_nodes", "road_edges"} if road_file else set(),
+    )
+    if road_file is not None and not replace and plan["road_edges"]["deleted"]:
+        reason = (
+            f"a road network replaces the stored one ({plan['road_edges']['deleted']} road "
+            "edges would be deleted): import it with replace (--replace)"
+        )
+        raise ValidationError([ValidationIssue(road_file, None, None, reason)])
+    network = {"road_nodes", "road_edges"} if road_file is not None else set()
+    mode = {name: "replace" if replace or name in network else "merge" for name in layers}
     counts: dict = {name: len(frame) for name, frame in layers.items()}
+    if not dry_run:
+        store.import_layers(
+            layers,
+            user=user.username,
+            mode=mode,
+            log={
+                "files": [f.shown for f in files],
+                "summary": {"rows": dict(counts), "plan": plan},
+            },
+        )
+    counts.update(plan=plan, notes=notes, mode=mode, dry_run=dry_run)
     if "road_edges" in layers and "road_nodes" in layers:
         counts["network_report"] = network_report(
             layers["road_nodes"], layers["road_edges"]
         ).to_dict()
     return counts
+
+
+def _stored_layers(store: Store, layers: set[str]) -> dict[str, pd.DataFrame]:
+    """The stored layers an import checks against or merges into."""
+    existing = {
+        "grids": store.read_grids(),
+        "buildings": store.read_buildings(),
+        "households": store.read_households(),
+    }
+    if "status" in layers:
+        existing["status"] = store.read_status()
+    wanted = {"roads": ("road_nodes", "road_edges")}
+    for layer in layers:
+        for name in wanted.get(layer, (layer,)):
+            if name not in existing and name in ID_COLUMN:
+                existing[name] = store.read_layer(name)
+    return existing
+
+
+def import_plan(
+    layers: dict[str, pd.DataFrame],
+    existing: dict[str, pd.DataFrame],
+    *,
+    replace: bool,
+    replaced: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, dict]:
+    """What an import changes per layer: rows added, updated and (on a replace) deleted.
+
+    Layers in ``replaced`` are replaced even without ``replace`` (a road network).
+    ``deleted_ids`` lists the first 20 ids a replace deletes (status: kind/id).
+    """
+    plan: dict[str, dict] = {}
+    for layer, frame in layers.items():
+        keys = _keys(layer, frame)
+        stored = existing.get(layer)
+        old = _keys(layer, stored) if stored is not None else set()
+        gone = sorted(old - keys) if replace or layer in replaced else []
+        plan[layer] = {
+            "added": len(keys - old),
+            "updated": len(keys & old),
+            "deleted": len(gone),
+            "deleted_ids": ["/".join(k) if isinstance(k, tuple) else k for k in gone[:20]],
+        }
+    return plan
+
+
+def _keys(layer: str, frame: pd.DataFrame) -> set:
+    """The identifiers of a layer's rows (status: (entity_kind, entity_id))."""
+    if frame is None or not len(frame):
+        return set()
+    if layer == "status":
+        kinds = frame["entity_kind"].fillna("household")
+        return set(zip(kinds.astype(str), frame["entity_id"].astype(str), strict=True))
+    column = ID_COLUMN.get(layer)
+    if column is None or column not in frame.columns:
+        return set()
+    return set(frame[column].astype(str))
 
 
 def layer_features(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,14 +96,15 @@ class Store:
         layers: dict[str, pd.DataFrame],
         *,
         user: str = "import",
-        mode: str = "replace",
+        mode: str | dict[str, str] = "replace",
         log: dict | None = None,
     ) -> None:
         """Write the given layers (keys from model.LAYERS) in one transaction.
 
         ``mode="replace"`` replaces each given layer whole; ``mode="merge"``
         replaces the rows whose ids the frames hold, adds the new ones and
-        keeps every other stored row (status: by entity kind and id).
+        keeps every other stored row (status: by entity kind and id); a dict
+        gives the mode per layer (layers it does not name are replaced).
         ``log`` (``{"files": [...], "summary": {...}}``) is appended to the
         import log in the same transaction.
 
@@ -124,7 +126,8 @@ class Store:
         if unknown:
             msg = f"unknown layer(s) {', '.join(unknown)}; known: {', '.join(model.LAYERS)}"
             raise ValueError(msg)
-        if mode not in ("replace", "merge"):
+        modes = mode if isinstance(mode, dict) else dict.fromkeys(layers, mode)
+        if not set(modes.values()) <= {"replace", "merge"}:
             msg = f"import mode must be 'replace' or 'merge', not {mode!r}"
             raise ValueError(msg)
         with self._write() as conn:
@@ -133,15 +136,16 @@ class Store:
                 if name not in layers:
                     continue
                 if name == "status":
+                    merge = modes.get(name) == "merge"
                     status_from = import_status(
-                        conn, self.tables, layers[name], user=user, merge=mode == "merge"
+                        conn, self.tables, layers[name], user=user, merge=merge
                     )
                     continue
                 names, columns = layer_values(layers[name], name, dialect=self.dialect)
                 id_column = model.ID_COLUMN[name]
                 check_ids(names, columns, name, (id_column,))
                 table = self.tables[name]
-                if mode == "merge":
+                if modes.get(name) == "merge":
                     ids = columns[names.index(id_column)]
                     for chunk in chunked(ids):
                         conn.execute(sa.delete(table).where(table.c[id_column].in_(chunk)))
@@ -151,7 +155,8 @@ class Store:
             if status_from is not None:
                 fill_persons(conn, self.tables, after_seq=status_from)
             if log is not None:
-                imports.log_import(conn, self.tables["import_log"], user=user, mode=mode, **log)
+                shown = mode if isinstance(mode, str) else json.dumps(mode, sort_keys=True)
+                imports.log_import(conn, self.tables["import_log"], user=user, mode=shown, **log)
             self._bump_data_version(conn)
             if self.dialect == "postgresql":
                 # Fresh statistics, or the planner scans a million rows for a few ids.

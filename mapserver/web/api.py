@@ -308,34 +308,6 @@ def upload_status():
     return jsonify(seq=seq, applied=applied, file=upload.filename)
 
 
-@bp.post("/import")
-@write_access(role="admin")
-def import_layers():
-    """Import grids/buildings/households/status files; all files or nothing."""
-    files = {key: f for key, f in request.files.items() if f and f.filename}
-    if not files:
-        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = {}
-        for index, (key, upload) in enumerate(files.items()):
-            folder = Path(tmp) / str(index)  # one folder per upload: equal names cannot clash
-            folder.mkdir()
-            path = folder / (secure_filename(upload.filename) or key)
-            upload.save(path)
-            paths[path] = upload.filename
-        hints = {p: request.form.get(f"layer_{k}") for k, p in zip(files, paths, strict=True)}
-        counts = statusio.import_files(
-            current_app.extensions["store"],
-            _view(),
-            paths,
-            layer_hint=hints,
-            source_crs=request.form.get("crs") or None,
-            repair=request.form.get("repair") in ("1", "true", "on"),
-            user=g.user,
-        )
-    return jsonify(imported=counts)
-
-
 def _checkpoints():
     return current_app.extensions["checkpoints"]
 

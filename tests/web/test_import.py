@@ -55,8 +55,9 @@ def _files(status_rows: str) -> dict[str, tuple[str, bytes]]:
     }
 
 
-def _post(client, token: str, files: dict[str, tuple[str, bytes]]):
+def _post(client, token: str, files: dict[str, tuple[str, bytes]], **form: str):
     data = {key: (io.BytesIO(body), name) for key, (name, body) in files.items()}
+    data.update(form)
     return client.post(
         "/api/import",
         data=data,
@@ -65,10 +66,17 @@ def _post(client, token: str, files: dict[str, tuple[str, bytes]]):
     )
 
 
-def test_import_replaces_layers_and_map_shows_them(client, admin_token):
-    response = _post(
-        client, admin_token, _files("household_id,status\nH1,red\nH2,green\nH3,blue\n")
-    )
+def test_import_replaces_layers_and_map_shows_them(app, client, admin_token):
+    store = app.extensions["store"]
+    before = store.row_counts()
+    files = _files("household_id,status\nH1,red\nH2,green\nH3,blue\n")
+    checked = _post(client, admin_token, files, replace="1", dry_run="1")
+    assert checked.status_code == 200, checked.get_json()
+    plan = checked.get_json()["imported"]["plan"]
+    assert plan["grids"]["deleted"] == before["grids"]  # demo grids, none with these ids
+    assert plan["status"]["deleted"] == before["status"]
+    assert store.row_counts() == before  # a dry run writes nothing
+    response = _post(client, admin_token, files, replace="1")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["imported"]["buildings"] == 2
     grids = client.get("/api/grids?level=micro").get_json()["features"]

@@ -1,0 +1,143 @@
+"""Data import over HTTP: preview a file's columns, map them, check (dry run), import."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from werkzeug.utils import secure_filename
+
+from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.mapping import ColumnMapping, parse_mapping
+from mapserver.services import statusio
+from mapserver.services.importpreview import preview_file
+from mapserver.web.auth import current_user, write_access
+
+bp = Blueprint("imports", __name__, url_prefix="/api")
+
+_TRUE = ("1", "true", "on", "yes")
+
+
+def _store():
+    return current_app.extensions["store"]
+
+
+def _admin_reads() -> None:
+    """Reading import records needs an admin login (session or token)."""
+    user = current_user()
+    if user is None:
+        abort(401, description="login or API token required")
+    if user.role != "admin":
+        abort(403, description="role 'admin' required")
+
+
+def _flag(name: str) -> bool:
+    """A yes/no form field."""
+    return str(request.form.get(name, "")).lower() in _TRUE
+
+
+def _mapping(key: str) -> ColumnMapping:
+    """The column mapping of one uploaded file: a saved one by name, then the given one.
+
+    ``map_<key>`` is JSON (``{"columns": {...}, "constants": {...}}``) or the
+    command line's ``field=column,...`` text; ``level_<key>`` sets the level.
+    """
+    mapping = ColumnMapping()
+    saved = request.form.get(f"mapping_{key}") or request.form.get("mapping")
+    if saved:
+        mapping = ColumnMapping.from_dict(_store().get_mapping(saved)["mapping"])
+    raw = request.form.get(f"map_{key}") or request.form.get("map")
+    if raw:
+        try:
+            given = ColumnMapping.from_dict(json.loads(raw))
+        except (ValueError, AttributeError):
+            given = parse_mapping(raw, source=f"map_{key}")
+        mapping = mapping.merged(given)
+    level = request.form.get(f"level_{key}") or request.form.get("level")
+    if level:
+        mapping = mapping.merged(ColumnMapping(constants={"level": level}))
+    return mapping
+
+
+@bp.post("/import")
+@write_access(role="admin")
+def import_layers():
+    """Import layer files; all files or nothing. Merges by id unless ``replace`` is set.
+
+    With ``dry_run`` nothing is written and the answer says what would change
+    (``plan``: per layer added, updated, deleted and the first deleted ids).
+    """
+    files = {key: f for key, f in request.files.items() if f and f.filename}
+    if not files:
+        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, hints, mappings = {}, {}, {}
+        for index, (key, upload) in enumerate(files.items()):
+            folder = Path(tmp) / str(index)  # one folder per upload: equal names cannot clash
+            folder.mkdir()
+            path = folder / (secure_filename(upload.filename) or key)
+            upload.save(path)
+            paths[path] = upload.filename
+            hints[path] = request.form.get(f"layer_{key}") or request.form.get("layer")
+            mappings[path] = _mapping(key)
+        counts = statusio.import_files(
+            _store(),
+            current_app.extensions["mapview"],
+            paths,
+            layer_hint=hints,
+            mappings=mappings,
+            source_crs=request.form.get("crs") or None,
+            encoding=request.form.get("encoding") or None,
+            repair=_flag("repair"),
+            parent_by=request.form.get("parent_by") or None,
+            replace=_flag("replace"),
+            dry_run=_flag("dry_run"),
+            user=g.user,
+        )
+        save_as = (request.form.get("save_mapping") or "").strip()
+        if save_as and not counts["dry_run"]:
+            if len(files) != 1:
+                reason = "a mapping is saved from one file at a time"
+                raise ValidationError([ValidationIssue("request", None, "save_mapping", reason)])
+            (path,) = paths
+            layer = hints[path] or statusio.detect_layer(Path(paths[path]))
+            _store().save_mapping(save_as, layer, mappings[path].to_dict(), user=g.user.username)
+            counts["saved_mapping"] = save_as
+    return jsonify(imported=counts)
+
+
+@bp.post("/import/preview")
+@write_access(role="admin")
+def import_preview():
+    """One file's columns, its first rows, the layer guessed and the mapping suggested."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / (secure_filename(upload.filename) or "upload")
+        upload.save(path)
+        named = path.with_name(Path(upload.filename).name.replace("/", "_").replace("\\", "_"))
+        path.rename(named)
+        found = preview_file(
+            named,
+            layer=request.form.get("layer") or None,
+            encoding=request.form.get("encoding") or None,
+        )
+    found["saved_mappings"] = _store().list_mappings()
+    return jsonify(found)
+
+
+@bp.get("/import/mappings")
+def import_mappings():
+    """The saved column mappings."""
+    _admin_reads()
+    return jsonify(mappings=_store().list_mappings())
+
+
+@bp.get("/import/log")
+def import_log():
+    """The latest imports: who, when, which files, merge or replace, rows per layer."""
+    _admin_reads()
+    return jsonify(imports=_store().recent_imports())
