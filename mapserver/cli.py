@@ -204,6 +204,18 @@ def _print_import(counts: dict) -> None:
                 print(f"  {key}: {len(report[key])} (e.g. {', '.join(report[key][:3])})")
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the stored layers to a folder (GeoJSON and CSV) that imports back unchanged."""
+    from mapserver.services.exports import export_layers
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    written = export_layers(store, args.folder, layers=args.layers)
+    for layer, path in written.items():
+        print(f"{layer}: {path}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Upload a status table (CSV/XLSX); all rows or none."""
     from mapserver.services.mapview import MapView
@@ -673,6 +685,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     imp.set_defaults(func=cmd_import)
+
+    export = sub.add_parser("export", help="write the stored layers to a folder")
+    export.add_argument("folder")
+    export.add_argument(
+        "--layers",
+        nargs="+",
+        choices=[
+            "grids",
+            "buildings",
+            "households",
+            "status",
+            "road_nodes",
+            "road_edges",
+            "checkpoints",
+        ],
+    )
+    export.set_defaults(func=cmd_export)
 
     status = sub.add_parser("status", help="upload a status table (CSV/XLSX)")
     status.add_argument("file")

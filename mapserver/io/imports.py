@@ -252,7 +252,7 @@ def load_import(
             building_ids=building_ids,
             issues=issues,
         )
-        out["status"] = _status_frame(rows)
+        out["status"] = _status_frame(rows, _times(raw["status"], rows, names["status"], issues))
     for layer in ("road_nodes", "road_edges", "checkpoints"):
         if layer in raw:
             out[layer] = raw[layer]
@@ -471,21 +471,49 @@ def _id_set(
     return found
 
 
-def _status_frame(rows: list) -> pd.DataFrame:
-    """Status rows as a model.STATUS_COLUMNS frame stamped now (UTC), source 'import'."""
+def _status_frame(rows: list, times: list[str | None] | None = None) -> pd.DataFrame:
+    """Status rows as a model.STATUS_COLUMNS frame, source 'import', stamped with the
+    file's own ``updated_at`` where it gives one, else now (UTC)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    times = times or [None] * len(rows)
     return pd.DataFrame(
         {
             "entity_kind": [r.entity_kind for r in rows],
             "entity_id": [r.entity_id for r in rows],
             "status": [r.status for r in rows],
             "persons": pd.array([r.persons for r in rows], dtype="Int64"),
-            "updated_at": [now] * len(rows),
+            "updated_at": [t or now for t in times],
             "source": ["import"] * len(rows),
             "seq": pd.array([None] * len(rows), dtype="Int64"),
         },
         columns=list(STATUS_COLUMNS),
     )
+
+
+def _times(
+    frame: pd.DataFrame, rows: list, file: str, issues: list[ValidationIssue]
+) -> list[str | None] | None:
+    """The ``updated_at`` of each status row as ISO 8601 text, when the file has the column.
+
+    A cell that is not a date and time is an issue; blanks mean "now".
+    """
+    if "updated_at" not in frame.columns or len(rows) != len(frame):
+        return None
+    found: list[str | None] = []
+    for i, raw in enumerate(frame["updated_at"]):
+        value = text(raw)
+        if value is None:
+            found.append(None)
+            continue
+        try:
+            stamp = datetime.fromisoformat(value)
+        except ValueError:
+            reason = f"'{value}' is not a date and time (e.g. 2022-04-01T08:30:00+08:00)"
+            issues.append(ValidationIssue(file, i + 1, "updated_at", reason))
+            found.append(None)
+            continue
+        found.append(value if stamp.tzinfo else stamp.replace(tzinfo=UTC).isoformat())
+    return found
 
 
 def _fill_from_households(

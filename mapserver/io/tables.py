@@ -78,6 +78,7 @@ _ALIASES: dict[str, dict[str, str]] = {
         "类型": "entity_kind",
         "人数": "persons",
         "人员数": "persons",
+        "更新时间": "updated_at",
         "楼栋": "building_id",
         "所在楼栋": "building_id",
     },

@@ -43,10 +43,29 @@ SIBLING_OVERLAP_M2 = 1.0
 POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
 BUILDING_TYPES = frozenset({"Point", "Polygon", "MultiPolygon"})
 
+# Other words offices use for the levels (DOMAIN.md: 总网格 › 子网格 › 微网格 in a village).
+_LEVEL_WORDS: dict[str, str] = {
+    "区县": "district",
+    "县": "district",
+    "街道": "subdistrict",
+    "镇": "subdistrict",
+    "乡": "subdistrict",
+    "社区": "community",
+    "居委": "community",
+    "居委会": "community",
+    "居民区": "community",
+    "村": "community",
+    "村社": "community",
+    "总网格": "big",
+    "子网格": "small",
+}
 LEVEL_CODES: dict[str, str] = {
-    name.lower(): level
-    for level, labels in LEVEL_LABELS.items()
-    for name in (level, labels["zh"], labels["en"])
+    **_LEVEL_WORDS,
+    **{
+        name.lower(): level
+        for level, labels in LEVEL_LABELS.items()
+        for name in (level, labels["zh"], labels["en"])
+    },
 }
 _AREA_NAMES: dict[str, str] = {
     **{a: a for a in AREA_CLASSES},
