@@ -44,7 +44,7 @@ def test_gbk_shapefile_without_cpg_is_detected(tmp_path):
 
 
 def test_gbk_shapefile_in_a_zip_and_the_note_says_which_encoding(tmp_path):
-    path = _gbk_shapefile(tmp_path, cpg=False)
+    _gbk_shapefile(tmp_path, cpg=False)
     archive = tmp_path / "grids.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for part in tmp_path.glob("grids.*"):

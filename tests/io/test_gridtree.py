@@ -131,7 +131,7 @@ def test_code_prefix_needs_a_separator(tmp_path):
 
 
 def test_containment_without_a_parent_is_reported(three_layers, tmp_path):
-    streets, communities, _ = three_layers
+    streets, _communities, _ = three_layers
     stray = _write(
         tmp_path,
         "stray.geojson",

@@ -47,7 +47,7 @@ def _reported_m2(note: str) -> float:
 
 def test_overlap_is_refused_by_default(overlapping):
     path, _ = overlapping
-    with pytest.raises(ValidationError, match="'B' overlaps its sibling 'A'.*repair"):
+    with pytest.raises(ValidationError, match=r"'B' overlaps its sibling 'A'.*repair"):
         load_import({"grids": path})
 
 
