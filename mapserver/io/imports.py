@@ -59,7 +59,8 @@ _LAYER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("households", ("household", "户")),
     ("buildings", ("building", "楼")),
     ("road_nodes", ("road_node", "node", "节点")),
-    ("road_edges", ("road", "edge", "道路")),
+    ("road_edges", ("edge",)),
+    ("roads", ("road", "道路", "路网")),  # a line layer, noded into road_nodes and road_edges
     ("grids", ("grid", "网格")),
 )
 REQUIRED: dict[str, tuple[str, ...]] = {

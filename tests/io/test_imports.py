@@ -198,7 +198,9 @@ def test_unknown_layer_name_is_refused(tmp_path):
         ("household_status.csv", "status"),
         ("状态更新.xlsx", "status"),
         ("checkpoints.geojson", "checkpoints"),
-        ("roads.gpkg", "road_edges"),
+        ("roads.gpkg", "roads"),
+        ("road_edges.geojson", "road_edges"),
+        ("road_nodes.geojson", "road_nodes"),
         ("notes.csv", None),
     ],
 )
