@@ -1,4 +1,4 @@
-"""Imports through the service on both backends: merge by default, replace on request, nothing lost."""
+"""Imports through the service on both backends: merge by default, replace on request."""
 
 from __future__ import annotations
 
