@@ -230,6 +230,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             Path(args.file),
             file=Path(args.file).name,
             user=User(args.user, "admin"),
+            encoding=args.encoding,
         )
     except ValidationError as err:
         print(
@@ -706,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="upload a status table (CSV/XLSX)")
     status.add_argument("file")
     status.add_argument("--user", default="cli")
+    status.add_argument("--encoding", help="text encoding of a CSV (default: detected)")
     status.set_defaults(func=cmd_status)
 
     cordon = sub.add_parser("cordon", help="entrances and the fewest checkpoints sealing an area")

@@ -95,3 +95,26 @@ def test_projected_file_with_a_prj_or_wkt(tmp_path, capsys):
         stored = store.read_grids()
         store.dispose()
         assert stored.geometry.iloc[0].symmetric_difference(grids.geometry.iloc[0]).area < 1e-10
+
+
+def test_status_table_in_chinese_merges(demo_db_url, tmp_path, capsys):
+    store = open_store(demo_db_url)
+    before = store.read_status().set_index(["entity_kind", "entity_id"])["status"]
+    households = store.read_households()["household_id"].head(2).tolist()
+    store.dispose()
+    path = tmp_path / "状态.csv"
+    pd.DataFrame({"户号": households, "状态": ["一直在沪", "外出未返"], "人数": ["3", ""]}).to_csv(
+        path, index=False, encoding="gbk"
+    )
+    assert cli_main(["--database", demo_db_url, "status", str(path)]) == 0
+    store = open_store(demo_db_url)
+    after = store.read_status().set_index(["entity_kind", "entity_id"])["status"]
+    store.dispose()
+    assert len(after) == len(before)  # merged: 10,451 rows stay 10,451
+    assert after[("household", households[0])] == "green"
+    assert after[("household", households[1])] == "blue"
+    others = before.drop([("household", h) for h in households])
+    assert after.drop([("household", h) for h in households]).equals(others)
+    # the same file through `mapserver import` merges too
+    assert cli_main(["--database", demo_db_url, "import", str(path)]) == 0
+    assert "status: 2 rows" in capsys.readouterr().out

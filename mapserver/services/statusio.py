@@ -10,6 +10,7 @@ from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.io.imports import ImportFile, detect_layer, load_import
 from mapserver.io.mapping import ColumnMapping
 from mapserver.io.readers import read_table
+from mapserver.io.tables import normalise_columns
 from mapserver.io.validate import validate_status
 from mapserver.model import ID_COLUMN, LEVEL_LABELS
 from mapserver.network.report import network_report
@@ -84,11 +85,21 @@ def apply_status_records(
 
 
 def apply_status_file(
-    store: Store, view: MapView, path: Path, *, file: str, user: User
+    store: Store,
+    view: MapView,
+    path: Path,
+    *,
+    file: str,
+    user: User,
+    encoding: str | None = None,
 ) -> tuple[int, int]:
-    """Read a CSV/XLSX status table and write it whole; returns (last seq, rows applied)."""
+    """Read a CSV/XLSX status table and write its rows (merged by entity); all or nothing.
+
+    Headers may be Chinese (户号, 楼栋, 状态, 人数) and statuses scheme labels
+    (一直在沪). Returns (last change-log seq, rows applied).
+    """
     try:
-        frame = read_table(path)
+        frame = normalise_columns(read_table(path, encoding=encoding), "status")
     except ValidationError:
         raise
     except Exception as err:
