@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mapserver.config import DEFAULT_DEMO_DIR, env_database_url, load_settings
 from mapserver.errors import NotFoundError, ValidationError
+from mapserver.model import LAYERS
 
 DEMO_PASSWORD = "demo2020"  # printed at start; the demo is for trying things out locally
 
@@ -642,19 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="import grids/buildings/households/status/roads/checkpoints files (merge by id)",
     )
     imp.add_argument("files", nargs="+")
-    imp.add_argument(
-        "--layer",
-        choices=[
-            "grids",
-            "buildings",
-            "households",
-            "status",
-            "road_nodes",
-            "road_edges",
-            "roads",
-            "checkpoints",
-        ],
-    )
+    imp.add_argument("--layer", choices=[*LAYERS, "roads"])
     imp.add_argument(
         "--crs",
         help="source CRS: EPSG code, gcj02, bd09, a .prj file, WKT or PROJ (default: the file's)",
@@ -689,19 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write the stored layers to a folder")
     export.add_argument("folder")
-    export.add_argument(
-        "--layers",
-        nargs="+",
-        choices=[
-            "grids",
-            "buildings",
-            "households",
-            "status",
-            "road_nodes",
-            "road_edges",
-            "checkpoints",
-        ],
-    )
+    export.add_argument("--layers", nargs="+", choices=list(LAYERS))
     export.set_defaults(func=cmd_export)
 
     status = sub.add_parser("status", help="upload a status table (CSV/XLSX)")

@@ -42,14 +42,8 @@ from mapserver.network.lines import roads_from_lines
 from mapserver.network.osm import read_osm_roads
 
 IMPORT_LAYERS: tuple[str, ...] = (
-    "grids",
-    "buildings",
-    "households",
-    "status",
-    "road_nodes",
-    "road_edges",
+    *LAYERS,
     "roads",  # OSM file or road line layer -> road_nodes + road_edges
-    "checkpoints",
 )
 OSM_SUFFIXES: tuple[str, ...] = (".pbf", ".osm")
 # File-name words that name a layer, most specific first ("household_status" is status).
