@@ -193,6 +193,7 @@ def test_errors_listed_then_replace_asks_before_deleting(app, live_server, brows
     assert "已取消" in page.text_content("#import-result")
     assert set(store.read_grids()["grid_id"]) == set(before["grid_id"])  # nothing deleted
 
+    page.fill(f"{_block(path.name)} input.save-name", "社区映射")
     page.click("#import-check")
     page.wait_for_selector("#import-result.ok .import-plan", timeout=20_000)
     page.click("#import-run")
@@ -203,4 +204,46 @@ def test_errors_listed_then_replace_asks_before_deleting(app, live_server, brows
     assert sorted(grids.index) == ["XC-1", "XC-2"]
     assert grids["name"].to_dict() == {code: name for code, name, _, _ in rows}
     assert set(grids["level"]) == {"community"}
+    saved = store.get_mapping("社区映射")
+    assert saved["layer"] == "grids"
+    assert saved["mapping"]["columns"] == {"grid_id": "社区编码", "name": "社区"}
+    assert saved["mapping"]["constants"] == {"level": "community"}
+
+    page.reload()  # the saved mapping fills the selects of the next file
+    page.set_input_files("#import-files", str(path))
+    _wait_ready(page, path.name)
+    page.select_option(f"{_block(path.name)} select.layer", "grids")
+    page.wait_for_selector(f"{_block(path.name)}[data-ready='1'] select.saved", timeout=10_000)
+    page.select_option(f"{_block(path.name)} select.saved", "社区映射")
+    chosen = page.eval_on_selector_all(
+        f"{_block(path.name)} select[data-field], {_block(path.name)} select.level",
+        "els => els.map(e => [e.dataset.field || 'constant level', e.value])",
+    )
+    assert {k: v for k, v in chosen if v} == {
+        "grid_id": "社区编码",
+        "name": "社区",
+        "constant level": "community",
+    }
+    context.close()
+
+
+def test_status_form_still_uploads_and_lists_bad_rows(app, live_server, browser, tmp_path):
+    """The status table form next to the import: a bad row is listed, a good file applies."""
+    store = app.extensions["store"]
+    ids = store.read_households()["household_id"].iloc[:2].tolist()
+    bad = tmp_path / "状态.csv"
+    bad.write_text(f"household_id,status\n{ids[0]},red\nNO-SUCH,red\n", encoding="utf-8")
+    context, page = _phone_page(browser, live_server)
+    page.set_input_files("#status-upload input[type=file]", str(bad))
+    page.click("#status-upload button[type=submit]")
+    page.wait_for_selector("#status-upload .result.error li", timeout=10_000)
+    assert "NO-SUCH" in page.text_content("#status-upload .result")
+    good = tmp_path / "状态2.csv"
+    good.write_text(f"household_id,status\n{ids[0]},red\n{ids[1]},grey\n", encoding="utf-8")
+    page.set_input_files("#status-upload input[type=file]", str(good))
+    page.click("#status-upload button[type=submit]")
+    page.wait_for_selector("#status-upload .result.ok", timeout=10_000)
+    status = store.read_status().set_index("entity_id")["status"]
+    assert status[ids[0]] == "red" and status[ids[1]] == "grey"
+    _no_horizontal_overflow(page)
     context.close()
