@@ -171,7 +171,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "layer_roads": {"zh": "道路线", "en": "Road lines"},
     "imp_level": {"zh": "层级 (每行相同)", "en": "Level (same for every row)"},
     "imp_level_from_file": {"zh": "取自文件列", "en": "From a file column"},
-    "imp_mapping": {"zh": "字段对应 (文件列 → 系统字段)", "en": "Field mapping (file column → field)"},
+    "imp_mapping": {"zh": "字段对应 (文件列 → 字段)", "en": "Field mapping (file column → field)"},
     "imp_not_mapped": {"zh": "— 不导入 —", "en": "— not imported —"},
     "imp_no_fields": {"zh": "此图层无需字段对应", "en": "Nothing to map for this layer"},
     "imp_columns": {"zh": "文件列", "en": "File columns"},
