@@ -247,3 +247,44 @@ def test_status_form_still_uploads_and_lists_bad_rows(app, live_server, browser,
     assert status[ids[0]] == "red" and status[ids[1]] == "grey"
     _no_horizontal_overflow(page)
     context.close()
+
+
+def test_gbk_table_encoding_detected_overridden_and_columns_suggested(
+    app, live_server, browser, tmp_path
+):
+    """A GBK CSV with Chinese headers: detected, re-read on override, columns pre-mapped."""
+    store = app.extensions["store"]
+    building = store.read_buildings()["building_id"].iloc[0]
+    path = tmp_path / "住户名单.csv"
+    rows = f"户号,楼栋,单元,室号,人数\nXH-1,{building},1,101,3\nXH-2,{building},1,102,2\n"
+    path.write_bytes(rows.encode("gbk"))
+    context, page = _phone_page(browser, live_server)
+    page.set_input_files("#import-files", str(path))
+    _wait_ready(page, path.name)
+    assert "gb18030" in page.text_content(f"{_block(path.name)} .facts")
+    suggested = page.eval_on_selector_all(
+        f"{_block(path.name)} select[data-field]", "els => els.map(e => [e.dataset.field, e.value])"
+    )
+    assert {"household_id": "户号", "building_id": "楼栋"}.items() <= dict(suggested).items()
+
+    page.select_option("#import-encoding", "utf-8")  # wrong: the file says why it is refused
+    page.wait_for_selector(f"{_block(path.name)}[data-ready='1'] .result.error", timeout=10_000)
+    assert "utf-8" in page.text_content(f"{_block(path.name)} .result.error li")
+    page.select_option("#import-encoding", "gbk")
+    _wait_ready(page, path.name)
+    assert "gbk" in page.text_content(f"{_block(path.name)} .facts")
+    headers = page.eval_on_selector_all(
+        f"{_block(path.name)} table.preview th", "els => els.map(e => e.textContent)"
+    )
+    assert headers == ["户号", "楼栋", "单元", "室号", "人数"]
+    page.select_option(f"{_block(path.name)} select[data-field='room']", "室号")
+    page.select_option(f"{_block(path.name)} select[data-field='residents']", "人数")
+    page.click("#import-check")
+    page.wait_for_selector("#import-result.ok .import-plan", timeout=20_000)
+    assert _plan(page)["households"] == [2, 0, 0]
+    page.click("#import-run")
+    page.wait_for_selector("#layer-import[data-imported='1']", timeout=20_000)
+    households = store.read_households().set_index("household_id")
+    assert households.loc[["XH-1", "XH-2"], "room"].tolist() == ["101", "102"]
+    assert households.loc[["XH-1", "XH-2"], "residents"].tolist() == [3, 2]
+    context.close()
