@@ -232,14 +232,14 @@ def test_status_form_still_uploads_and_lists_bad_rows(app, live_server, browser,
     store = app.extensions["store"]
     ids = store.read_households()["household_id"].iloc[:2].tolist()
     bad = tmp_path / "状态.csv"
-    bad.write_text(f"household_id,status\n{ids[0]},red\nNO-SUCH,red\n", encoding="utf-8")
+    bad.write_text(f"户号,状态\n{ids[0]},red\nNO-SUCH,red\n", encoding="utf-8")
     context, page = _phone_page(browser, live_server)
     page.set_input_files("#status-upload input[type=file]", str(bad))
     page.click("#status-upload button[type=submit]")
     page.wait_for_selector("#status-upload .result.error li", timeout=10_000)
     assert "NO-SUCH" in page.text_content("#status-upload .result")
     good = tmp_path / "状态2.csv"
-    good.write_text(f"household_id,status\n{ids[0]},red\n{ids[1]},grey\n", encoding="utf-8")
+    good.write_text(f"户号,状态\n{ids[0]},red\n{ids[1]},grey\n", encoding="utf-8")
     page.set_input_files("#status-upload input[type=file]", str(good))
     page.click("#status-upload button[type=submit]")
     page.wait_for_selector("#status-upload .result.ok", timeout=10_000)
