@@ -298,7 +298,8 @@ def upload_status():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
-    name = secure_filename(upload.filename) or "status.csv"
+    # keep only the suffix: secure_filename drops Chinese names whole ("状态.csv" -> "csv")
+    name = secure_filename("status" + Path(upload.filename).suffix)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         upload.save(path)

@@ -323,10 +323,41 @@ def openapi_document() -> dict:
             },
             "/api/import": {
                 "post": {
-                    "summary": "Import grids/buildings/households/status files (admin)",
+                    "summary": "Import layer files (admin): merge by id or replace; dry_run checks",
+                    "description": (
+                        "Multipart: files under any keys K; per file layer_K, map_K (JSON "
+                        '{"columns": {field: column}, "constants": {field: value}}), level_K, '
+                        "mapping_K (a saved mapping); crs, encoding, repair, "
+                        "parent_by (code|containment), replace, dry_run, save_mapping. "
+                        "Answers imported: rows per layer, plan (added, updated, deleted, "
+                        "deleted_ids), notes, mode, dry_run."
+                    ),
                     "security": [{"bearer": []}],
                     "responses": {"200": json_ok, "400": _ERROR},
                 }
             },
+            "/api/import/preview": {
+                "post": {
+                    "summary": "A file's columns, first rows, guessed layer, suggested mapping",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "file": {"type": "string", "format": "binary"},
+                                        "layer": _TEXT,
+                                        "encoding": _TEXT,
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"200": json_ok, "400": _ERROR},
+                }
+            },
+            "/api/import/mappings": _get("Saved column mappings (admin)", [], json_ok),
+            "/api/import/log": _get("The latest imports (admin)", [], json_ok),
         },
     }

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 
+from mapserver.model import GRID_LEVELS, LEVEL_LABELS
 from mapserver.web import i18n
 from mapserver.web.auth import current_user
 
@@ -67,4 +68,5 @@ def upload():
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login", next=request.path))
-    return _render("upload.html")
+    levels = [(level, LEVEL_LABELS[level].get(g.lang, level)) for level in GRID_LEVELS]
+    return _render("upload.html", strings=i18n.table(g.lang), levels=levels)
