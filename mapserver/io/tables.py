@@ -67,6 +67,8 @@ _ALIASES: dict[str, dict[str, str]] = {
         "单元号": "unit",
         "房号": "room",
         "室": "room",
+        "室号": "room",
+        "房间号": "room",
         "门牌": "room",
         "人数": "residents",
         "户籍人数": "residents",

@@ -72,6 +72,10 @@ def import_layers():
     files = {key: f for key, f in request.files.items() if f and f.filename}
     if not files:
         raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+    save_as = (request.form.get("save_mapping") or "").strip()
+    if save_as and len(files) != 1:
+        reason = "a mapping is saved from one file at a time"
+        raise ValidationError([ValidationIssue("request", None, "save_mapping", reason)])
     with tempfile.TemporaryDirectory() as tmp:
         paths, hints, mappings = {}, {}, {}
         for index, (key, upload) in enumerate(files.items()):
@@ -96,11 +100,7 @@ def import_layers():
             dry_run=_flag("dry_run"),
             user=g.user,
         )
-        save_as = (request.form.get("save_mapping") or "").strip()
         if save_as and not counts["dry_run"]:
-            if len(files) != 1:
-                reason = "a mapping is saved from one file at a time"
-                raise ValidationError([ValidationIssue("request", None, "save_mapping", reason)])
             (path,) = paths
             layer = hints[path] or statusio.detect_layer(Path(paths[path]))
             _store().save_mapping(save_as, layer, mappings[path].to_dict(), user=g.user.username)
