@@ -55,7 +55,10 @@ _LAYER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("road_nodes", ("road_node", "node", "节点")),
     ("road_edges", ("edge",)),
     ("roads", ("road", "道路", "路网")),  # a line layer, noded into road_nodes and road_edges
-    ("grids", ("grid", "网格")),
+    (
+        "grids",
+        ("grid", "网格", "community", "subdistrict", "社区", "街道", "居委", "boundary", "边界"),
+    ),
 )
 REQUIRED: dict[str, tuple[str, ...]] = {
     "grids": GRID_REQUIRED,
