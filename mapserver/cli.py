@@ -767,6 +767,10 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--grid", help="the worker's grid id")
     user.add_argument("--token", action="store_true", help="also print an API token")
     user.set_defaults(func=cmd_user)
+
+    from mapserver.cli_events import add_parser as add_events_parser
+
+    add_events_parser(sub)
     return parser
 
 

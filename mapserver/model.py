@@ -121,6 +121,22 @@ CHECKPOINT_COLUMNS: tuple[str, ...] = (
 )
 CHECKPOINT_KINDS: tuple[str, ...] = ("land", "minor", "water")
 
+# events: points of cases or reports (no building id), joined to the deepest grid holding
+# them and the nearest building within a distance; kept apart from LAYERS (own import).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id",  # from the file, or derived from the row's content
+    "occurred_at",  # ISO date/time text, local time as given
+    "day",  # YYYY-MM-DD of occurred_at
+    "kind",  # 类型
+    "name",  # 名称/小区
+    "address",  # 地址
+    "grid_id",  # deepest grid holding the point (a leaf unless in a gap); None outside
+    "building_id",  # nearest building within the stated distance, else None
+    "building_distance_m",  # metres to that building
+    "properties",  # the file's other columns, as a JSON object
+    "geometry",  # Point, EPSG:4326
+)
+
 LAYERS: dict[str, tuple[str, ...]] = {
     "grids": GRID_COLUMNS,
     "buildings": BUILDING_COLUMNS,

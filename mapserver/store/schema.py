@@ -34,6 +34,8 @@ OTHER_TABLES: tuple[str, ...] = (
     "stop_events",
     "column_mappings",
     "import_log",
+    "events",
+    "event_imports",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -184,6 +186,22 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("by", sa.Text(), nullable=False),
         sqlite_autoincrement=True,
     )
+    tables["events"] = event_table(metadata, dialect)
+    tables["event_imports"] = sa.Table(
+        "event_imports",
+        metadata,
+        sa.Column("import_id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.Text(), nullable=False),
+        sa.Column("by", sa.Text(), nullable=False),
+        sa.Column("file", sa.Text(), nullable=True),
+        sa.Column("mode", sa.Text(), nullable=False),  # merge | replace
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("added", sa.Integer(), nullable=False),
+        sa.Column("replaced", sa.Integer(), nullable=False),
+        sa.Column("deleted", sa.Integer(), nullable=False),
+        sa.Column("report", sa.Text(), nullable=True),  # JSON: counts of the join
+        sqlite_autoincrement=True,
+    )
     tables.update(import_tables(metadata))
     return metadata, tables
 
@@ -212,3 +230,25 @@ def import_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sqlite_autoincrement=True,
         ),
     }
+
+
+def event_table(metadata: sa.MetaData, dialect: str) -> sa.Table:
+    """The ``events`` table: model.EVENT_COLUMNS plus bbox, source file and who imported."""
+    columns: list[sa.Column] = []
+    for name in model.EVENT_COLUMNS:
+        if name == "event_id":
+            columns.append(sa.Column(name, sa.Text(), primary_key=True))
+        elif name == "geometry":
+            columns.append(sa.Column(name, _geometry_type(dialect), nullable=True))
+            columns.extend(sa.Column(b, sa.Float(), nullable=True) for b in BBOX_COLUMNS)
+        elif name == "building_distance_m":
+            columns.append(sa.Column(name, sa.Float(), nullable=True))
+        else:
+            columns.append(
+                sa.Column(name, sa.Text(), nullable=True, index=name in ("grid_id", "day"))
+            )
+    columns.extend(
+        sa.Column(name, sa.Text(), nullable=True)
+        for name in ("source_file", "imported_at", "imported_by")
+    )
+    return sa.Table("events", metadata, *columns)

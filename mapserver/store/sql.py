@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import auth, imports, jobs, plans, routes
+from mapserver.store import auth, events, imports, jobs, plans, routes
 from mapserver.store.engine import fetch_rows, make_engine
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
@@ -557,6 +557,39 @@ class Store:
         return sorted(
             out, key=lambda row: tuple((v is None, v if v is not None else 0) for v in row)
         )
+
+    # -- events (points of cases or reports) ------------------------------------------
+
+    def import_events(
+        self,
+        frame: gpd.GeoDataFrame,
+        *,
+        replace: bool = False,
+        user: str,
+        file: str | None = None,
+        report: dict | None = None,
+    ) -> dict[str, int]:
+        """Write joined events in one transaction: merge by event id, or ``replace`` the layer.
+
+        Each write is recorded in ``event_imports`` (who, when, file, mode, counts).
+        See :func:`mapserver.store.events.write_events` for the counts returned.
+        """
+        with self._write() as conn:
+            return events.write_events(
+                conn, self.tables, frame, replace=replace, user=user, file=file, report=report
+            )
+
+    def read_events(self, *, grid_ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+        """Stored events in EPSG:4326, optionally only those joined to ``grid_ids``."""
+        with self.engine.connect() as conn:
+            return events.read_events(
+                conn, self.tables["events"], dialect=self.dialect, grid_ids=grid_ids
+            )
+
+    def event_imports(self, *, limit: int = 50) -> list[dict]:
+        """The latest imports of the event layer, newest first."""
+        with self.engine.connect() as conn:
+            return events.list_imports(conn, self.tables["event_imports"], limit=limit)
 
     # -- users and tokens --------------------------------------------------------------
 

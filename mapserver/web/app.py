@@ -66,6 +66,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
 
     from mapserver.web.api import bp as api_bp
     from mapserver.web.auth import bp as auth_bp
+    from mapserver.web.events import bp as events_bp
     from mapserver.web.imports import bp as imports_bp
     from mapserver.web.pages import bp as pages_bp
     from mapserver.web.planner import bp as planner_bp
@@ -77,6 +78,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(routes_bp)
     app.register_blueprint(planner_bp)
+    app.register_blueprint(events_bp)
 
     leaflet_dir = _leaflet_dir()
 

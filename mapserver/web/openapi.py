@@ -87,6 +87,60 @@ def _area_op(summary: str, ok: dict) -> dict:
     }
 
 
+def _query(name: str, desc: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "description": desc, "schema": schema}
+
+
+def _event_paths(json_ok: dict) -> dict:
+    """The event layer: upload a case list, its points, counts per grid and day."""
+    form = {
+        "file": {"type": "string", "format": "binary", "description": "CSV/XLSX with lon/lat"},
+        "crs": {"type": "string", "description": "wgs84 (default), gcj02, bd09 or EPSG code"},
+        "max_distance_m": {"type": "number", "default": 50, "description": "nearest building, m"},
+        "replace": {"type": "boolean", "default": False, "description": "replace the layer"},
+    }
+    return {
+        "/api/events": {
+            "get": {
+                "summary": "Event points as GeoJSON (login or token; workers see their grid)",
+                "security": [{"bearer": []}],
+                "parameters": [_COORDS],
+                "responses": {"200": _GEOJSON, "401": _ERROR},
+            }
+        },
+        "/api/events/summary": _get(
+            "Event counts per grid (subtree totals), per 1,000 households, per day",
+            [
+                _query("level", "grid level", {"type": "string"}),
+                _query("parent", "children of this grid", {"type": "string"}),
+                _query("by", "day: add counts per day", {"type": "string", "enum": ["day"]}),
+            ],
+            json_ok,
+        ),
+        "/api/events/imports": {
+            "get": {
+                "summary": "Latest imports of the event layer (login or token)",
+                "security": [{"bearer": []}],
+                "responses": {"200": json_ok, "401": _ERROR},
+            }
+        },
+        "/api/events/upload": {
+            "post": {
+                "summary": "Import a case/report list as the event layer (admin); merge by id",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {"type": "object", "required": ["file"], "properties": form}
+                        }
+                    }
+                },
+                "responses": {"200": json_ok, "400": _ERROR},
+            }
+        },
+    }
+
+
 def openapi_document() -> dict:
     """Return the OpenAPI document as a dict."""
     json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -359,5 +413,6 @@ def openapi_document() -> dict:
             },
             "/api/import/mappings": _get("Saved column mappings (admin)", [], json_ok),
             "/api/import/log": _get("The latest imports (admin)", [], json_ok),
+            **_event_paths(json_ok),
         },
     }

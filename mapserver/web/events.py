@@ -1,0 +1,101 @@
+"""Event layer API: upload a case list (admin), its points (login) and counts per grid and day."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from werkzeug.utils import secure_filename
+
+from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.services import events as service
+from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
+from mapserver.web.auth import current_user, write_access
+
+bp = Blueprint("events", __name__, url_prefix="/api/events")
+
+_TRUE = ("1", "true", "on", "yes")
+
+
+def _store():
+    return current_app.extensions["store"]
+
+
+def _distance(raw: str | None) -> float:
+    """The building search distance of a request, metres."""
+    if raw in (None, ""):
+        return DEFAULT_MAX_DISTANCE_M
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValidationError(
+            [ValidationIssue("request", None, "max_distance_m", f"'{raw}' is not metres ≥ 0")]
+        )
+    return value
+
+
+@bp.post("/upload")
+@write_access(role="admin")
+def upload():
+    """Import a CSV/XLSX case list as the event layer (merge by id, or ``replace``)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+    name = secure_filename(upload.filename) or "events.csv"
+    if not Path(name).suffix:
+        name += Path(upload.filename).suffix
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        upload.save(path)
+        report = service.import_events_file(
+            _store(),
+            path,
+            file=upload.filename,
+            source_crs=request.form.get("crs") or None,
+            max_distance_m=_distance(request.form.get("max_distance_m")),
+            replace=request.form.get("replace", "").lower() in _TRUE,
+            user=g.user,
+        )
+    return jsonify(report)
+
+
+@bp.get("")
+def features():
+    """Event points as GeoJSON (personal data: login or token; a worker sees their subtree)."""
+    user = current_user()
+    if user is None:
+        abort(401, description="login or API token required")
+    coords = request.args.get("coords", "wgs84").lower()
+    if coords not in ("wgs84", "gcj02"):
+        raise ValidationError(
+            [ValidationIssue("request", None, "coords", f"'{coords}' is not wgs84 or gcj02")]
+        )
+    return jsonify(service.event_features(_store(), user, coords=coords))
+
+
+@bp.get("/summary")
+def summary():
+    """Event counts per grid (subtree totals) at ``level`` or under ``parent``; ``by=day``."""
+    by = request.args.get("by") or None
+    if by not in (None, "day", "grid"):
+        raise ValidationError([ValidationIssue("request", None, "by", f"'{by}' is not day")])
+    return jsonify(
+        service.event_summary(
+            _store(),
+            level=request.args.get("level") or None,
+            parent=request.args.get("parent") or None,
+            by_day=by == "day",
+        )
+    )
+
+
+@bp.get("/imports")
+def imports():
+    """The latest imports of the event layer (who, when, file, counts); login needed."""
+    if current_user() is None:
+        abort(401, description="login or API token required")
+    return jsonify(imports=service.clean(_store().event_imports()))
