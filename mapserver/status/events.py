@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from mapserver import crs
 from mapserver.model import STORAGE_CRS
@@ -95,7 +96,8 @@ def _nearest_buildings(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Id of the nearest building within ``max_distance_m`` metres of each point, and the distance.
 
-    Ties are broken by building id. Points far outside the buildings' extent are not searched.
+    Ties (within 1 mm) are broken by building id. Points far outside the buildings'
+    extent are not searched.
     """
     n = len(points)
     ids = np.full(n, None, dtype=object)
@@ -122,20 +124,18 @@ def _nearest_buildings(
     if not near.any():
         return ids, dist
     metric = crs.metric_crs(footprints)
-    left = gpd.GeoDataFrame({"pos": np.flatnonzero(near)}, geometry=list(xy[near]), crs=STORAGE_CRS)
-    joined = gpd.sjoin_nearest(
-        left.to_crs(metric),
-        footprints.to_crs(metric),
-        how="inner",
-        max_distance=max_distance_m,
-        distance_col="distance_m",
-    )
-    if len(joined):
-        joined = joined.sort_values(["pos", "distance_m", "building_id"], kind="stable")
-        joined = joined.drop_duplicates("pos")
-        pos = joined["pos"].to_numpy()
-        ids[pos] = joined["building_id"].to_numpy(dtype=object)
-        dist[pos] = joined["distance_m"].to_numpy(dtype=float)
+    left = np.asarray(xy[near].to_crs(metric).values, dtype=object)
+    right = np.asarray(footprints.geometry.to_crs(metric).values, dtype=object)
+    right_ids = footprints["building_id"].to_numpy(dtype=object)
+    pairs = shapely.STRtree(right).query(left, predicate="dwithin", distance=max_distance_m)
+    if pairs.shape[1]:
+        d = shapely.distance(left[pairs[0]], right[pairs[1]])
+        tie = np.round(d, 3)  # within 1 mm: a tie, broken by building id
+        order = np.lexsort((right_ids[pairs[1]].astype(str), tie, pairs[0]))
+        first = order[np.r_[True, pairs[0][order][1:] != pairs[0][order][:-1]]]
+        pos = np.flatnonzero(near)[pairs[0][first]]
+        ids[pos] = right_ids[pairs[1][first]]
+        dist[pos] = d[first]
     return ids, dist
 
 
