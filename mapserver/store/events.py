@@ -181,11 +181,14 @@ def read_events(
             chunk = wanted[start : start + _IN_CHUNK]
             rows.extend(fetch_rows(conn, sa.select(*columns).where(table.c.grid_id.in_(chunk))))
         rows.sort(key=lambda r: r[names.index("event_id")])
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
     wkb = [None if v is None else bytes(v) for v in frame["geometry"]]
     geoms = shapely.from_wkb(np.asarray(wkb, dtype=object)) if wkb else []
     frame["building_distance_m"] = pd.to_numeric(frame["building_distance_m"]).astype(float)
-    frame["properties"] = [json.loads(v) if v else {} for v in frame["properties"]]
+    frame["properties"] = pd.Series(
+        [json.loads(v) if isinstance(v, str) and v else {} for v in frame["properties"]],
+        dtype=object,
+    )
     frame = frame.drop(columns="geometry")
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=model.STORAGE_CRS)
 
