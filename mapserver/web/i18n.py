@@ -251,6 +251,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "field_kind": {"zh": "类型", "en": "Kind"},
     "field_staffed": {"zh": "有人值守", "en": "Staffed"},
     "field_shifts": {"zh": "每日班次", "en": "Shifts per day"},
+    # event layer (cases/reports as points)
+    "by_events": {"zh": "事件数", "en": "Event count"},
+    "by_event_rate": {"zh": "每千户事件数", "en": "Events per 1,000 households"},
+    "no_events": {"zh": "无事件", "en": "No events"},
+    "no_households": {"zh": "无住户数据", "en": "No households"},
+    "events_in_grids": {"zh": "网格内事件", "en": "Events in grids"},
+    "events_outside": {"zh": "网格外事件", "en": "Events outside grids"},
+    "events_layer": {"zh": "事件点", "en": "Events"},
+    "no_building_near": {"zh": "附近无楼栋", "en": "No building near"},
 }
 
 

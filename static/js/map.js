@@ -139,6 +139,8 @@
 
   // -- styles -------------------------------------------------------------------
   function fillFor(p) {
+    const hooked = state.gridFill && state.gridFill(p); // e.g. events.js colours by event count
+    if (hooked) return hooked;
     return state.mode === "area" && p.kind === "grid" ? p.area_colour : p.colour;
   }
   function gridStyle(f) {
@@ -560,6 +562,7 @@
       baseRoads.clearLayers();
     }
     document.body.dataset.loaded = String(token);
+    document.dispatchEvent(new CustomEvent("msmap:loaded"));
   }
 
   async function loadCheckpoints() {
@@ -570,6 +573,7 @@
 
   // -- legend -------------------------------------------------------------------
   async function refreshLegend(summary) {
+    if (state.legendHook && state.legendHook()) return; // another colouring draws its own legend
     if (!summary) {
       summary = await getJSON(`/api/summary${state.parent ? `?grid=${encodeURIComponent(state.parent)}` : ""}`);
     }
@@ -809,7 +813,7 @@
     overlays[T("roads")] = baseRoads;
     overlays[T("deliveries")] = deliveryLayer;
     deliveryLayer.addTo(map);
-    L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
+    state.layersControl = L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
     L.control.scale({ imperial: false }).addTo(map);
     if (window.innerWidth < 700) el("panel").classList.add("collapsed");
     el("panel").querySelector("h2").addEventListener("click", () => el("panel").classList.toggle("collapsed"));
@@ -819,6 +823,7 @@
     followViewport();
     connectLive();
     document.body.dataset.ready = "1";
+    document.dispatchEvent(new CustomEvent("msmap:ready"));
   }
 
   window.msMap = {
@@ -828,6 +833,11 @@
     reload,
     showEntrances,
     showCordon,
+    gridLayer,
+    restyleGrids: () => gridLayer.setStyle(gridStyle),
+    refreshLegend,
+    getJSON,
+    escapeHtml,
     gcj02: { fromWgs84: wgsToGcj, toWgs84: gcjToWgs },
   };
   start().catch((err) => {
