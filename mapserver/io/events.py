@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.io.readers import read_table, to_wgs84
@@ -120,6 +121,15 @@ def parse_time(value: object) -> pd.Timestamp | None:
     return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
+def _iso(stamp: pd.Timestamp | None) -> tuple[str | None, str | None]:
+    """(occurred_at, day) text of a parsed time: the date alone when no time of day was given."""
+    if stamp is None:
+        return None, None
+    day = stamp.strftime("%Y-%m-%d")
+    has_time = (stamp.hour, stamp.minute, stamp.second) != (0, 0, 0)
+    return (stamp.isoformat() if has_time else day), day
+
+
 def _is_geographic(source_crs: str | None) -> bool:
     """True when coordinates are lon/lat degrees (WGS84, CGCS2000, GCJ-02, BD-09...)."""
     if not source_crs:
@@ -149,46 +159,38 @@ def _content_ids(frame: pd.DataFrame) -> list[str]:
 
 
 def _row_issues(
-    table: pd.DataFrame, file: str, *, geographic: bool
+    table: gpd.GeoDataFrame, file: str, *, geographic: bool
 ) -> tuple[np.ndarray, list[ValidationIssue]]:
-    """Rows with usable coordinates, and an issue for every other row."""
+    """Rows with usable coordinates, and an issue for every other row (vectorised checks)."""
+    geoms = np.asarray(table.geometry.values, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    point = ~missing & (shapely.get_type_id(geoms) == 0)
+    x = np.where(point, shapely.get_x(np.where(point, geoms, None)), np.nan)
+    y = np.where(point, shapely.get_y(np.where(point, geoms, None)), np.nan)
+    finite = np.isfinite(x) & np.isfinite(y)
+    in_range = (np.abs(x) <= 180) & (np.abs(y) <= 90)
+    zero = (x == 0) & (y == 0)
+    usable = point & finite & (in_range & ~zero if geographic else True)
+    where = "lon/lat" if "lon" in table else "geometry"
     issues: list[ValidationIssue] = []
-    usable = np.ones(len(table), dtype=bool)
-    for i, geom in enumerate(table.geometry):
-        row = i + 1
-        raw = (table["lon"].iat[i], table["lat"].iat[i]) if "lon" in table else (None, None)
-        where = "lon/lat" if "lon" in table else "geometry"
-        if geom is None or geom.is_empty:
+    for i in np.flatnonzero(~usable).tolist():
+        if missing[i]:
+            raw = (table["lon"].iat[i], table["lat"].iat[i]) if "lon" in table else (None, None)
             blank = all(v is None or (isinstance(v, float) and np.isnan(v)) for v in raw)
             reason = (
                 "no coordinates" if blank else f"coordinates {raw[0]!r}, {raw[1]!r} are not numbers"
             )
-            issues.append(ValidationIssue(file, row, where, reason))
-            usable[i] = False
-            continue
-        if geom.geom_type != "Point":
-            issues.append(ValidationIssue(file, row, where, f"a {geom.geom_type}, not a point"))
-            usable[i] = False
-            continue
-        x, y = geom.x, geom.y
-        if not (np.isfinite(x) and np.isfinite(y)):
-            issues.append(ValidationIssue(file, row, where, "coordinates are not finite"))
-            usable[i] = False
-        elif geographic and not (-180 <= x <= 180 and -90 <= y <= 90):
-            issues.append(
-                ValidationIssue(
-                    file,
-                    row,
-                    where,
-                    f"{x:g}, {y:g} is not lon/lat in degrees (give the CRS, e.g. --crs EPSG:4549)",
-                )
+        elif not point[i]:
+            reason = f"a {geoms[i].geom_type}, not a point"
+        elif not finite[i]:
+            reason = "coordinates are not finite"
+        elif not in_range[i]:
+            reason = (
+                f"{x[i]:g}, {y[i]:g} is not lon/lat in degrees (give the CRS, e.g. --crs EPSG:4549)"
             )
-            usable[i] = False
-        elif geographic and x == 0 and y == 0:
-            issues.append(
-                ValidationIssue(file, row, where, "0, 0 is not a location (not geocoded?)")
-            )
-            usable[i] = False
+        else:
+            reason = "0, 0 is not a location (not geocoded?)"
+        issues.append(ValidationIssue(file, i + 1, where, reason))
     return usable, issues
 
 
@@ -262,27 +264,19 @@ def events_from_table(
     extra = [c for c in kept.columns if c not in used and c != kept.geometry.name]
     times: list[str | None] = []
     days: list[str | None] = []
-    for i, value in zip(
-        rows[usable],
-        kept[fields["occurred_at"]] if "occurred_at" in fields else [None] * len(kept),
-        strict=True,
-    ):
-        stamp = parse_time(value)
-        if (
-            stamp is None
-            and value is not None
-            and not (isinstance(value, float) and np.isnan(value))
-        ):
-            issues.append(
-                ValidationIssue(
-                    file, int(i), fields["occurred_at"], f"'{value}' is not a date; left blank"
-                )
-            )
-        has_time = stamp is not None and (stamp.hour, stamp.minute, stamp.second) != (0, 0, 0)
-        times.append(
-            None if stamp is None else stamp.isoformat() if has_time else stamp.strftime("%Y-%m-%d")
-        )
-        days.append(None if stamp is None else stamp.strftime("%Y-%m-%d"))
+    parsed: dict[object, tuple[str | None, str | None]] = {}  # dates repeat: parse each once
+    cells = kept[fields["occurred_at"]] if "occurred_at" in fields else [None] * len(kept)
+    for i, value in zip(rows[usable].tolist(), cells, strict=True):
+        blank = value is None or (isinstance(value, float) and np.isnan(value))
+        if value not in parsed:
+            stamp = None if blank else parse_time(value)
+            parsed[value] = _iso(stamp)
+        when, day = parsed[value]
+        if when is None and not blank:
+            reason = f"'{value}' is not a date; left blank"
+            issues.append(ValidationIssue(file, i, fields["occurred_at"], reason))
+        times.append(when)
+        days.append(day)
 
     def column(name: str) -> list:
         if name not in fields:
