@@ -54,10 +54,27 @@ def _print_report(report: dict) -> None:
 
 def cmd_events(args: argparse.Namespace) -> int:
     """Import an event table (CSV/XLSX with lon/lat) and print what joined and what did not."""
-    from mapserver.services.events import import_events_file
+    from mapserver.services.events import import_events_file, rejoin_events
     from mapserver.store import User, open_store
 
+    if (args.file is None) == (not args.rejoin):
+        print("给出事件表文件或 --rejoin / give an event table FILE or --rejoin", file=sys.stderr)
+        return 2
     store = open_store(args.database or load_settings().database_url)
+    if args.rejoin:
+        try:
+            result = rejoin_events(
+                store, max_distance_m=args.max_distance, user=User(args.user, "admin")
+            )
+        finally:
+            store.dispose()
+        c = result["counts"]
+        print(
+            f"重新匹配 / re-joined: {c['total']} events, 换了网格 / moved to another grid: "
+            f"{c['moved']}, 网格外 / outside every grid: {c['outside']}, "
+            f"无楼栋 / no building within {c['max_distance_m']:g} m: {c['no_building']}"
+        )
+        return 0
     try:
         report = import_events_file(
             store,
@@ -83,7 +100,12 @@ def cmd_events(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``events`` sub-command to the ``mapserver`` parser."""
     events = sub.add_parser("events", help="import a case/report list (lon/lat) as the event layer")
-    events.add_argument("file", help="CSV/XLSX with lon/lat (经度/纬度) columns")
+    events.add_argument("file", nargs="?", help="CSV/XLSX with lon/lat (经度/纬度) columns")
+    events.add_argument(
+        "--rejoin",
+        action="store_true",
+        help="join the stored events again to the current grids and buildings (after a redraw)",
+    )
     events.add_argument("--crs", help="coordinates: wgs84 (default), gcj02, bd09 or an EPSG code")
     events.add_argument(
         "--max-distance",

@@ -107,11 +107,45 @@ def import_events_file(
         max_distance_m=max_distance_m,
     )
     frame = joined.events[[c for c in EVENT_COLUMNS if c in joined.events.columns]]
-    summary = {**joined.counts(), "issues": len(table.issues), "source_crs": source_crs}
+    summary = {
+        **joined.counts(),
+        "issues": len(table.issues),
+        "source_crs": source_crs,
+        "max_distance_m": max_distance_m,
+    }
     written = store.import_events(
         frame, replace=replace, user=user.username, file=table.file, report=summary
     )
     return import_report(table, joined, written)
+
+
+def rejoin_events(
+    store: Store, *, max_distance_m: float = DEFAULT_MAX_DISTANCE_M, user: User
+) -> dict:
+    """Join the stored events again to the current grids and buildings (after a redraw).
+
+    Every event keeps its id, data, source file and import time; its grid and
+    nearest building are found anew. Returns the join counts and what moved.
+    """
+    if not math.isfinite(max_distance_m) or max_distance_m < 0:
+        reason = f"{max_distance_m!r} is not a distance ≥ 0 in metres"
+        raise ValidationError([ValidationIssue("request", None, "max_distance_m", reason)])
+    stored = store.read_events()
+    before = dict(zip(stored["event_id"], stored["grid_id"], strict=True))
+    points = stored.drop(columns=["grid_id", "building_id", "building_distance_m"])
+    joined = join_events(
+        points, store.read_grids(), store.read_buildings(), max_distance_m=max_distance_m
+    )
+    moved = sum(
+        1
+        for event_id, grid_id in zip(
+            joined.events["event_id"], joined.events["grid_id"], strict=True
+        )
+        if clean(before.get(event_id)) != clean(grid_id)
+    )
+    counts = {**joined.counts(), "moved": moved, "max_distance_m": max_distance_m}
+    written = store.import_events(joined.events, user=user.username, report=counts, rejoin=True)
+    return clean({"counts": counts, "written": written})
 
 
 def visible_grids(store: Store, user: User) -> list[str] | None:

@@ -18,7 +18,7 @@ from mapserver.store.schema import BBOX_COLUMNS
 from mapserver.store.writes import bulk_insert, utc_now
 
 _IN_CHUNK = 5_000
-IMPORT_MODES: tuple[str, ...] = ("merge", "replace")
+IMPORT_MODES: tuple[str, ...] = ("merge", "replace", "rejoin")
 
 
 def _text(value: object) -> str | None:
@@ -38,9 +38,13 @@ def _properties(value: object) -> str | None:
 
 
 def event_values(
-    frame: gpd.GeoDataFrame, *, dialect: str, file: str | None, user: str
+    frame: gpd.GeoDataFrame, *, dialect: str, file: str | None, user: str, keep_origin: bool = False
 ) -> tuple[list[str], list[list]]:
-    """Column names and per-column values to insert for joined events (EPSG:4326)."""
+    """Column names and per-column values to insert for joined events (EPSG:4326).
+
+    ``keep_origin`` keeps the frame's own source_file, imported_at and imported_by
+    (a re-join of stored events); otherwise they are ``file``, now and ``user``.
+    """
     check_crs(frame, "events")
     n = len(frame)
     now = utc_now()
@@ -72,7 +76,10 @@ def event_values(
             values.append([_text(v) for v in frame[name]])
     for name, value in (("source_file", file), ("imported_at", now), ("imported_by", user)):
         names.append(name)
-        values.append([value] * n)
+        if keep_origin and name in frame.columns:
+            values.append([_text(v) for v in frame[name]])
+        else:
+            values.append([value] * n)
     return names, values
 
 
@@ -96,6 +103,7 @@ def write_events(
     user: str,
     file: str | None,
     report: dict | None = None,
+    rejoin: bool = False,
 ) -> dict[str, int]:
     """Write joined events inside the caller's transaction and record the import.
 
@@ -107,6 +115,9 @@ def write_events(
         True: the whole layer is replaced by ``frame``. False (merge): rows
         whose event id is already stored are replaced, the others added, the
         rest of the layer kept.
+    rejoin
+        The frame is the stored layer joined again to changed grids/buildings:
+        its rows keep their source file and import time; recorded as "rejoin".
 
     Returns
     -------
@@ -131,7 +142,9 @@ def write_events(
             chunk = gone[start : start + _IN_CHUNK]
             conn.execute(sa.delete(table).where(table.c.event_id.in_(chunk)))
         deleted = 0
-    names, values = event_values(frame, dialect=conn.dialect.name, file=file, user=user)
+    names, values = event_values(
+        frame, dialect=conn.dialect.name, file=file, user=user, keep_origin=rejoin
+    )
     bulk_insert(conn, table, names, values)
     result = {
         "rows": len(ids),
@@ -144,7 +157,7 @@ def write_events(
             at=utc_now(),
             by=user,
             file=file,
-            mode="replace" if replace else "merge",
+            mode="rejoin" if rejoin else "replace" if replace else "merge",
             report=json.dumps(report, ensure_ascii=False) if report else None,
             **result,
         )

@@ -568,15 +568,23 @@ class Store:
         user: str,
         file: str | None = None,
         report: dict | None = None,
+        rejoin: bool = False,
     ) -> dict[str, int]:
         """Write joined events in one transaction: merge by event id, or ``replace`` the layer.
 
         Each write is recorded in ``event_imports`` (who, when, file, mode, counts).
-        See :func:`mapserver.store.events.write_events` for the counts returned.
+        See :func:`mapserver.store.events.write_events` for ``rejoin`` and the counts.
         """
         with self._write() as conn:
             return events.write_events(
-                conn, self.tables, frame, replace=replace, user=user, file=file, report=report
+                conn,
+                self.tables,
+                frame,
+                replace=replace or rejoin,
+                user=user,
+                file=file,
+                report=report,
+                rejoin=rejoin,
             )
 
     def read_events(self, *, grid_ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
