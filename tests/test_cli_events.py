@@ -75,7 +75,8 @@ def test_import_print_merge_and_rejoin(tmp_path, capsys):
     assert "moved to another grid: 1" in capsys.readouterr().out
     assert grid_of() == {"A": "W", "B": "W", "C": "E", "Z": None}
     assert set(store.read_events()["source_file"]) == {"cases.csv"}
-    assert [a["mode"] for a in store.event_imports()] == ["rejoin", "merge", "merge"]
+    modes = [a["mode"] for a in store.recent_imports()]
+    assert modes == ['{"events": "rejoin"}', '{"events": "merge"}', '{"events": "merge"}']
     store.dispose()
 
     assert cli_main(["--database", url, "events"]) == 2

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from mapserver import model
 from mapserver.store.engine import fetch_rows
 from mapserver.store.frames import check_crs
+from mapserver.store.imports import log_import
 from mapserver.store.schema import BBOX_COLUMNS
 from mapserver.store.writes import bulk_insert, utc_now
 
 _IN_CHUNK = 5_000
-IMPORT_MODES: tuple[str, ...] = ("merge", "replace", "rejoin")
 
 
 def _text(value: object) -> str | None:
@@ -105,7 +105,7 @@ def write_events(
     report: dict | None = None,
     rejoin: bool = False,
 ) -> dict[str, int]:
-    """Write joined events inside the caller's transaction and record the import.
+    """Write joined events inside the caller's transaction and log it in ``import_log``.
 
     Parameters
     ----------
@@ -152,15 +152,15 @@ def write_events(
         "replaced": len(present),
         "deleted": deleted,
     }
-    conn.execute(
-        sa.insert(tables["event_imports"]).values(
-            at=utc_now(),
-            by=user,
-            file=file,
-            mode="rejoin" if rejoin else "replace" if replace else "merge",
-            report=json.dumps(report, ensure_ascii=False) if report else None,
-            **result,
-        )
+    mode = "rejoin" if rejoin else "replace" if replace else "merge"
+    plan = {"added": result["added"], "updated": result["replaced"], "deleted": deleted}
+    log_import(
+        conn,
+        tables["import_log"],
+        user=user,
+        mode=json.dumps({"events": mode}),
+        files=[file] if file else [],
+        summary={"rows": {"events": len(ids)}, "plan": {"events": plan}, "join": report or {}},
     )
     return result
 
@@ -204,14 +204,3 @@ def read_events(
     )
     frame = frame.drop(columns="geometry")
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=model.STORAGE_CRS)
-
-
-def list_imports(conn: sa.Connection, table: sa.Table, *, limit: int = 50) -> list[dict]:
-    """The latest event imports, newest first (the audit of the layer)."""
-    query = sa.select(table).order_by(table.c.import_id.desc()).limit(limit)
-    out = []
-    for row in conn.execute(query).mappings():
-        item = dict(row)
-        item["report"] = json.loads(item["report"]) if item["report"] else None
-        out.append(item)
-    return out

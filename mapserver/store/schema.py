@@ -35,7 +35,6 @@ OTHER_TABLES: tuple[str, ...] = (
     "column_mappings",
     "import_log",
     "events",
-    "event_imports",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -187,21 +186,6 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sqlite_autoincrement=True,
     )
     tables["events"] = event_table(metadata, dialect)
-    tables["event_imports"] = sa.Table(
-        "event_imports",
-        metadata,
-        sa.Column("import_id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("at", sa.Text(), nullable=False),
-        sa.Column("by", sa.Text(), nullable=False),
-        sa.Column("file", sa.Text(), nullable=True),
-        sa.Column("mode", sa.Text(), nullable=False),  # merge | replace
-        sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("added", sa.Integer(), nullable=False),
-        sa.Column("replaced", sa.Integer(), nullable=False),
-        sa.Column("deleted", sa.Integer(), nullable=False),
-        sa.Column("report", sa.Text(), nullable=True),  # JSON: counts of the join
-        sqlite_autoincrement=True,
-    )
     tables.update(import_tables(metadata))
     return metadata, tables
 

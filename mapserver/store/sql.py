@@ -572,7 +572,7 @@ class Store:
     ) -> dict[str, int]:
         """Write joined events in one transaction: merge by event id, or ``replace`` the layer.
 
-        Each write is recorded in ``event_imports`` (who, when, file, mode, counts).
+        Each write is logged in ``import_log`` (who, when, file, mode, counts).
         See :func:`mapserver.store.events.write_events` for ``rejoin`` and the counts.
         """
         with self._write() as conn:
@@ -593,11 +593,6 @@ class Store:
             return events.read_events(
                 conn, self.tables["events"], dialect=self.dialect, grid_ids=grid_ids
             )
-
-    def event_imports(self, *, limit: int = 50) -> list[dict]:
-        """The latest imports of the event layer, newest first."""
-        with self.engine.connect() as conn:
-            return events.list_imports(conn, self.tables["event_imports"], limit=limit)
 
     # -- users and tokens --------------------------------------------------------------
 

@@ -91,11 +91,3 @@ def summary():
             by_day=by == "day",
         )
     )
-
-
-@bp.get("/imports")
-def imports():
-    """The latest imports of the event layer (who, when, file, counts); login needed."""
-    if current_user() is None:
-        abort(401, description="login or API token required")
-    return jsonify(imports=service.clean(_store().event_imports()))

@@ -117,13 +117,6 @@ def _event_paths(json_ok: dict) -> dict:
             ],
             json_ok,
         ),
-        "/api/events/imports": {
-            "get": {
-                "summary": "Latest imports of the event layer (login or token)",
-                "security": [{"bearer": []}],
-                "responses": {"200": json_ok, "401": _ERROR},
-            }
-        },
         "/api/events/upload": {
             "post": {
                 "summary": "Import a case/report list as the event layer (admin); merge by id",

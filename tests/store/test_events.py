@@ -52,21 +52,22 @@ def test_reimport_merges_by_id_and_replace_replaces_the_layer(store: Store):
     replaced = store.import_events(_events(["E4", "E9"]), replace=True, user="lead", file="c.csv")
     assert replaced == {"rows": 2, "added": 1, "replaced": 1, "deleted": 3}
     assert store.read_events()["event_id"].tolist() == ["E4", "E9"]
-    audit = store.event_imports()
-    assert [(a["file"], a["mode"], a["by"]) for a in audit] == [
-        ("c.csv", "replace", "lead"),
-        ("b.csv", "merge", "admin"),
-        ("first.csv", "merge", "admin"),
+    audit = store.recent_imports()  # the one import log, shared with the layer imports
+    assert [(a["files"], a["mode"], a["by"]) for a in audit] == [
+        (["c.csv"], '{"events": "replace"}', "lead"),
+        (["b.csv"], '{"events": "merge"}', "admin"),
+        (["first.csv"], '{"events": "merge"}', "admin"),
     ]
-    assert (audit[0]["rows"], audit[0]["deleted"]) == (2, 3)
+    assert audit[0]["summary"]["rows"] == {"events": 2}
+    assert audit[0]["summary"]["plan"] == {"events": {"added": 1, "updated": 1, "deleted": 3}}
 
 
 def test_a_failed_write_changes_nothing(store: Store):
     store.import_events(_events(["E1"]), user="admin", file="a.csv")
-    before = (store.table_rows("events"), store.table_rows("event_imports"))
+    before = (store.table_rows("events"), store.table_rows("import_log"))
     with pytest.raises(ValueError, match="twice"):
         store.import_events(_events(["E2", "E2"]), replace=True, user="admin", file="bad.csv")
     projected = _events(["E5"]).to_crs("EPSG:3857")
     with pytest.raises(ValueError, match="reproject"):
         store.import_events(projected, replace=True, user="admin", file="bad.csv")
-    assert (store.table_rows("events"), store.table_rows("event_imports")) == before
+    assert (store.table_rows("events"), store.table_rows("import_log")) == before

@@ -167,8 +167,9 @@ def test_replace_form_field_replaces_the_layer(client, cases, admin_token):
     assert report["written"] == {"rows": 1, "added": 1, "replaced": 0, "deleted": 41}
     features = _strict(client.get("/api/events", headers=token))["features"]
     assert [f["id"] for f in features] == ["ONLY"]
-    audit = _strict(client.get("/api/events/imports", headers=token))["imports"]
-    assert [a["mode"] for a in audit] == ["replace", "merge"]
+    audit = _strict(client.get("/api/import/log", headers=token))["imports"]
+    assert [a["mode"] for a in audit[:2]] == ['{"events": "replace"}', '{"events": "merge"}']
+    assert audit[0]["files"] == ["病例.csv"] and audit[0]["summary"]["join"]["outside"] == 1
 
 
 def test_bad_uploads_write_nothing_and_name_the_problem(app, client, admin_token):
