@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mapserver.errors import ValidationError, ValidationIssue
-from mapserver.io.events import EventTable, read_events
+from mapserver.io.events import EventTable, parse_time, read_events
 from mapserver.model import EVENT_COLUMNS
 from mapserver.services.mapview import geometry_json
 from mapserver.status.events import (
@@ -148,20 +148,64 @@ def rejoin_events(
     return clean({"counts": counts, "written": written})
 
 
+def _subtree(store: Store, grid_id: str) -> list[str]:
+    """A grid and every grid below it."""
+    ancestors = grid_ancestors(store.read_grids())
+    return [g for g, up in ancestors.items() if g == grid_id or grid_id in up]
+
+
 def visible_grids(store: Store, user: User) -> list[str] | None:
     """Grid ids whose events a user may see: None for all (admin), a worker's subtree."""
     if user.role == "admin":
         return None
     if not user.grid_id:
         return []
-    grids = store.read_grids()
-    ancestors = grid_ancestors(grids)
-    return [g for g, up in ancestors.items() if g == user.grid_id or user.grid_id in up]
+    return _subtree(store, user.grid_id)
 
 
-def event_features(store: Store, user: User, *, coords: str = "wgs84") -> dict:
-    """The events a user may see as a GeoJSON FeatureCollection (personal data: login needed)."""
-    frame = store.read_events(grid_ids=visible_grids(store, user))
+def _day(value: str | None, field: str) -> str | None:
+    """A ``YYYY-MM-DD`` request parameter, checked."""
+    if not value:
+        return None
+    stamp = parse_time(value)
+    if stamp is None:
+        reason = f"'{value}' is not a date (YYYY-MM-DD)"
+        raise ValidationError([ValidationIssue("request", None, field, reason)])
+    return stamp.strftime("%Y-%m-%d")
+
+
+def event_features(
+    store: Store,
+    user: User,
+    *,
+    coords: str = "wgs84",
+    grid_id: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> dict:
+    """The events a user may see as a GeoJSON FeatureCollection (personal data: login needed).
+
+    ``grid_id`` keeps a grid's subtree; ``day_from``/``day_to`` (inclusive,
+    YYYY-MM-DD) keep events of those days (events without a date are then left out).
+    """
+    allowed = visible_grids(store, user)
+    if grid_id:
+        below = _subtree(store, grid_id)
+        if not below:
+            reason = f"no grid '{grid_id}'"
+            raise ValidationError([ValidationIssue("request", None, "grid", reason)])
+        seen = set(allowed or ())
+        allowed = below if allowed is None else [g for g in below if g in seen]
+    frame = store.read_events(grid_ids=allowed)
+    first, last = _day(day_from, "from"), _day(day_to, "to")
+    if first or last:
+        days = frame["day"].fillna("")
+        keep = days != ""
+        if first:
+            keep &= days >= first
+        if last:
+            keep &= days <= last
+        frame = frame[keep.to_numpy()]
     features = []
     columns = [c for c in EVENT_COLUMNS if c != "geometry"]
     for record in frame.to_dict("records"):

@@ -65,7 +65,8 @@ def upload():
 
 @bp.get("")
 def features():
-    """Event points as GeoJSON (personal data: login or token; a worker sees their subtree)."""
+    """Event points as GeoJSON (personal data: login or token; a worker sees their subtree);
+    ``grid`` (subtree), ``from``/``to`` (days, inclusive) filter them."""
     user = current_user()
     if user is None:
         abort(401, description="login or API token required")
@@ -74,7 +75,17 @@ def features():
         raise ValidationError(
             [ValidationIssue("request", None, "coords", f"'{coords}' is not wgs84 or gcj02")]
         )
-    return jsonify(service.event_features(_store(), user, coords=coords))
+    args = request.args
+    return jsonify(
+        service.event_features(
+            _store(),
+            user,
+            coords=coords,
+            grid_id=args.get("grid") or None,
+            day_from=args.get("from") or None,
+            day_to=args.get("to") or None,
+        )
+    )
 
 
 @bp.get("/summary")

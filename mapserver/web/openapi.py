@@ -104,8 +104,13 @@ def _event_paths(json_ok: dict) -> dict:
             "get": {
                 "summary": "Event points as GeoJSON (login or token; workers see their grid)",
                 "security": [{"bearer": []}],
-                "parameters": [_COORDS],
-                "responses": {"200": _GEOJSON, "401": _ERROR},
+                "parameters": [
+                    _COORDS,
+                    _query("grid", "only this grid's subtree", {"type": "string"}),
+                    _query("from", "first day, YYYY-MM-DD", {"type": "string", "format": "date"}),
+                    _query("to", "last day, YYYY-MM-DD", {"type": "string", "format": "date"}),
+                ],
+                "responses": {"200": _GEOJSON, "400": _ERROR, "401": _ERROR},
             }
         },
         "/api/events/summary": _get(

@@ -89,7 +89,7 @@ def test_upload_needs_an_admin_with_csrf(client, cases, admin_token):
     assert again["written"] == {"rows": 41, "added": 0, "replaced": 41, "deleted": 0}
 
 
-def test_points_join_their_building_and_need_a_login(app, client, cases, admin_token):
+def test_points_join_their_building_and_need_a_login(app, client, cases, admin_token, demo_layers):
     body, picked = cases
     token = {"Authorization": f"Bearer {admin_token}"}
     assert _upload(client, body, token).status_code == 200
@@ -103,6 +103,20 @@ def test_points_join_their_building_and_need_a_login(app, client, cases, admin_t
         assert event["building_distance_m"] == 0.0
         assert event["grid_id"] == building.grid_id
     assert features["FAR"]["grid_id"] is None and features["FAR"]["building_id"] is None
+    # filters: a grid's subtree, a span of days
+    community = demo_layers["grids"].query("level == 'community'")["grid_id"].iloc[0]
+    below = {
+        community,
+        *(g for g, up in grid_ancestors(demo_layers["grids"]).items() if community in up),
+    }
+    in_community = _strict(client.get(f"/api/events?grid={community}", headers=token))
+    expected = {f"C{i:03d}" for i, g in enumerate(picked["grid_id"]) if g in below}
+    assert {f["id"] for f in in_community["features"]} == expected and expected
+    one_day = _strict(client.get("/api/events?from=2022-04-02&to=2022-04-02", headers=token))
+    assert {f["properties"]["day"] for f in one_day["features"]} == {"2022-04-02"}
+    assert len(one_day["features"]) == 13
+    assert client.get("/api/events?from=soon", headers=token).status_code == 400
+    assert client.get("/api/events?grid=NO-SUCH", headers=token).status_code == 400
     # a worker sees only the events of their own grid subtree
     store = app.extensions["store"]
     worker_grid = store.get_user("worker").grid_id
