@@ -108,11 +108,25 @@
     }
   }
 
+  // -- grid popups: the grid's event count and rate -----------------------------------
+  function popupLine(e) {
+    const root = e.popup.getElement();
+    const button = root && root.querySelector("button.show-entrances");
+    const row = button && events.summary && events.summary.grids.find((g) => g.grid_id === button.dataset.grid);
+    if (!row || root.querySelector(".popup-events")) return;
+    const rate = row.per_1000 == null ? "–" : fmt(row.per_1000);
+    const line = document.createElement("div");
+    line.className = "popup-events";
+    line.textContent = `${T("by_events")} ${row.events} · ${T("by_event_rate")} ${rate}`;
+    button.parentElement.before(line);
+  }
+
   // -- wiring ----------------------------------------------------------------------
   document.addEventListener("msmap:ready", () => {
     const state = ms().state;
     state.gridFill = fill;
     state.legendHook = renderLegend;
+    ms().map.on("popupopen", popupLine);
     if (document.querySelector(".nav .who")) {
       state.layersControl.addOverlay(pointLayer, T("events_layer"));
       pointLayer.addTo(ms().map);

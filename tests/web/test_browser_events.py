@@ -50,6 +50,11 @@ def test_grids_coloured_by_events_and_points_for_a_logged_in_user(
     assert len(set(fills.values())) > 1  # more than one class on the map
     assert int(page.inner_text("#legend-events")) == summary["in_grids"] == 60
     assert "事件数" in page.inner_text("#legend")
+    busiest = max((g for g in summary["grids"] if g["grid_id"] in fills), key=lambda g: g["events"])
+    page.evaluate("(id) => window.msMap.state.gridsById.get(id).openPopup()", busiest["grid_id"])
+    page.wait_for_selector(".popup-events", timeout=5_000)
+    assert f"事件数 {busiest['events']}" in page.inner_text(".popup-events")
+    page.evaluate("() => window.msMap.map.closePopup()")
 
     page.select_option("#colour-mode", "events_rate")
     page.wait_for_selector("body[data-event-mode='events_rate']", timeout=10_000)
