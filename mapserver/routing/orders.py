@@ -137,8 +137,15 @@ def orders_from_status(
 ) -> list[Order]:
     """Generate orders from the live status: one food order per building, medicine apart.
 
-    Households whose current status row says ``persons`` 0 (an empty dwelling)
-    get nothing; households without a status row count as occupied.
+    A household's status is its own ``household`` status row, else its
+    building's ``building`` status row (a whole building marked red gives
+    every household in it an order). A building with no rows in
+    ``households`` counts as ``buildings.households`` households, all with
+    the building's status (one household when that number is unknown or 0
+    but the building has a status row of its own, else none). Households whose
+    current status row says ``persons`` 0 (an empty dwelling; for a building
+    row, an empty building) get nothing; households without any status row
+    count as occupied.
 
     Parameters
     ----------
@@ -177,21 +184,19 @@ def orders_from_status(
             "building_id": households["building_id"].astype(str).to_numpy(),
         }
     )
-    current = _current_status(status)
-    code = hh["household_id"].map(current["status"])
-    persons = hh["household_id"].map(current["persons"])
-    occupied = ~(pd.to_numeric(persons, errors="coerce") == 0).to_numpy()
+    units = _units(buildings, hh, status)
     if rule == "sealed_households":
         cls = effective_area_class(grids)
         sealed_grids = set(cls.index[cls.to_numpy() == "sealed"].astype(str))
         grid_of = buildings.set_index(buildings["building_id"].astype(str))["grid_id"].astype(str)
-        chosen = hh["building_id"].map(grid_of).isin(sealed_grids).to_numpy() & occupied
+        chosen = units["building_id"].map(grid_of).isin(sealed_grids).to_numpy()
     elif rule == "status":
-        chosen = code.isin(set(statuses)).to_numpy() & occupied
+        chosen = units["status"].isin(set(statuses)).to_numpy()
     else:
-        chosen = np.zeros(len(hh), dtype=bool)
+        chosen = np.zeros(len(units), dtype=bool)
+    chosen = chosen & units["occupied"].to_numpy()
     out = []
-    per_building = hh[chosen].groupby("building_id").size().sort_index()
+    per_building = units[chosen].groupby("building_id")["households"].sum().sort_index()
     for building, n in per_building.items():
         boxes = int(n) * boxes_per_household
         if boxes > 0:
@@ -201,12 +206,66 @@ def orders_from_status(
     return out
 
 
-def _current_status(status: pd.DataFrame) -> pd.DataFrame:
-    """Status code and persons per household id (the last row by ``seq`` wins)."""
+def _units(buildings: pd.DataFrame, hh: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
+    """Households with their status, plus one row per building without household rows.
+
+    Columns ``building_id``, ``households`` (how many households the row
+    stands for), ``status`` (code or NaN) and ``occupied``.
+    """
+    own = _current_status(status, "household")
+    whole = _current_status(status, "building")
+    has_own = hh["household_id"].isin(own.index).to_numpy()
+    code = (
+        hh["household_id"].map(own["status"]).where(has_own, hh["building_id"].map(whole["status"]))
+    )
+    persons = (
+        hh["household_id"]
+        .map(own["persons"])
+        .where(has_own, hh["building_id"].map(whole["persons"]))
+    )
+    listed = pd.DataFrame(
+        {
+            "building_id": hh["building_id"].to_numpy(),
+            "households": 1,
+            "status": code.to_numpy(),
+            "occupied": ~(pd.to_numeric(persons, errors="coerce") == 0).to_numpy(),
+        }
+    )
+    b_ids = buildings["building_id"].astype(str)
+    alone = ~b_ids.isin(set(hh["building_id"])).to_numpy()
+    ids = b_ids[alone]
+    count = (
+        pd.to_numeric(buildings["households"], errors="coerce")[alone]
+        if "households" in buildings.columns
+        else pd.Series(np.nan, index=ids.index)
+    )
+    b_persons = pd.to_numeric(ids.map(whole["persons"]), errors="coerce")
+    marked = ids.isin(whole.index).to_numpy().astype(np.int64)
+    unlisted = pd.DataFrame(
+        {
+            "building_id": ids.to_numpy(),
+            "households": np.where(count.to_numpy() > 0, count.fillna(0).to_numpy(), marked),
+            "status": ids.map(whole["status"]).to_numpy(),
+            "occupied": ~(b_persons == 0).to_numpy(),
+        }
+    )
+    return pd.concat([listed, unlisted], ignore_index=True)
+
+
+def _current_status(status: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Status code and persons per entity id of one kind (the last row by ``seq`` wins).
+
+    Rows without an ``entity_kind`` count as household rows.
+    """
     rows = status
     if "entity_kind" in rows.columns:
-        kind = rows["entity_kind"].astype(str)
-        rows = rows[(kind == "household") | (kind == "") | rows["entity_kind"].isna()]
+        kinds = rows["entity_kind"].astype(str)
+        mine = kinds == kind
+        if kind == "household":
+            mine = mine | (kinds == "") | rows["entity_kind"].isna()
+        rows = rows[mine.to_numpy()]
+    elif kind != "household":
+        rows = rows.iloc[:0]
     if "seq" in rows.columns:
         rows = rows.sort_values("seq", kind="stable")
     persons = rows["persons"] if "persons" in rows.columns else pd.Series(np.nan, rows.index)

@@ -86,3 +86,74 @@ def test_status_rule_and_special_households(demo_layers):
         orders_from_status(
             grids, buildings, households, status, rule="special_only", special_households=["X-1"]
         )
+
+
+def _tiny_layers() -> dict:
+    """Three buildings: B1 with two listed households, B2 and B3 with none (12 and 0 households)."""
+    grids = pd.DataFrame(
+        {"grid_id": ["G"], "parent_id": [None], "level": ["micro"], "area_class": ["none"]}
+    )
+    buildings = pd.DataFrame(
+        {
+            "building_id": ["B1", "B2", "B3"],
+            "grid_id": ["G", "G", "G"],
+            "households": [2, 12, 0],
+            "residents": [5, 30, 0],
+        }
+    )
+    households = pd.DataFrame({"household_id": ["B1-1", "B1-2"], "building_id": ["B1", "B1"]})
+    return {"grids": grids, "buildings": buildings, "households": households}
+
+
+def test_building_level_red_without_household_rows_gives_its_households_orders():
+    L = _tiny_layers()
+    status = pd.DataFrame(
+        {
+            "entity_kind": ["building", "household"],
+            "entity_id": ["B2", "B1-1"],
+            "status": ["red", "green"],
+            "persons": [30, 2],
+            "seq": [1, 2],
+        }
+    )
+    orders = orders_from_status(
+        L["grids"], L["buildings"], L["households"], status, rule="status", statuses=["red"]
+    )
+    assert orders == [Order("B2-food", 12, "food", "B2")]
+    two = orders_from_status(
+        L["grids"],
+        L["buildings"],
+        L["households"],
+        status,
+        rule="status",
+        statuses=["red"],
+        boxes_per_household=2,
+    )
+    assert two == [Order("B2-food", 24, "food", "B2")]
+
+
+def test_building_status_reaches_its_unmarked_households_and_empty_buildings_get_nothing():
+    L = _tiny_layers()
+    status = pd.DataFrame(
+        {
+            "entity_kind": ["building", "household", "building", "building"],
+            "entity_id": ["B1", "B1-1", "B3", "B2"],
+            "status": ["red", "green", "red", "red"],
+            "persons": [None, 2, None, 0],
+            "seq": [1, 2, 3, 4],
+        }
+    )
+    orders = orders_from_status(
+        L["grids"], L["buildings"], L["households"], status, rule="status", statuses=["red"]
+    )
+    # B1-1 is green on its own row, B1-2 takes the building's red; B2 is marked empty;
+    # B3 has no household count but a red row of its own: one household.
+    assert orders == [Order("B1-food", 1, "food", "B1"), Order("B3-food", 1, "food", "B3")]
+
+
+def test_sealed_rule_counts_buildings_without_household_rows():
+    L = _tiny_layers()
+    L["grids"]["area_class"] = "sealed"
+    status = pd.DataFrame(columns=["entity_kind", "entity_id", "status", "persons", "seq"])
+    orders = orders_from_status(L["grids"], L["buildings"], L["households"], status)
+    assert {o.building_id: o.boxes for o in orders} == {"B1": 2, "B2": 12}
