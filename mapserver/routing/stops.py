@@ -147,11 +147,7 @@ def _building_info(
     compound = _texts(b.get("compound_id"), len(b))
     gate = _texts(b.get("gate_node"), len(b))
     centroid = b.geometry.representative_point()
-    active = set(graph.active.tolist())
-    node = [
-        _snap_node(graph, active, g, float(c.x), float(c.y))
-        for g, c in zip(gate, centroid, strict=True)
-    ]
+    node = _snap_nodes(graph, gate, centroid.x.to_numpy(), centroid.y.to_numpy())
     info = pd.DataFrame(
         {
             "compound_id": compound,
@@ -163,7 +159,7 @@ def _building_info(
     )
     has = info["compound_id"].notna()
     sealed_c = info[has].groupby("compound_id")["sealed"].any()
-    in_sealed = has & info["compound_id"].map(sealed_c).fillna(False).astype(bool)
+    in_sealed = has & info["compound_id"].map(sealed_c).eq(True)
     gate_of = (
         info[in_sealed].groupby("compound_id")["node"].agg(lambda s: s.value_counts().index[0])
     )
@@ -190,26 +186,45 @@ def _building_label(row: dict) -> str:
     return " ".join(parts) or str(row["building_id"])
 
 
-def _snap_node(graph: RoadGraph, active: set[int], gate: str | None, lon: float, lat: float) -> str:
-    """The gate node when it is on the graph's roads, else the nearest road node to it."""
-    if gate is not None and gate in graph.index:
-        i = graph.index[gate]
-        if i in active:
-            return gate
-        x, y = graph.x[i], graph.y[i]
-    else:
-        to_m = pyproj.Transformer.from_crs(STORAGE_CRS, graph.metric_crs, always_xy=True)
-        x, y = to_m.transform(lon, lat)
-    if not active:
+def _snap_nodes(graph: RoadGraph, gates: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> list[str]:
+    """Per building: its gate node when on the graph's roads, else the nearest road node.
+
+    The nearest node is searched from the gate node's position, or from the
+    building's point (``lon``/``lat``, EPSG:4326) when the gate is unknown;
+    all points are projected to the graph's metric CRS with one transformer.
+    """
+    n = len(gates)
+    active = graph.active
+    on_road = np.zeros(graph.n_nodes, dtype=bool)
+    on_road[active] = True
+    where = np.array([graph.index.get(g, -1) if g is not None else -1 for g in gates], dtype=int)
+    keep = where >= 0
+    keep[keep] = on_road[where[keep]]
+    out = np.array([str(g) for g in gates], dtype=object)
+    todo = np.flatnonzero(~keep)
+    if not len(todo):
+        return out.tolist()
+    if not len(active):
         msg = f"the {graph.mode} road graph has no roads to stop on"
         raise ValueError(msg)
-    comp = graph.component[graph.active]
+    x = np.empty(n)
+    y = np.empty(n)
+    known = where >= 0
+    x[known], y[known] = graph.x[where[known]], graph.y[where[known]]
+    free = np.flatnonzero(~known)
+    if len(free):
+        to_m = pyproj.Transformer.from_crs(STORAGE_CRS, graph.metric_crs, always_xy=True)
+        x[free], y[free] = to_m.transform(lon[free], lat[free])
+    comp = graph.component[active]
     main = np.bincount(comp).argmax()
-    k = min(_SNAP_CANDIDATES, len(graph.active))
-    _, near = graph.tree.query([x, y], k=k)
-    near = np.atleast_1d(near)
-    best = [j for j in near if comp[j] == main]
-    return str(graph.node_ids[graph.active[int(best[0] if best else near[0])]])
+    k = min(_SNAP_CANDIDATES, len(active))
+    _, near = graph.tree.query(np.column_stack([x[todo], y[todo]]), k=k)
+    near = near.reshape(len(todo), k)
+    in_main = comp[near] == main
+    first = np.where(in_main.any(axis=1), in_main.argmax(axis=1), 0)
+    chosen = near[np.arange(len(todo)), first]
+    out[todo] = graph.node_ids[active[chosen]].astype(str)
+    return out.tolist()
 
 
 def _handover(order: Order, info: pd.DataFrame) -> tuple[str, pd.Series | None, bool]:

@@ -153,3 +153,26 @@ def test_demo_sealed_compound_is_served_at_its_gate(demo_layers):
     assert shut and not shut & set(graph.arc_edge)
     closed = set(L["road_edges"].loc[L["road_edges"]["closed"], "edge_id"])
     assert not closed & set(graph.arc_edge)
+
+
+def test_buildings_without_gates_snap_to_their_nearest_road_node(lattice):
+    d = sealed_district(lattice, staffed=True)
+    xy = [[30, 20], [260, 170], [390, 330], [140, 260]]
+    buildings = gpd.GeoDataFrame(
+        {
+            "building_id": [f"b{k}" for k in range(len(xy))],
+            "grid_id": "G-O",
+            "gate_node": [None, "", "nowhere", None],
+        },
+        geometry=shapely.points(to_lonlat(xy)),
+        crs="EPSG:4326",
+    )
+    graph = build_graph(d["nodes"], d["edges"])
+    orders = [Order(f"o{k}", 1, "food", f"b{k}") for k in range(len(xy))]
+    stops = build_stops(orders, buildings, d["grids"], graph=graph)
+    got = {s.drops[0].building_id: s.node_id for s in stops}
+    metric_nodes = d["nodes"].to_crs("EPSG:4549")
+    metric_b = buildings.to_crs("EPSG:4549")
+    for b, point in zip(metric_b["building_id"], metric_b.geometry, strict=True):
+        nearest = metric_nodes.loc[metric_nodes.distance(point).idxmin(), "node_id"]
+        assert got[b] == nearest
