@@ -56,9 +56,11 @@ def route_gpx(
         wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
         if day is not None:
             _text(wpt, "time", _utc(day, visit.arrival_s))
-        _text(wpt, "name", f"{k}. {visit.stop.name or visit.stop.stop_id}")
+        stop = visit.stop
+        _text(wpt, "name", f"{k}. {stop.name or stop.stop_id}{_of(stop.part, stop.parts)}")
         drops = "; ".join(
-            f"{d.label} {d.boxes}箱{_KIND_ZH.get(d.kind, d.kind)}" for d in visit.stop.drops
+            f"{d.label} {d.boxes}箱{_KIND_ZH.get(d.kind, d.kind)}{_of(d.part, d.parts)}"
+            for d in visit.stop.drops
         )
         _text(wpt, "desc", f"ETA {clock(visit.arrival_s)}, {visit.stop.demand} 箱: {drops}")
         _text(wpt, "type", "sealed gate 封控区门口交接" if visit.stop.sealed else "stop")
@@ -74,6 +76,11 @@ def route_gpx(
         ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def _of(part: int, parts: int) -> str:
+    """`` (第2/3车 load 2 of 3)`` for one of several loads, else nothing."""
+    return f" (第{part}/{parts}车 load {part} of {parts})" if parts > 1 else ""
 
 
 def _same(a: list[float], b: list[float]) -> bool:
@@ -99,7 +106,9 @@ def manifest_rows(route: Route) -> list[dict]:
     list of dict
         Keys ``seq``, ``stop_id``, ``stop``, ``eta`` (HH:MM), ``eta_s``
         (seconds since midnight), ``sealed``, ``building_id``, ``where``,
-        ``kind``, ``boxes``, ``order_id``.
+        ``kind``, ``boxes``, ``order_id``, ``part`` and ``parts`` (load k of n
+        of an order too large for one vehicle; 1 and 1 otherwise), ``stop_part``
+        and ``stop_parts`` (stop k of n at one handover point).
     """
     rows = []
     for k, visit in enumerate(route.visits, start=1):
@@ -117,6 +126,10 @@ def manifest_rows(route: Route) -> list[dict]:
                     "kind": d.kind,
                     "boxes": d.boxes,
                     "order_id": d.order_id,
+                    "part": d.part,
+                    "parts": d.parts,
+                    "stop_part": visit.stop.part,
+                    "stop_parts": visit.stop.parts,
                 }
             )
     return rows
@@ -132,7 +145,7 @@ def manifest_text(route: Route) -> str:
     for r in manifest_rows(route):
         gate = " [封控 sealed: 门口交接]" if r["sealed"] else ""
         kind = _KIND_ZH.get(r["kind"], r["kind"])
-        lines.append(
-            f"{r['seq']:>3} | {r['eta']} | {r['stop']}{gate} | {r['where']} | {kind} | {r['boxes']}"
-        )
+        stop = f"{r['stop']}{_of(r['stop_part'], r['stop_parts'])}"
+        load = f"{r['boxes']}{_of(r['part'], r['parts'])}"
+        lines.append(f"{r['seq']:>3} | {r['eta']} | {stop}{gate} | {r['where']} | {kind} | {load}")
     return "\n".join(lines) + "\n"

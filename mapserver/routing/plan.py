@@ -166,6 +166,8 @@ class Route:
                     "depart_s": v.depart_s,
                     "load": v.load,
                     "demand": v.stop.demand,
+                    "part": v.stop.part,
+                    "parts": v.stop.parts,
                     "leg_m": round(v.leg.distance_m, 1),
                     "drops": [d._asdict() for d in v.stop.drops],
                 }

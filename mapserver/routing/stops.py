@@ -22,13 +22,19 @@ _SNAP_CANDIDATES = 16
 
 
 class Drop(NamedTuple):
-    """What one stop hands over for one order: boxes for a building (or a compound)."""
+    """What one stop hands over for one order: boxes for a building (or a compound).
+
+    An order larger than a vehicle holds is carried in several loads: its
+    drop then holds load ``part`` of ``parts`` (1-based), ``boxes`` of them.
+    """
 
     building_id: str | None
     boxes: int
     kind: str
     order_id: str
     label: str
+    part: int = 1
+    parts: int = 1
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,9 @@ class Stop:
     ``demand`` in boxes; ``service_s`` seconds spent at the stop; ``window``
     the (earliest, latest) start of service in seconds since midnight, or
     ``None``. ``sealed`` marks a stop serving a sealed area at its gate:
-    volunteers carry the last metres using ``drops``.
+    volunteers carry the last metres using ``drops``. A handover point whose
+    boxes do not fit one vehicle is served by several stops at the same
+    node: this one is ``part`` of ``parts`` (1-based).
     """
 
     stop_id: str
@@ -49,6 +57,8 @@ class Stop:
     service_s: int = 0
     window: tuple[int, int] | None = None
     name: str = ""
+    part: int = 1
+    parts: int = 1
 
     @property
     def order_ids(self) -> tuple[str, ...]:
@@ -92,8 +102,11 @@ def build_stops(
         (earliest, latest) start of service at every stop, seconds since midnight.
     max_boxes
         Split a stop whose orders add up to more than this many boxes into
-        several stops at the same node (``"<id>/1"``, ``"<id>/2"``...), whole
-        orders each, so that each fits a vehicle.
+        several stops at the same node (``"<id>/1"``, ``"<id>/2"``...), each
+        of at most ``max_boxes``, so that each fits a vehicle. Orders stay
+        whole where they fit; an order larger than ``max_boxes`` is cut into
+        full loads of ``max_boxes`` and the rest (its drops say load k of n),
+        which together deliver every box of it.
 
     Returns
     -------
@@ -106,11 +119,11 @@ def build_stops(
         Naming an order whose building or compound is not in ``buildings``.
     """
     info = _building_info(buildings, grids, graph)
-    groups: dict[str, list[tuple[Order, pd.Series | None]]] = {}
+    groups: dict[str, list[_Item]] = {}
     sealed_of: dict[str, bool] = {}
     for order in orders:
         node, row, sealed = _handover(order, info)
-        groups.setdefault(node, []).append((order, row))
+        groups.setdefault(node, []).extend(_loads(order, row, max_boxes))
         sealed_of[node] = sealed_of.get(node, False) or sealed
     out: list[Stop] = []
     used: set[str] = set()
@@ -118,7 +131,7 @@ def build_stops(
         base = _stop_name(node, items, used)
         parts = _split(items, max_boxes)
         for k, part in enumerate(parts, start=1):
-            drops = tuple(_drop(order, row) for order, row in part)
+            drops = tuple(_drop(item) for item in part)
             demand = sum(d.boxes for d in drops)
             out.append(
                 Stop(
@@ -130,6 +143,8 @@ def build_stops(
                     service_s=int(service_s + service_per_box_s * demand),
                     window=window,
                     name=_label(part),
+                    part=k,
+                    parts=len(parts),
                 )
             )
     return sorted(out, key=lambda s: s.stop_id)
@@ -242,16 +257,39 @@ def _handover(order: Order, info: pd.DataFrame) -> tuple[str, pd.Series | None, 
     return str(rows["node"].value_counts().index[0]), None, bool(rows["sealed"].any())
 
 
-def _drop(order: Order, row: pd.Series | None) -> Drop:
-    """The drop-list line of one order."""
+class _Item(NamedTuple):
+    """One order, or one load of an order too large for a vehicle, with its building row."""
+
+    order: Order
+    row: pd.Series | None
+    boxes: int
+    part: int = 1
+    parts: int = 1
+
+
+def _loads(order: Order, row: pd.Series | None, max_boxes: int | None) -> list[_Item]:
+    """The order whole, or cut into full loads of ``max_boxes`` and the rest (which may share
+    a stop with other orders)."""
+    if max_boxes is None or order.boxes <= max_boxes:
+        return [_Item(order, row, order.boxes)]
+    full, rest = divmod(order.boxes, max_boxes)
+    sizes = [max_boxes] * full + ([rest] if rest else [])
+    return [_Item(order, row, b, k, len(sizes)) for k, b in enumerate(sizes, start=1)]
+
+
+def _drop(item: _Item) -> Drop:
+    """The drop-list line of one order (or one load of it)."""
+    order, row = item.order, item.row
     label = str(row["label"]) if row is not None else f"小区 compound {order.compound_id}"
-    return Drop(order.building_id, order.boxes, order.kind, order.order_id, label)
+    return Drop(
+        order.building_id, item.boxes, order.kind, order.order_id, label, item.part, item.parts
+    )
 
 
-def _stop_name(node: str, items: list, used: set[str]) -> str:
+def _stop_name(node: str, items: list[_Item], used: set[str]) -> str:
     """A readable unique stop id: the building, the compound, else the node."""
-    compounds = {_compound(o, r) for o, r in items}
-    buildings = {o.building_id for o, _ in items}
+    compounds = {_compound(it.order, it.row) for it in items}
+    buildings = {it.order.building_id for it in items}
     if len(buildings) == 1 and None not in buildings:
         base = str(next(iter(buildings)))
     elif len(compounds) == 1 and None not in compounds:
@@ -270,33 +308,34 @@ def _compound(order: Order, row: pd.Series | None) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
-def _label(part: list) -> str:
+def _label(part: list[_Item]) -> str:
     """A short name of a stop: its building, or its compound and building count."""
-    compounds = {_compound(o, r) for o, r in part}
-    buildings = {o.building_id for o, _ in part if o.building_id is not None}
-    if len(buildings) == 1 and len(part) and part[0][1] is not None:
-        return str(part[0][1]["label"])
+    compounds = {_compound(it.order, it.row) for it in part}
+    buildings = {it.order.building_id for it in part if it.order.building_id is not None}
+    if len(buildings) == 1 and len(part) and part[0].row is not None:
+        return str(part[0].row["label"])
     head = ", ".join(sorted(str(c) for c in compounds if c is not None)) or "—"
     return f"{head} ({len(buildings)} 栋)"
 
 
-def _split(items: list, max_boxes: int | None) -> list[list]:
-    """Whole orders packed first-fit decreasing into parts of at most ``max_boxes``."""
-    total = sum(o.boxes for o, _ in items)
+def _split(items: list[_Item], max_boxes: int | None) -> list[list[_Item]]:
+    """Items (each at most ``max_boxes``) packed first-fit decreasing into parts of at most
+    ``max_boxes`` boxes."""
+    total = sum(it.boxes for it in items)
     if max_boxes is None or total <= max_boxes:
         return [items]
-    parts: list[list] = []
+    parts: list[list[_Item]] = []
     loads: list[int] = []
-    for item in sorted(items, key=lambda it: (-it[0].boxes, it[0].order_id)):
+    for item in sorted(items, key=lambda it: (-it.boxes, it.order.order_id, it.part)):
         for k, load in enumerate(loads):
-            if load + item[0].boxes <= max_boxes:
+            if load + item.boxes <= max_boxes:
                 parts[k].append(item)
-                loads[k] += item[0].boxes
+                loads[k] += item.boxes
                 break
         else:
             parts.append([item])
-            loads.append(item[0].boxes)
-    return [sorted(p, key=lambda it: it[0].order_id) for p in parts]
+            loads.append(item.boxes)
+    return [sorted(p, key=lambda it: (it.order.order_id, it.part)) for p in parts]
 
 
 def sealed_areas(grids: gpd.GeoDataFrame) -> dict[str, object]:

@@ -105,7 +105,8 @@ def solve(
     ------
     ValueError
         Naming the order or stop when the input cannot be served (an order
-        larger than any vehicle, a stop no vehicle can reach, a window no
+        larger than any vehicle in stops built without ``max_boxes``, a stop
+        no vehicle can reach, a window no
         vehicle can meet, more boxes than the fleet holds), or when the solver
         finds no feasible plan within the time limit.
     """
@@ -277,7 +278,7 @@ def _check_feasible(problem: _Problem) -> None:
             issues += [
                 f"order '{d.order_id}' ({d.boxes} boxes) is larger than any vehicle "
                 f"(the largest, {biggest.vehicle_type}, holds {biggest.capacity}): "
-                "split it into smaller orders"
+                f"build stops with max_boxes={biggest.capacity} to carry it in several loads"
                 for d in big
             ]
             continue

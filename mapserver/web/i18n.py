@@ -108,6 +108,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "replan_route": {"zh": "按当前位置重新规划", "en": "Re-plan from current positions"},
     "deliveries": {"zh": "保供进度", "en": "Deliveries"},
     "handover_gate": {"zh": "门口交接", "en": "Hand over at gate"},
+    "load_of": {"zh": "第 {part}/{parts} 车", "en": "load {part} of {parts}"},
     "working": {"zh": "正在计算…", "en": "Working…"},
     "team": {"zh": "巡逻组", "en": "Team"},
     "street_km": {"zh": "街巷总长 (公里)", "en": "Streets (km)"},

@@ -7,8 +7,11 @@ import pytest
 import shapely
 
 from mapserver.network import build_graph
+from mapserver.routing.fleet import VehicleType
+from mapserver.routing.gpx import manifest_rows, manifest_text
 from mapserver.routing.orders import Order
 from mapserver.routing.stops import access_graph, build_stops, sealed_entrances
+from mapserver.routing.vrp import solve
 from tests.routing.conftest import box_lonlat, to_lonlat
 
 
@@ -176,3 +179,37 @@ def test_buildings_without_gates_snap_to_their_nearest_road_node(lattice):
     for b, point in zip(metric_b["building_id"], metric_b.geometry, strict=True):
         nearest = metric_nodes.loc[metric_nodes.distance(point).idxmin(), "node_id"]
         assert got[b] == nearest
+
+
+def test_order_larger_than_any_vehicle_is_served_in_several_loads(lattice):
+    d = sealed_district(lattice, staffed=True)
+    graph = access_graph(d["nodes"], d["edges"], d["grids"], d["checkpoints"])
+    orders = [Order("big", 277, "food", "out-1"), Order("small", 9, "medicine", "out-1")]
+    fleet = [
+        VehicleType("van", 100, 3, 30.0, (7 * 3600, 11 * 3600), None, "n0_0"),
+        VehicleType("tricycle", 40, 2, 15.0, (7 * 3600, 11 * 3600), None, "n0_0"),
+    ]
+    stops = build_stops(orders, d["buildings"], d["grids"], graph=graph, max_boxes=100)
+    big = [dr for s in stops for dr in s.drops if dr.order_id == "big"]
+    assert sum(dr.boxes for dr in big) == 277
+    assert sorted(dr.part for dr in big) == [1, 2, 3] and {dr.parts for dr in big} == {3}
+    assert all(s.demand <= 100 for s in stops)
+    assert len(stops) == 3  # 100 + 100 + (77 + 9): the fewest loads of 100 for 286 boxes
+    assert [(s.part, s.parts) for s in stops] == [(k, len(stops)) for k in range(1, len(stops) + 1)]
+    plan = solve(stops, fleet, graph, time_limit_s=0.3)
+    assert plan.is_feasible() and not plan.unserved()
+    served = [dr for r in plan.routes for v in r.visits for dr in v.stop.drops]
+    assert sum(dr.boxes for dr in served if dr.order_id == "big") == 277
+    assert sum(dr.boxes for dr in served if dr.order_id == "small") == 9
+    for r in plan.routes:
+        assert sum(v.stop.demand for v in r.visits) <= r.vehicle.capacity
+    rows = [row for r in plan.routes for row in manifest_rows(r)]
+    assert sorted((row["part"], row["parts"]) for row in rows if row["order_id"] == "big") == [
+        (1, 3),
+        (2, 3),
+        (3, 3),
+    ]
+    stops_out = [s for r in plan.to_dict()["routes"] for s in r["stops"]]
+    assert {(s["part"], s["parts"]) for s in stops_out} == {(1, 3), (2, 3), (3, 3)}
+    text = "".join(manifest_text(r) for r in plan.routes)
+    assert "load 1 of 3" in text and "(第2/3车 load 2 of 3)" in text

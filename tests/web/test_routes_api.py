@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import xml.etree.ElementTree as ET
 
+import pandas as pd
 import pytest
 
 from mapserver.cli import main as cli_main
@@ -204,3 +205,50 @@ def test_uploaded_orders_replace_the_rule(routes_client, demo_layers, tmp_path, 
         ).get_json()["job_id"],
     )
     assert job["state"] == "failed" and "row 4" in job["error"] and "NO-SUCH" in job["error"]
+
+
+def test_building_larger_than_any_vehicle_is_served_in_loads(demo_db_template, tmp_path):
+    path = tmp_path / "big.sqlite"
+    shutil.copy(demo_db_template, path)
+    store = open_store(f"sqlite:///{path}")
+    service = DeliveryService(store)
+    table = pd.DataFrame({"building_id": ["B0001", "B0002"], "boxes": [277, 5]})
+    plan_id = service.plan(
+        DeliveryRequest(vans=3, tricycles=0, time_limit_s=1),
+        user="test",
+        orders_table=table,
+    )
+    plan = service.get(plan_id)["plan"]
+    store.dispose()
+    assert plan["feasible"]
+    loads = [
+        (d["part"], d["parts"], d["boxes"])
+        for r in plan["routes"]
+        for s in r["stops"]
+        for d in s["drops"]
+        if d["order_id"] == "R1"
+    ]
+    assert sorted(loads) == [(1, 3, 120), (2, 3, 120), (3, 3, 37)]
+    for route in plan["routes"]:
+        assert route["load"] <= route["capacity"] == 120
+    stops = [
+        s
+        for r in plan["routes"]
+        for s in r["stops"]
+        if any(d["order_id"] == "R1" for d in s["drops"])
+    ]
+    assert sorted((s["part"], s["parts"]) for s in stops) == [(1, 3), (2, 3), (3, 3)]
+    boxes = [d["boxes"] for r in plan["routes"] for s in r["stops"] for d in s["drops"]]
+    assert sum(boxes) == 282
+    app = create_app({"database_url": f"sqlite:///{path}", "secret_key": "t"})
+    auth = {"Authorization": f"Bearer {app.extensions['store'].create_token('admin')}"}
+    try:
+        client = app.test_client()
+        pages = "".join(
+            client.get(f"/driver/{plan_id}/{r['route_id']}", headers=auth).get_data(as_text=True)
+            for r in plan["routes"]
+        )
+    finally:
+        app.extensions["jobs"].shutdown()
+        app.extensions["store"].dispose()
+    assert all(f"第 {k}/3 车" in pages for k in (1, 2, 3))
