@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import NamedTuple
 from xml.etree import ElementTree as ET
 
 import geopandas as gpd
@@ -12,6 +14,71 @@ from mapserver.routing.plan import Route, clock, edge_geometries, leg_line
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 CHINA_TZ = timezone(timedelta(hours=8))
 _KIND_ZH = {"food": "食品", "medicine": "药品"}
+
+
+class Waypoint(NamedTuple):
+    """A GPX waypoint: (lon, lat) EPSG:4326, name, and optional description, type, time."""
+
+    lon: float
+    lat: float
+    name: str
+    desc: str | None = None
+    kind: str | None = None
+    time: str | None = None
+
+
+def gpx_document(
+    *,
+    name: str,
+    tracks: Sequence[tuple[str, Sequence[Sequence[float]]]],
+    waypoints: Sequence[Waypoint] = (),
+    desc: str | None = None,
+    creator: str = "mapserver",
+) -> str:
+    """A GPX 1.1 document: metadata, waypoints, then one track of one segment per entry.
+
+    The one GPX writer of the package (delivery routes, street patrols,
+    checkpoint tours).
+
+    Parameters
+    ----------
+    name, desc
+        The document's metadata name and description.
+    tracks
+        ``(track name, [(lon, lat), ...])`` in EPSG:4326.
+    waypoints
+        Points to mark (stops, checkpoints).
+    creator
+        The GPX ``creator`` attribute.
+
+    Returns
+    -------
+    str
+        UTF-8 GPX text with an XML declaration.
+    """
+    ET.register_namespace("", GPX_NS)
+    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": creator})
+    meta = ET.SubElement(root, f"{{{GPX_NS}}}metadata")
+    _text(meta, "name", name)
+    if desc is not None:
+        _text(meta, "desc", desc)
+    for w in waypoints:
+        wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", _latlon(w.lon, w.lat))
+        if w.time is not None:
+            _text(wpt, "time", w.time)
+        _text(wpt, "name", w.name)
+        if w.desc is not None:
+            _text(wpt, "desc", w.desc)
+        if w.kind is not None:
+            _text(wpt, "type", w.kind)
+    for title, points in tracks:
+        trk = ET.SubElement(root, f"{{{GPX_NS}}}trk")
+        _text(trk, "name", title)
+        seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
+        for lon, lat in points:
+            ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", _latlon(lon, lat))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
 
 def route_gpx(
@@ -29,7 +96,8 @@ def route_gpx(
         A route of a :class:`~mapserver.routing.plan.RoutePlan`.
     edges
         Road edges (model columns, EPSG:4326): when given, the track follows
-        their geometries; otherwise it joins the road nodes.
+        their geometries (every vertex, in the direction driven); otherwise
+        it joins the road nodes.
     day
         The delivery date: when given, waypoints carry their ETA as a UTC
         ``<time>`` (ETAs are China Standard Time, UTC+8).
@@ -41,41 +109,45 @@ def route_gpx(
     str
         UTF-8 GPX text, coordinates in EPSG:4326 (WGS84).
     """
-    ET.register_namespace("", GPX_NS)
-    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": creator})
-    meta = ET.SubElement(root, f"{{{GPX_NS}}}metadata")
-    _text(meta, "name", f"{route.route_id} {route.vehicle_type}")
-    _text(
-        meta,
-        "desc",
-        f"{len(route.visits)} 站 stops, {route.load} 箱 boxes, {route.distance_m / 1000:.1f} km, "
-        f"{clock(route.start_s)}-{clock(route.end_s)}",
-    )
+    waypoints = []
     for k, visit in enumerate(route.visits, start=1):
         lon, lat = visit.leg.coords[-1]
-        wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
-        if day is not None:
-            _text(wpt, "time", _utc(day, visit.arrival_s))
         stop = visit.stop
-        _text(wpt, "name", f"{k}. {stop.name or stop.stop_id}{_of(stop.part, stop.parts)}")
         drops = "; ".join(
             f"{d.label} {d.boxes}箱{_KIND_ZH.get(d.kind, d.kind)}{_of(d.part, d.parts)}"
-            for d in visit.stop.drops
+            for d in stop.drops
         )
-        _text(wpt, "desc", f"ETA {clock(visit.arrival_s)}, {visit.stop.demand} 箱: {drops}")
-        _text(wpt, "type", "sealed gate 封控区门口交接" if visit.stop.sealed else "stop")
-    trk = ET.SubElement(root, f"{{{GPX_NS}}}trk")
-    _text(trk, "name", route.route_id)
-    seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
+        waypoints.append(
+            Waypoint(
+                lon,
+                lat,
+                f"{k}. {stop.name or stop.stop_id}{_of(stop.part, stop.parts)}",
+                f"ETA {clock(visit.arrival_s)}, {stop.demand} 箱: {drops}",
+                "sealed gate 封控区门口交接" if stop.sealed else "stop",
+                _utc(day, visit.arrival_s) if day is not None else None,
+            )
+        )
     geoms = edge_geometries(edges)
     points: list[list[float]] = []
     for leg in route.legs:
         line = leg_line(leg, geoms)
         points.extend(line[1:] if points and _same(points[-1], line[0]) else line)
-    for lon, lat in points:
-        ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    desc = (
+        f"{len(route.visits)} 站 stops, {route.load} 箱 boxes, {route.distance_m / 1000:.1f} km, "
+        f"{clock(route.start_s)}-{clock(route.end_s)}"
+    )
+    return gpx_document(
+        name=f"{route.route_id} {route.vehicle_type}",
+        desc=desc,
+        waypoints=waypoints,
+        tracks=[(route.route_id, points)],
+        creator=creator,
+    )
+
+
+def _latlon(lon: float, lat: float) -> dict[str, str]:
+    """The ``lat``/``lon`` attributes of a GPX point, 7 decimals (about 1 cm)."""
+    return {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"}
 
 
 def _of(part: int, parts: int) -> str:
@@ -89,6 +161,7 @@ def _same(a: list[float], b: list[float]) -> bool:
 
 
 def _text(parent: ET.Element, tag: str, value: str) -> None:
+    """A namespaced child element holding ``value`` as text."""
     ET.SubElement(parent, f"{{{GPX_NS}}}{tag}").text = value
 
 

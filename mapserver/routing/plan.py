@@ -300,16 +300,48 @@ def leg_line(leg: Leg, geoms: dict | None) -> list[list[float]]:
     if len(leg.nodes) == 1:
         lon, lat = leg.coords[0]
         return [[lon, lat], [lon, lat]]
-    if geoms is None:
-        return [[lon, lat] for lon, lat in leg.coords]
+    return path_line(leg.nodes, leg.edges, leg.coords, geoms)
+
+
+def path_line(
+    nodes: Sequence[str],
+    edge_ids: Sequence[str],
+    coords: Sequence[tuple[float, float]],
+    geoms: dict | None,
+) -> list[list[float]]:
+    """The (lon, lat) line of a road path, following each edge's geometry in travel order.
+
+    Parameters
+    ----------
+    nodes
+        Node ids from start to end (one more than ``edge_ids``).
+    edge_ids
+        The edge of each step.
+    coords
+        (lon, lat) of each node, EPSG:4326.
+    geoms
+        From :func:`edge_geometries`; ``None`` joins the nodes by straight lines.
+
+    Returns
+    -------
+    list of [lon, lat]
+        Every vertex of every edge once, each edge run from the node it is
+        entered at (the end of its line nearer that node; its ``u`` node when
+        both ends are as near), EPSG:4326.
+    """
+    if geoms is None or not len(edge_ids):
+        return [[float(lon), float(lat)] for lon, lat in coords]
     out: list[list[float]] = []
-    for a, eid, (lon, lat) in zip(leg.nodes[:-1], leg.edges, leg.coords[:-1], strict=True):
-        got = geoms.get(eid)
-        if got is None or got[1] is None:
-            part = [[lon, lat]]
+    for a, eid, (lon, lat), end in zip(nodes[:-1], edge_ids, coords[:-1], coords[1:], strict=True):
+        got = geoms.get(str(eid))
+        if got is None or got[1] is None or got[1].is_empty:
+            part = [[float(lon), float(lat)], [float(end[0]), float(end[1])]]
         else:
             xy = shapely.get_coordinates(got[1])
-            part = (xy if got[0] == a else xy[::-1]).tolist()
+            d_first = (xy[0, 0] - lon) ** 2 + (xy[0, 1] - lat) ** 2
+            d_last = (xy[-1, 0] - lon) ** 2 + (xy[-1, 1] - lat) ** 2
+            forward = d_first < d_last or (d_first == d_last and got[0] == str(a))
+            part = (xy if forward else xy[::-1]).tolist()
         out.extend(part if not out else part[1:])
     return out
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
 import numpy as np
 
 from mapserver.model import STORAGE_CRS
+from mapserver.routing.gpx import Waypoint, gpx_document
+from mapserver.routing.plan import edge_geometries, path_line
 from mapserver.routing.postman import WalkNetwork, walk_network
 
 WALK_SPEED_KMH = 4.5
@@ -20,13 +21,17 @@ _DM_PER_M = 10
 
 @dataclass(frozen=True)
 class CheckpointTeam:
-    """One team's loop: checkpoints in visiting order and the road path; metres, seconds."""
+    """One team's loop: checkpoints in visiting order and the road path; metres, seconds.
+
+    ``walk`` lists the path's steps as ``(edge_id, from_node, to_node)``.
+    """
 
     team: int
     checkpoint_ids: tuple[str, ...]
     node_path: tuple[str, ...]
     length_m: float
     duration_s: float
+    walk: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def node_sequence(self) -> tuple[str, ...]:
@@ -53,13 +58,18 @@ class CheckpointTour:
         """Metres of all loops together."""
         return float(sum(t.length_m for t in self.teams))
 
-    def to_geojson(self, nodes: gpd.GeoDataFrame) -> dict:
+    def to_geojson(self, nodes: gpd.GeoDataFrame, *, edges: gpd.GeoDataFrame | None = None) -> dict:
         """Loops (LineStrings, ``team``) and checkpoints (Points, ``team``, ``order``,
-        ``revisit_interval_s``) as a GeoJSON FeatureCollection in EPSG:4326."""
+        ``revisit_interval_s``) as a GeoJSON FeatureCollection in EPSG:4326.
+
+        With ``edges`` (model columns) the loops follow the road geometries;
+        otherwise they join the road nodes."""
         coords = _node_coords(nodes)
+        geoms = edge_geometries(edges)
         features = []
         for t in self.teams:
-            line = [list(coords[n]) for n in t.node_path]
+            steps = [e for e, _, _ in t.walk]
+            line = path_line(t.node_path, steps, [coords[n] for n in t.node_path], geoms)
             features.append(
                 {
                     "type": "Feature",
@@ -166,13 +176,14 @@ def checkpoint_tour(
     for team, run in enumerate(runs, start=1):
         run = _loop(matrix, run, time_limit_s, seed) if len(run) > 2 else run
         length = _loop_length(matrix, run)
-        path = _node_path(net, pred, points, run)
+        walk = _walk(net, pred, points, run)
         team_route = CheckpointTeam(
             team=team,
             checkpoint_ids=tuple(ids[i - 1] for i in run),
-            node_path=path,
+            node_path=(str(net.node_ids[points[0]]), *(b for _, _, b in walk)),
             length_m=length,
             duration_s=length / speed,
+            walk=walk,
         )
         teams.append(team_route)
         interval.update(dict.fromkeys(team_route.checkpoint_ids, team_route.duration_s))
@@ -247,14 +258,16 @@ def _split(matrix: np.ndarray, order: list[int], k: int) -> list[list[int]]:
     return runs[::-1]
 
 
-def _node_path(net: WalkNetwork, pred: np.ndarray, points: np.ndarray, run: list[int]) -> tuple:
-    """Road node ids of the loop base -> run -> base (rows of ``pred`` follow ``points``)."""
+def _walk(
+    net: WalkNetwork, pred: np.ndarray, points: np.ndarray, run: list[int]
+) -> tuple[tuple[str, str, str], ...]:
+    """Steps ``(edge_id, from, to)`` of the loop base -> run -> base (rows of ``pred`` follow
+    ``points``)."""
     stops = [0, *run, 0]
-    path = [str(net.node_ids[points[0]])]
+    steps = []
     for a, b in itertools.pairwise(stops):
-        steps = net.path_from(pred[a], int(points[a]), int(points[b]))
-        path += [str(net.node_ids[to]) for _, _, to in steps]
-    return tuple(path)
+        steps += net.path_from(pred[a], int(points[a]), int(points[b]))
+    return net.steps_out(steps)
 
 
 def _node_coords(nodes: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
@@ -269,7 +282,13 @@ def _node_coords(nodes: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
     )
 
 
-def patrol_gpx(route: object, nodes: gpd.GeoDataFrame, *, name: str = "patrol") -> str:
+def patrol_gpx(
+    route: object,
+    nodes: gpd.GeoDataFrame,
+    *,
+    edges: gpd.GeoDataFrame | None = None,
+    name: str = "patrol",
+) -> str:
     """A GPX 1.1 document of a patrol: one track per team (lat/lon EPSG:4326).
 
     Parameters
@@ -279,37 +298,29 @@ def patrol_gpx(route: object, nodes: gpd.GeoDataFrame, *, name: str = "patrol") 
         ``CheckpointTour`` (one track per team; checkpoints become waypoints).
     nodes
         Road nodes with ``node_id`` and point geometry.
+    edges
+        Road edges (model columns): when given, tracks follow their
+        geometries (every vertex, in the direction walked); otherwise they
+        join the road nodes.
     name
         Track name prefix.
 
     Returns
     -------
     str
-        The GPX text (UTF-8 XML).
+        The GPX text (UTF-8 XML), written by :func:`mapserver.routing.gpx.gpx_document`.
     """
     coords = _node_coords(nodes)
+    geoms = edge_geometries(edges)
     teams = getattr(route, "teams", None)
-    if teams is None:
-        tracks = [(name, route.node_sequence)]
-    else:
-        tracks = [(f"{name} team {t.team}", t.node_sequence) for t in teams]
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<gpx version="1.1" creator="mapserver" xmlns="http://www.topografix.com/GPX/1/1">',
+    walkers = [(name, route)] if teams is None else [(f"{name} team {t.team}", t) for t in teams]
+    waypoints = [
+        Waypoint(*coords[node], str(cp))
+        for cp, node in getattr(route, "checkpoint_nodes", {}).items()
     ]
-    for cp, node in getattr(route, "checkpoint_nodes", {}).items():
-        lon, lat = coords[node]
-        lines.append(f'  <wpt lat="{lat:.7f}" lon="{lon:.7f}"><name>{_text(cp)}</name></wpt>')
-    for title, seq in tracks:
-        lines.append(f"  <trk><name>{_text(title)}</name><trkseg>")
-        for node in seq:
-            lon, lat = coords[node]
-            lines.append(f'    <trkpt lat="{lat:.7f}" lon="{lon:.7f}"/>')
-        lines.append("  </trkseg></trk>")
-    lines.append("</gpx>")
-    return "\n".join(lines) + "\n"
-
-
-def _text(value: str) -> str:
-    """XML-escaped element text."""
-    return quoteattr(str(value))[1:-1]
+    tracks = []
+    for title, walker in walkers:
+        seq = walker.node_sequence
+        steps = [e for e, _, _ in getattr(walker, "walk", ())]
+        tracks.append((title, path_line(seq, steps, [coords[n] for n in seq], geoms)))
+    return gpx_document(name=name, tracks=tracks, waypoints=waypoints)

@@ -80,7 +80,10 @@ class PatrolService:
         data = {
             "summary": summary,
             "geojson": plan.to_geojson(edges),
-            "gpx": {str(t.team): patrol_gpx(t, nodes, name=f"巡逻 {t.team}") for t in plan.teams},
+            "gpx": {
+                str(t.team): patrol_gpx(t, nodes, edges=edges, name=f"巡逻 {t.team}")
+                for t in plan.teams
+            },
         }
         name = f"{'、'.join(n for n in names if n) or grid_ids[0]} 街巷巡逻 ×{teams}"
         return self.store.save_route_plan(kind="patrol", name=name, data=data, user=user)
@@ -133,8 +136,8 @@ class PatrolService:
         }
         data = {
             "summary": summary,
-            "geojson": tour.to_geojson(nodes),
-            "gpx": {"all": patrol_gpx(tour, nodes, name="道口巡查")},
+            "geojson": tour.to_geojson(nodes, edges=edges),
+            "gpx": {"all": patrol_gpx(tour, nodes, edges=edges, name="道口巡查")},
         }
         name = f"道口巡查 {len(checkpoints)} 处 ×{teams}"
         return self.store.save_route_plan(kind="patrol", name=name, data=data, user=user)

@@ -69,3 +69,58 @@ def box_lonlat(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
 def lattice() -> dict:
     """A 5 x 5 drive lattice (nodes, edges), 100 m spacing."""
     return make_lattice(5)
+
+
+def curved_lattice(k: int = 5) -> dict:
+    """The k x k lattice with every edge bent: two interior vertices 12 m off the straight line.
+
+    Edges whose ``(i + j)`` is odd are drawn from ``v`` to ``u`` (against their
+    labels, as real data sometimes is); ``length_m`` is each line's length in metres.
+    """
+    out = make_lattice(k)
+    edges = out["edges"].copy()
+    nodes = out["nodes"].set_index("node_id").to_crs(METRIC).geometry
+    lines, lengths = [], []
+    for row in edges.itertuples(index=False):
+        a = np.array(nodes[row.u].coords[0])
+        b = np.array(nodes[row.v].coords[0])
+        side = np.array([-(b - a)[1], (b - a)[0]]) / np.linalg.norm(b - a) * 12.0
+        xy = np.array([a, a + (b - a) / 3 + side, a + 2 * (b - a) / 3 - side, b])
+        i, j = (int(t) for t in row.u[1:].split("_"))
+        if (i + j) % 2:
+            xy = xy[::-1]
+        lengths.append(float(shapely.LineString(xy).length))
+        lines.append(shapely.LineString(np.column_stack(_BACK.transform(xy[:, 0], xy[:, 1]))))
+    edges["geometry"] = lines
+    edges["length_m"] = lengths
+    return {"nodes": out["nodes"], "edges": gpd.GeoDataFrame(edges, geometry="geometry")}
+
+
+def assert_track_follows(
+    track: np.ndarray, steps: list[tuple[str, str, str]], edges: gpd.GeoDataFrame, nodes
+) -> None:
+    """Every interior vertex of every step's edge is on ``track`` (lon, lat), in travel order.
+
+    ``steps`` are ``(edge_id, from_node, to_node)``; each edge's vertices are put
+    in travel order by which end lies nearer the node the step leaves from.
+    """
+    where = nodes.set_index("node_id").geometry
+    geom = edges.set_index("edge_id").geometry
+    pos = 0
+    for e, a, _b in steps:
+        xy = shapely.get_coordinates(geom[e])
+        start = np.array(where[a].coords[0])
+        if np.linalg.norm(xy[0] - start) > np.linalg.norm(xy[-1] - start):
+            xy = xy[::-1]
+        for vertex in xy[1:-1]:
+            hits = np.flatnonzero(np.abs(track[pos:] - vertex).max(axis=1) < 1e-7)
+            assert len(hits), f"vertex {vertex} of edge {e} ({a} ->) not on the track after {pos}"
+            pos += int(hits[0])
+
+
+def track_length_m(track: np.ndarray) -> float:
+    """Length in metres of a (lon, lat) track, measured in the metric CRS."""
+    x, y = Transformer.from_crs("EPSG:4326", METRIC, always_xy=True).transform(
+        track[:, 0], track[:, 1]
+    )
+    return float(np.hypot(np.diff(x), np.diff(y)).sum())

@@ -13,6 +13,7 @@ from mapserver.routing.fleet import VehicleType
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.routing.stops import Drop, Stop
 from mapserver.routing.vrp import solve
+from tests.routing.conftest import assert_track_follows, curved_lattice, track_length_m
 
 NS = {"g": "http://www.topografix.com/GPX/1/1"}
 
@@ -79,3 +80,31 @@ def test_manifest_lists_every_drop_in_order(route):
     assert all(len(row["eta"]) == 5 and row["eta"] >= "07:00" for row in rows)
     text = manifest_text(r)
     assert text.count("\n") == len(rows) + 2 and "门口交接" in text and "药品" in text
+
+
+def _track(text: str) -> list[np.ndarray]:
+    """Each track of a GPX text as an (N, 2) array of (lon, lat)."""
+    root = ET.fromstring(text.encode("utf-8"))
+    points = [trk.findall("g:trkseg/g:trkpt", NS) for trk in root.findall("g:trk", NS)]
+    return [np.array([(float(p.get("lon")), float(p.get("lat"))) for p in pts]) for pts in points]
+
+
+def test_gpx_follows_curved_roads_in_the_direction_driven():
+    lattice = curved_lattice(4)
+    graph = build_graph(lattice["nodes"], lattice["edges"])
+    stops = [
+        Stop("a", "n3_1", 4, (Drop("a", 4, "food", "oa", "A"),), False, 60),
+        Stop("b", "n1_3", 4, (Drop("b", 4, "food", "ob", "B"),), False, 60),
+    ]
+    fleet = [VehicleType("van", 20, 1, 18.0, (7 * 3600, 11 * 3600), None, "n0_0")]
+    (route,) = solve(stops, fleet, graph, time_limit_s=0.2).routes
+    (track,) = _track(route_gpx(route, edges=lattice["edges"]))
+    steps = [
+        (e, a, b)
+        for leg in route.legs
+        for a, e, b in zip(leg.nodes, leg.edges, leg.nodes[1:], strict=False)
+    ]
+    assert len(steps) >= 8
+    assert len(track) == 3 * len(steps) + 1  # every vertex once
+    assert_track_follows(track, steps, lattice["edges"], lattice["nodes"])
+    assert track_length_m(track) == pytest.approx(route.distance_m, rel=2e-3)

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pytest
 from shapely.geometry import Point
 
@@ -15,6 +16,7 @@ from mapserver.demo import generate_demo
 from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
 from mapserver.routing.tour import checkpoint_tour, patrol_gpx
+from tests.routing.conftest import assert_track_follows, curved_lattice, track_length_m
 from tests.routing.streets import street_lattice
 
 _GPX = "{http://www.topografix.com/GPX/1/1}"
@@ -124,3 +126,39 @@ def test_demo_village_checkpoints_two_teams():
     assert max(tour.revisit_interval_s.values()) == pytest.approx(tour.longest_m / (4.5 / 3.6))
     fc = tour.to_geojson(nodes)
     assert sum(f["geometry"]["type"] == "Point" for f in fc["features"]) == 16
+
+
+def _tracks(text: str) -> list[np.ndarray]:
+    """Each track of a GPX text as an (N, 2) array of (lon, lat)."""
+    root = ET.fromstring(text.encode("utf-8"))
+    return [
+        np.array([(float(p.get("lon")), float(p.get("lat"))) for p in trk.iter(f"{_GPX}trkpt")])
+        for trk in root.findall(f"{_GPX}trk")
+    ]
+
+
+def test_patrol_and_tour_gpx_follow_curved_streets():
+    lattice = curved_lattice(4)
+    nodes, edges = lattice["nodes"], lattice["edges"]
+    route = postman_route(nodes, edges, base_node="n0_0")
+    plan = split_patrol(route, 2, nodes=nodes, edges=edges)
+    tracks = _tracks(patrol_gpx(plan, nodes, edges=edges))
+    assert len(tracks) == 2
+    for team, track in zip(plan.teams, tracks, strict=True):
+        assert len(track) == 3 * len(team.walk) + 1
+        assert_track_follows(track, list(team.walk), edges, nodes)
+        assert track_length_m(track) == pytest.approx(team.length_m, rel=2e-3)
+    at = ["n1_1", "n3_2", "n2_3"]
+    tour = checkpoint_tour(_checkpoints(at), nodes, edges, base_node="n0_0", k=2)
+    tracks = _tracks(patrol_gpx(tour, nodes, edges=edges))
+    for team, track in zip(tour.teams, tracks, strict=True):
+        assert [b for _, _, b in team.walk] == list(team.node_path[1:])
+        assert_track_follows(track, list(team.walk), edges, nodes)
+        assert track_length_m(track) == pytest.approx(team.length_m, rel=2e-3)
+    lines = [
+        np.array(f["geometry"]["coordinates"])
+        for f in tour.to_geojson(nodes, edges=edges)["features"]
+        if f["geometry"]["type"] == "LineString"
+    ]
+    assert [len(x) for x in lines] == [len(x) for x in tracks]
+    assert all(np.allclose(a, b, atol=1e-7) for a, b in zip(lines, tracks, strict=True))
