@@ -366,6 +366,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         statuses=tuple(args.status or ()),
         vans=args.vans,
         tricycles=args.tricycles,
+        trips=args.trips,
         time_limit_s=args.time_limit,
         solver=args.solver,
     )
@@ -389,7 +390,8 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         {
             "route": r["route_id"],
             "stops": len(r["stops"]),
-            "boxes": r["load"],
+            "boxes": r.get("boxes", r["load"]),
+            "trips": r.get("trips", 1),
             "km": f"{r['distance_m'] / 1000:.1f}",
             "time": f"{r['start']}–{r['end']}",
         }
@@ -402,6 +404,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
                 ("route", "route"),
                 ("stops", "stops"),
                 ("boxes", "boxes"),
+                ("trips", "trips"),
                 ("km", "km"),
                 ("time", "time"),
             ],
@@ -718,6 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliver.add_argument("--vans", type=int, default=4)
     deliver.add_argument("--tricycles", type=int, default=3)
+    deliver.add_argument(
+        "--trips", type=int, default=1, help="loads per vehicle, reloading at the depot"
+    )
     deliver.add_argument("--time-limit", type=float, default=5.0, help="solver seconds")
     deliver.add_argument("--solver", choices=["pyvrp", "ortools"], default="pyvrp")
     deliver.add_argument("--gpx-dir", help="write one GPX file per route here")

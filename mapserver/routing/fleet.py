@@ -29,7 +29,9 @@ class VehicleType:
     ``capacity`` in boxes; ``speed_kmh`` the mean road speed (km/h); ``shift``
     the (start, end) the vehicles may be out, in seconds since midnight;
     ``max_duration_s`` the longest a route may last (``None``: the shift);
-    ``fixed_cost`` the cost of using one vehicle, in metre-equivalents.
+    ``fixed_cost`` the cost of using one vehicle, in metre-equivalents;
+    ``max_trips`` how many loads a vehicle may carry in one run, going back
+    to its depot to reload between them (1: one load).
     """
 
     name: str
@@ -41,8 +43,12 @@ class VehicleType:
     depot_node: str = ""
     fixed_cost: int = 0
     label: str = ""
+    max_trips: int = 1
 
     def __post_init__(self) -> None:
+        if self.max_trips < 1:
+            msg = f"vehicle type '{self.name}': max_trips must be at least 1, got {self.max_trips}"
+            raise ValueError(msg)
         if self.capacity <= 0 or self.count <= 0 or self.speed_kmh <= 0:
             msg = (
                 f"vehicle type '{self.name}': capacity ({self.capacity}), count ({self.count}) "
@@ -104,6 +110,7 @@ def default_fleet(
     vans: int = 2,
     tricycles: int = 2,
     max_duration_s: int | None = None,
+    max_trips: int = 1,
 ) -> tuple[VehicleType, ...]:
     """Vans (120 boxes, 30 km/h) and electric tricycles (40 boxes, 15 km/h) at one depot.
 
@@ -117,6 +124,8 @@ def default_fleet(
         How many of each; a zero count leaves the type out.
     max_duration_s
         Longest route in seconds (``None``: the run's length).
+    max_trips
+        Loads each vehicle may carry in the run, reloading at the depot between them.
 
     Returns
     -------
@@ -127,7 +136,17 @@ def default_fleet(
     out = []
     if vans:
         out.append(
-            VehicleType("van", 120, vans, 30.0, shift, max_duration_s, node, label="厢式货车 van")
+            VehicleType(
+                "van",
+                120,
+                vans,
+                30.0,
+                shift,
+                max_duration_s,
+                node,
+                label="厢式货车 van",
+                max_trips=max_trips,
+            )
         )
     if tricycles:
         out.append(
@@ -140,6 +159,7 @@ def default_fleet(
                 max_duration_s,
                 node,
                 label="电动三轮车 e-tricycle",
+                max_trips=max_trips,
             )
         )
     return tuple(out)

@@ -133,7 +133,8 @@ def route_gpx(
         line = leg_line(leg, geoms)
         points.extend(line[1:] if points and _same(points[-1], line[0]) else line)
     desc = (
-        f"{len(route.visits)} 站 stops, {route.load} 箱 boxes, {route.distance_m / 1000:.1f} km, "
+        f"{len(route.visits)} 站 stops, {route.boxes} 箱 boxes{_trips(route)}, "
+        f"{route.distance_m / 1000:.1f} km, "
         f"{clock(route.start_s)}-{clock(route.end_s)}"
     )
     return gpx_document(
@@ -148,6 +149,14 @@ def route_gpx(
 def _latlon(lon: float, lat: float) -> dict[str, str]:
     """The ``lat``/``lon`` attributes of a GPX point, 7 decimals (about 1 cm)."""
     return {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"}
+
+
+def _trips(route: Route) -> str:
+    """``, 2 趟 trips (120+37 箱)`` for a route of several loads, else nothing."""
+    loads = route.trip_loads
+    if len(loads) < 2:
+        return ""
+    return f", {len(loads)} 趟 trips ({'+'.join(str(n) for n in loads)} 箱)"
 
 
 def _of(part: int, parts: int) -> str:
@@ -181,7 +190,8 @@ def manifest_rows(route: Route) -> list[dict]:
         (seconds since midnight), ``sealed``, ``building_id``, ``where``,
         ``kind``, ``boxes``, ``order_id``, ``part`` and ``parts`` (load k of n
         of an order too large for one vehicle; 1 and 1 otherwise), ``stop_part``
-        and ``stop_parts`` (stop k of n at one handover point).
+        and ``stop_parts`` (stop k of n at one handover point), ``trip`` (the
+        vehicle's load it belongs to, from 1).
     """
     rows = []
     for k, visit in enumerate(route.visits, start=1):
@@ -201,6 +211,7 @@ def manifest_rows(route: Route) -> list[dict]:
                     "order_id": d.order_id,
                     "part": d.part,
                     "parts": d.parts,
+                    "trip": visit.trip,
                     "stop_part": visit.stop.part,
                     "stop_parts": visit.stop.parts,
                 }
@@ -212,10 +223,14 @@ def manifest_text(route: Route) -> str:
     """A plain-text manifest for printing: a header line, then one line per drop."""
     head = (
         f"{route.route_id} ({route.vehicle_type}) {clock(route.start_s)}-{clock(route.end_s)} "
-        f"{route.load} 箱 boxes, {route.distance_m / 1000:.1f} km"
+        f"{route.boxes} 箱 boxes{_trips(route)}, {route.distance_m / 1000:.1f} km"
     )
     lines = [head, "序 seq | ETA | 站点 stop | 楼栋 building | 类 kind | 箱 boxes"]
+    trip = 1
     for r in manifest_rows(route):
+        if r["trip"] != trip:
+            trip = r["trip"]
+            lines.append(f"--- 回仓装货 reload at the depot: 第{trip}趟 trip {trip} ---")
         gate = " [封控 sealed: 门口交接]" if r["sealed"] else ""
         kind = _KIND_ZH.get(r["kind"], r["kind"])
         stop = f"{r['stop']}{_of(r['stop_part'], r['stop_parts'])}"

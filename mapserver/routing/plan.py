@@ -23,7 +23,9 @@ class Vehicle:
 
     ``capacity`` in boxes, ``speed_kmh`` km/h; ``earliest_s``/``latest_s``
     bound its departure and return (seconds since midnight); a route lasts at
-    most ``max_duration_s`` seconds; ``fixed_cost`` in metre-equivalents.
+    most ``max_duration_s`` seconds; ``fixed_cost`` in metre-equivalents. It
+    carries at most ``max_trips`` loads, reloading at ``depot_node`` (its
+    start node when blank) between them.
     """
 
     route_id: str
@@ -36,6 +38,13 @@ class Vehicle:
     latest_s: int
     max_duration_s: int
     fixed_cost: int = 0
+    max_trips: int = 1
+    depot_node: str = ""
+
+    @property
+    def reload_node(self) -> str:
+        """Where the vehicle reloads between trips: its depot, else its start node."""
+        return self.depot_node or self.start_node
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,11 @@ class Leg:
 
 @dataclass(frozen=True)
 class Visit:
-    """A stop on a route: arrival (ETA), start and end of service, boxes on board on arrival."""
+    """A stop on a route: arrival (ETA), start and end of service, boxes on board on arrival.
+
+    ``trip`` counts the vehicle's loads from 1; the leg to the first stop of a
+    later trip runs through the depot, where the vehicle reloads.
+    """
 
     stop: Stop
     arrival_s: int
@@ -62,6 +75,7 @@ class Visit:
     depart_s: int
     load: int
     leg: Leg
+    trip: int = 1
 
     @property
     def eta_s(self) -> int:
@@ -106,7 +120,21 @@ class Route:
 
     @property
     def load(self) -> int:
-        """Boxes loaded at the start."""
+        """Boxes loaded at the start (the first trip's load)."""
+        loads = self.trip_loads
+        return loads[0] if loads else 0
+
+    @property
+    def trip_loads(self) -> tuple[int, ...]:
+        """Boxes loaded for each trip, in order."""
+        out: dict[int, int] = {}
+        for v in self.visits:
+            out[v.trip] = out.get(v.trip, 0) + v.stop.demand
+        return tuple(out[t] for t in sorted(out))
+
+    @property
+    def boxes(self) -> int:
+        """Boxes delivered over all trips."""
         return sum(v.stop.demand for v in self.visits)
 
     @property
@@ -120,8 +148,13 @@ class Route:
     def violations(self) -> list[str]:
         """Broken capacity, window, shift or duration limits, in words (empty when none)."""
         v, out = self.vehicle, []
-        if self.load > v.capacity:
-            out.append(f"route {v.route_id}: {self.load} boxes exceed capacity {v.capacity}")
+        loads = self.trip_loads
+        for t, load in enumerate(loads, start=1):
+            if load > v.capacity:
+                trip = f" trip {t}" if len(loads) > 1 else ""
+                out.append(f"route {v.route_id}{trip}: {load} boxes exceed capacity {v.capacity}")
+        if len(loads) > v.max_trips:
+            out.append(f"route {v.route_id}: {len(loads)} trips, over {v.max_trips}")
         for visit in self.visits:
             w = visit.stop.window
             if w is not None and not w[0] <= visit.start_s <= w[1]:
@@ -145,6 +178,9 @@ class Route:
             "vehicle_type": self.vehicle_type,
             "capacity": self.vehicle.capacity,
             "load": self.load,
+            "boxes": self.boxes,
+            "trips": len(self.trip_loads),
+            "trip_loads": list(self.trip_loads),
             "start_node": self.vehicle.start_node,
             "end_node": self.vehicle.end_node,
             "start_s": self.start_s,
@@ -165,6 +201,7 @@ class Route:
                     "start_s": v.start_s,
                     "depart_s": v.depart_s,
                     "load": v.load,
+                    "trip": v.trip,
                     "demand": v.stop.demand,
                     "part": v.stop.part,
                     "parts": v.stop.parts,
@@ -346,7 +383,12 @@ def path_line(
     return out
 
 
-def schedule(vehicle: Vehicle, stops: Sequence[Stop], legs: Sequence[Leg]) -> Route:
+def schedule(
+    vehicle: Vehicle,
+    stops: Sequence[Stop],
+    legs: Sequence[Leg],
+    trips: Sequence[int] | None = None,
+) -> Route:
     """Time a route: leave as late as saves waiting without missing a window.
 
     Parameters
@@ -357,12 +399,16 @@ def schedule(vehicle: Vehicle, stops: Sequence[Stop], legs: Sequence[Leg]) -> Ro
         Stops in visiting order.
     legs
         ``len(stops) + 1`` legs: to each stop, then back to the end node.
+    trips
+        The trip (1, 2, ...) of each stop, non-decreasing; ``None``: all 1.
+        The leg to a trip's first stop passes the depot (reloading takes no
+        extra time).
 
     Returns
     -------
     Route
         Arrival, service start and departure at each stop (seconds since
-        midnight), boxes on board on arrival.
+        midnight), boxes on board on arrival (of the current trip).
     """
     first = _forward(vehicle.earliest_s, stops, legs)
     waits = [start - arrive for arrive, start, _ in first]
@@ -374,11 +420,14 @@ def schedule(vehicle: Vehicle, stops: Sequence[Stop], legs: Sequence[Leg]) -> Ro
         if stop.window is not None:
             delay = min(delay, seen + stop.window[1] - start)
     times = _forward(vehicle.earliest_s + max(delay, 0), stops, legs)
-    load = sum(s.demand for s in stops)
+    trips = list(trips) if trips is not None else [1] * len(stops)
+    on_board: dict[int, int] = {}
+    for stop, trip in zip(stops, trips, strict=True):
+        on_board[trip] = on_board.get(trip, 0) + stop.demand
     visits = []
-    for (arrive, start, depart), stop, leg in zip(times, stops, legs, strict=False):
-        visits.append(Visit(stop, arrive, start, depart, load, leg))
-        load -= stop.demand
+    for (arrive, start, depart), stop, leg, trip in zip(times, stops, legs, trips, strict=False):
+        visits.append(Visit(stop, arrive, start, depart, on_board[trip], leg, trip))
+        on_board[trip] -= stop.demand
     last = times[-1][2] if times else vehicle.earliest_s + max(delay, 0)
     return Route(
         vehicle=vehicle,

@@ -55,6 +55,8 @@ def vehicles_of(fleet: Sequence[VehicleType]) -> tuple[Vehicle, ...]:
                     latest_s=vt.shift[1],
                     max_duration_s=vt.duration_limit_s,
                     fixed_cost=vt.fixed_cost,
+                    max_trips=vt.max_trips,
+                    depot_node=vt.depot_node,
                 )
             )
     ids = [v.route_id for v in out]
@@ -243,6 +245,7 @@ def _problem(stops: tuple[Stop, ...], vehicles: tuple[Vehicle, ...], graph: Road
         dict.fromkeys(
             [v.start_node for v in vehicles]
             + [v.end_node for v in vehicles]
+            + [v.reload_node for v in vehicles if v.max_trips > 1]
             + [s.node_id for s in stops]
         )
     )
@@ -307,11 +310,13 @@ def _check_feasible(problem: _Problem) -> None:
         if late:
             issues.append(late)
     total = sum(s.demand for s in problem.stops)
-    room = sum(v.capacity for v in vehicles)
+    room = sum(v.capacity * v.max_trips for v in vehicles)
     if not issues and total > room:
+        trips = max(v.max_trips for v in vehicles)
         issues.append(
             f"the stops need {total} boxes but the {len(vehicles)} vehicle(s) hold {room} "
-            "in one run: add vehicles or split the orders over two runs"
+            f"in one run ({trips} trip(s) each at most): add vehicles, allow more trips "
+            "or split the orders over two runs"
         )
     if issues:
         raise ValueError("; ".join(issues[:10]) + (" ..." if len(issues) > 10 else ""))
@@ -360,8 +365,23 @@ def _groups(vehicles: tuple[Vehicle, ...]) -> list[list[int]]:
     return list(out.values())
 
 
-def _solve_pyvrp(problem: _Problem, time_limit_s: float, seed: int) -> list[tuple[int, list[int]]]:
-    """PyVRP: (vehicle index, stop indices in order) per non-empty route."""
+def _reloads(v: Vehicle, depot_of: dict[str, int]) -> dict:
+    """PyVRP vehicle-type options letting ``v`` reload at its depot between trips."""
+    if v.max_trips <= 1:
+        return {}
+    return {"reload_depots": [depot_of[v.reload_node]], "max_reloads": v.max_trips - 1}
+
+
+def _trip_numbers(raw: list[int]) -> list[int]:
+    """Trip numbers 1, 2, ... in order of the solver's own trip indices (empty trips skipped)."""
+    order = {t: k for k, t in enumerate(dict.fromkeys(raw), start=1)}
+    return [order[t] for t in raw]
+
+
+def _solve_pyvrp(
+    problem: _Problem, time_limit_s: float, seed: int
+) -> list[tuple[int, list[int], list[int]]]:
+    """PyVRP: (vehicle index, stop indices in order, trip of each) per non-empty route."""
     import pyvrp
     from pyvrp.stop import MaxRuntime
 
@@ -369,7 +389,9 @@ def _solve_pyvrp(problem: _Problem, time_limit_s: float, seed: int) -> list[tupl
     locations = [pyvrp.Location(0.0, 0.0, name=n) for n in nodes]
     depot_nodes = list(
         dict.fromkeys(
-            [v.start_node for v in problem.vehicles] + [v.end_node for v in problem.vehicles]
+            [v.start_node for v in problem.vehicles]
+            + [v.end_node for v in problem.vehicles]
+            + [v.reload_node for v in problem.vehicles if v.max_trips > 1]
         )
     )
     depot_of = {n: k for k, n in enumerate(depot_nodes)}
@@ -401,6 +423,7 @@ def _solve_pyvrp(problem: _Problem, time_limit_s: float, seed: int) -> list[tupl
                 tw_late=v.latest_s,
                 shift_duration=v.max_duration_s,
                 profile=speeds.index(v.speed_kmh),
+                **_reloads(v, depot_of),
                 name=v.vehicle_type,
             )
         )
@@ -419,11 +442,12 @@ def _solve_pyvrp(problem: _Problem, time_limit_s: float, seed: int) -> list[tupl
     out = []
     for route in result.best.routes():
         t = route.vehicle_type()
-        seq = [a.idx for a in route.schedule() if a.is_client()]
-        if seq:
-            out.append((groups[t][used[t]], seq))
+        visits = [a for a in route.schedule() if a.is_client()]
+        if visits:
+            trips = _trip_numbers([a.trip for a in visits])
+            out.append((groups[t][used[t]], [a.idx for a in visits], trips))
             used[t] += 1
-    missing = problem.stops and len({i for _, s in out for i in s}) < len(problem.stops)
+    missing = problem.stops and len({i for _, s, _t in out for i in s}) < len(problem.stops)
     if missing:
         msg = f"pyvrp left stops unserved within {time_limit_s:g} s: give it more time or vehicles"
         raise ValueError(msg)
@@ -432,12 +456,15 @@ def _solve_pyvrp(problem: _Problem, time_limit_s: float, seed: int) -> list[tupl
 
 def _solve_ortools(
     problem: _Problem, time_limit_s: float, seed: int
-) -> list[tuple[int, list[int]]]:
-    """OR-Tools routing with capacity and time dimensions; same output as PyVRP's."""
+) -> list[tuple[int, list[int], list[int]]]:
+    """OR-Tools routing with capacity and time dimensions; same output as PyVRP's (one trip)."""
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     del seed  # OR-Tools local search is deterministic
     vehicles, stops, loc = problem.vehicles, problem.stops, problem.loc
+    if any(v.max_trips > 1 for v in vehicles):
+        msg = "several trips per vehicle (reloading at the depot) need the pyvrp solver"
+        raise ValueError(msg)
     depot_nodes = list(
         dict.fromkeys([v.start_node for v in vehicles] + [v.end_node for v in vehicles])
     )
@@ -507,27 +534,55 @@ def _solve_ortools(
             seq.append(manager.IndexToNode(i) - n_dep)
             i = found.Value(routing.NextVar(i))
         if seq:
-            out.append((k, seq))
+            out.append((k, seq, [1] * len(seq)))
     return out
 
 
 def _plan(
-    problem: _Problem, assignment: list[tuple[int, list[int]]], graph: RoadGraph, solver: str
+    problem: _Problem,
+    assignment: list[tuple[int, list[int], list[int]]],
+    graph: RoadGraph,
+    solver: str,
 ) -> RoutePlan:
-    """Time each route and lay its legs on the road graph."""
+    """Time each route and lay its legs on the road graph (through the depot between trips)."""
     cache: dict[tuple[str, str], tuple[list[str], list[str], float]] = {}
     routes: list[Route] = []
     cost = 0
-    for k, seq in sorted(assignment):
+    for k, seq, trips in sorted(assignment):
         v = problem.vehicles[k]
         stops = [problem.stops[i] for i in seq]
         points = [v.start_node, *(s.node_id for s in stops), v.end_node]
-        legs = [_leg(problem, v, graph, a, b, cache) for a, b in pairwise(points)]
-        routes.append(schedule(v, stops, legs))
-        cost += v.fixed_cost + sum(
-            int(problem.dist[problem.loc[a], problem.loc[b]]) for a, b in pairwise(points)
-        )
+        # the leg into stop i passes the depot when stop i starts a new trip
+        via = [False, *(b > a for a, b in pairwise(trips)), False]
+        legs = []
+        for (a, b), reload in zip(pairwise(points), via, strict=True):
+            hops = [a, v.reload_node, b] if reload else [a, b]
+            parts = [_leg(problem, v, graph, x, y, cache) for x, y in pairwise(hops)]
+            legs.append(_join(parts))
+            cost += sum(
+                int(problem.dist[problem.loc[x], problem.loc[y]]) for x, y in pairwise(hops)
+            )
+        routes.append(schedule(v, stops, legs, trips))
+        cost += v.fixed_cost
     return RoutePlan(tuple(routes), cost, solver, problem.stops, problem.vehicles)
+
+
+def _join(parts: list[Leg]) -> Leg:
+    """Consecutive legs as one (nodes, edges, metres and seconds added up)."""
+    if len(parts) == 1:
+        return parts[0]
+    nodes, edges, coords = list(parts[0].nodes), list(parts[0].edges), list(parts[0].coords)
+    for p in parts[1:]:
+        nodes += p.nodes[1:]
+        edges += p.edges
+        coords += p.coords[1:]
+    return Leg(
+        tuple(nodes),
+        tuple(edges),
+        float(sum(p.distance_m for p in parts)),
+        sum(p.travel_s for p in parts),
+        tuple(coords),
+    )
 
 
 def _leg(problem: _Problem, v: Vehicle, graph: RoadGraph, a: str, b: str, cache: dict) -> Leg:

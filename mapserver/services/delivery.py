@@ -26,7 +26,11 @@ CHINA_TZ = timezone(timedelta(hours=8))
 
 @dataclass(frozen=True)
 class DeliveryRequest:
-    """What to plan: which run, which orders, which fleet, how long to search."""
+    """What to plan: which run, which orders, which fleet, how long to search.
+
+    ``trips`` is how many loads each vehicle may carry in the run, reloading
+    at the depot between them (1: one load each).
+    """
 
     run: str = "morning"
     rule: str = "sealed_households"
@@ -35,6 +39,7 @@ class DeliveryRequest:
     boxes_per_household: int = 1
     vans: int = 4
     tricycles: int = 3
+    trips: int = 1
     depot_node: str | None = None
     time_limit_s: float = 5.0
     solver: str = "pyvrp"
@@ -110,9 +115,10 @@ class DeliveryService:
 
         ``orders_table`` (columns building_id or compound_id, boxes, kind) replaces the
         rule: an uploaded order list, checked row by row (``orders_file`` names it).
+        An order larger than any vehicle is carried in several loads (stops "k of n").
         Raises ValidationError naming the order or stop when the inputs cannot be served
-        (an order larger than any vehicle, a stop no vehicle can reach, windows that
-        cannot be met, more boxes than the fleet holds).
+        (a stop no vehicle can reach, windows that cannot be met, more boxes than the
+        fleet holds in its trips).
         """
         layers = self._layers()
         uploaded = None
@@ -135,6 +141,7 @@ class DeliveryService:
                 run=request.run,
                 vans=request.vans,
                 tricycles=request.tricycles,
+                max_trips=request.trips,
             )
             largest = max(v.capacity for v in fleet)
             stops = routing.build_stops(

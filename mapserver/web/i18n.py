@@ -109,6 +109,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "deliveries": {"zh": "保供进度", "en": "Deliveries"},
     "handover_gate": {"zh": "门口交接", "en": "Hand over at gate"},
     "load_of": {"zh": "第 {part}/{parts} 车", "en": "load {part} of {parts}"},
+    "reload_trip": {
+        "zh": "回仓装货 · 第 {trip} 趟",
+        "en": "Reload at the depot · trip {trip}",
+    },
     "working": {"zh": "正在计算…", "en": "Working…"},
     "team": {"zh": "巡逻组", "en": "Team"},
     "street_km": {"zh": "街巷总长 (公里)", "en": "Streets (km)"},

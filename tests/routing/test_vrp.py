@@ -181,3 +181,22 @@ def test_unknown_solver_is_refused(lattice):
     fleet = [VehicleType("van", 12, 2, SPEED_KMH, (0, 100_000), None, "n0_0")]
     with pytest.raises(ValueError, match="unknown solver 'gurobi'"):
         solve(CVRP_STOPS, fleet, graph, solver="gurobi")
+
+
+def test_one_vehicle_reloading_matches_two_vehicles_brute_force(lattice):
+    graph = build_graph(lattice["nodes"], lattice["edges"])
+    one = [VehicleType("van", 12, 1, SPEED_KMH, (0, 100_000), None, "n0_0", max_trips=2)]
+    two = [VehicleType("van", 12, 2, SPEED_KMH, (0, 100_000), None, "n0_0")]
+    with pytest.raises(ValueError, match="allow more trips"):
+        solve(CVRP_STOPS, [VehicleType("van", 12, 1, SPEED_KMH, (0, 100_000), None, "n0_0")], graph)
+    plan = solve(CVRP_STOPS, one, graph, time_limit_s=0.5)
+    assert plan.is_feasible() and served_once(plan, CVRP_STOPS)
+    (route,) = plan.routes
+    assert len(route.trip_loads) == 2 and max(route.trip_loads) <= 12 and route.boxes == 23
+    assert plan.cost == brute_force(graph, CVRP_STOPS, two)
+    assert plan.cost == pytest.approx(plan.distance_m, abs=len(CVRP_STOPS) + 4)
+    second = next(v for v in route.visits if v.trip == 2)
+    assert "n0_0" in second.leg.nodes[1:-1]  # back to the depot to reload
+    assert second.load == route.trip_loads[1]
+    with pytest.raises(ValueError, match="pyvrp"):
+        solve(CVRP_STOPS, one, graph, time_limit_s=0.2, solver="ortools")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mapserver.cli import main as cli_main
+from mapserver.errors import ValidationError
 from mapserver.services.delivery import DeliveryRequest, DeliveryService
 from mapserver.store import open_store
 from mapserver.web import create_app
@@ -207,6 +208,21 @@ def test_uploaded_orders_replace_the_rule(routes_client, demo_layers, tmp_path, 
     assert job["state"] == "failed" and "row 4" in job["error"] and "NO-SUCH" in job["error"]
 
 
+def _driver_pages(path, plan_id: str, route_ids: list[str]) -> str:
+    """The driver pages of the routes, as served from the database file at ``path``."""
+    app = create_app({"database_url": f"sqlite:///{path}", "secret_key": "t"})
+    auth = {"Authorization": f"Bearer {app.extensions['store'].create_token('admin')}"}
+    try:
+        client = app.test_client()
+        return "".join(
+            client.get(f"/driver/{plan_id}/{r}", headers=auth).get_data(as_text=True)
+            for r in route_ids
+        )
+    finally:
+        app.extensions["jobs"].shutdown()
+        app.extensions["store"].dispose()
+
+
 def test_building_larger_than_any_vehicle_is_served_in_loads(demo_db_template, tmp_path):
     path = tmp_path / "big.sqlite"
     shutil.copy(demo_db_template, path)
@@ -240,15 +256,33 @@ def test_building_larger_than_any_vehicle_is_served_in_loads(demo_db_template, t
     assert sorted((s["part"], s["parts"]) for s in stops) == [(1, 3), (2, 3), (3, 3)]
     boxes = [d["boxes"] for r in plan["routes"] for s in r["stops"] for d in s["drops"]]
     assert sum(boxes) == 282
-    app = create_app({"database_url": f"sqlite:///{path}", "secret_key": "t"})
-    auth = {"Authorization": f"Bearer {app.extensions['store'].create_token('admin')}"}
-    try:
-        client = app.test_client()
-        pages = "".join(
-            client.get(f"/driver/{plan_id}/{r['route_id']}", headers=auth).get_data(as_text=True)
-            for r in plan["routes"]
-        )
-    finally:
-        app.extensions["jobs"].shutdown()
-        app.extensions["store"].dispose()
+    pages = _driver_pages(path, plan_id, [r["route_id"] for r in plan["routes"]])
     assert all(f"第 {k}/3 车" in pages for k in (1, 2, 3))
+
+
+def test_one_van_carries_a_big_building_in_several_trips(demo_db_template, tmp_path):
+    path = tmp_path / "trips.sqlite"
+    shutil.copy(demo_db_template, path)
+    store = open_store(f"sqlite:///{path}")
+    service = DeliveryService(store)
+    table = pd.DataFrame({"building_id": ["B0001"], "boxes": [277]})
+    with pytest.raises(ValidationError, match="allow more trips"):
+        service.plan(
+            DeliveryRequest(vans=1, tricycles=0, time_limit_s=1), user="t", orders_table=table
+        )
+    plan_id = service.plan(
+        DeliveryRequest(vans=1, tricycles=0, trips=3, time_limit_s=1),
+        user="test",
+        orders_table=table,
+    )
+    plan = service.get(plan_id)["plan"]
+    manifest = service.manifest(plan_id, "van-1")
+    store.dispose()
+    (route,) = plan["routes"]
+    assert plan["feasible"] and route["trips"] == 3 and route["boxes"] == 277
+    assert sorted(route["trip_loads"]) == [37, 120, 120]
+    assert sorted(s["trip"] for s in route["stops"]) == [1, 2, 3]
+    assert sorted(row["trip"] for row in manifest) == [1, 2, 3]
+    assert sum(row["boxes"] for row in manifest) == 277
+    pages = _driver_pages(path, plan_id, ["van-1"])
+    assert "回仓装货 · 第 2 趟" in pages and "回仓装货 · 第 3 趟" in pages
