@@ -8,6 +8,8 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from mapserver.crs import metric_crs
+
 METRIC = "EPSG:4549"
 ORIGIN = (121.2, 31.1)
 SPACING_M = 100.0
@@ -119,8 +121,8 @@ def assert_track_follows(
 
 
 def track_length_m(track: np.ndarray) -> float:
-    """Length in metres of a (lon, lat) track, measured in the metric CRS."""
-    x, y = Transformer.from_crs("EPSG:4326", METRIC, always_xy=True).transform(
-        track[:, 0], track[:, 1]
-    )
+    """Length in metres of a (lon, lat) track, measured in its local metric CRS."""
+    bounds = (*track.min(axis=0), *track.max(axis=0))
+    to_m = Transformer.from_crs("EPSG:4326", metric_crs(bounds), always_xy=True)
+    x, y = to_m.transform(track[:, 0], track[:, 1])
     return float(np.hypot(np.diff(x), np.diff(y)).sum())

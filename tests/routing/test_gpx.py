@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mapserver.network import build_graph
+from mapserver.network.osm import read_osm_roads
 from mapserver.routing.fleet import VehicleType
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.routing.stops import Drop, Stop
@@ -108,3 +109,25 @@ def test_gpx_follows_curved_roads_in_the_direction_driven():
     assert len(track) == 3 * len(steps) + 1  # every vertex once
     assert_track_follows(track, steps, lattice["edges"], lattice["nodes"])
     assert track_length_m(track) == pytest.approx(route.distance_m, rel=2e-3)
+
+
+def test_gpx_on_real_osm_roads_measures_the_route(realdata):
+    nodes, edges = read_osm_roads(realdata / "beijing-wangjing.osm")
+    graph = build_graph(nodes, edges)
+    main = graph.active[graph.component[graph.active] == np.bincount(graph.component).argmax()]
+    picks = [str(graph.node_ids[i]) for i in main[:: max(len(main) // 5, 1)][:6]]
+    stops = [
+        Stop(f"s{k}", n, 2, (Drop(None, 2, "food", f"o{k}", n),), False, 60)
+        for k, n in enumerate(picks[1:])
+    ]
+    fleet = [VehicleType("van", 20, 1, 30.0, (7 * 3600, 11 * 3600), None, picks[0])]
+    (route,) = solve(stops, fleet, graph, time_limit_s=0.3).routes
+    (track,) = _track(route_gpx(route, edges=edges))
+    assert len(track) > len(route.path_nodes)  # the roads' own vertices are in
+    assert track_length_m(track) == pytest.approx(route.distance_m, rel=5e-3)
+    steps = [
+        (e, a, b)
+        for leg in route.legs
+        for a, e, b in zip(leg.nodes, leg.edges, leg.nodes[1:], strict=False)
+    ]
+    assert_track_follows(track, steps, edges, nodes)
