@@ -11,7 +11,7 @@ import pytest
 from mapserver.cli import main as cli_main
 from mapserver.errors import ValidationError
 from mapserver.services.delivery import DeliveryRequest, DeliveryService
-from mapserver.store import open_store
+from mapserver.store import StatusRow, open_store
 from mapserver.web import create_app
 
 GPX = "{http://www.topografix.com/GPX/1/1}"
@@ -286,3 +286,26 @@ def test_one_van_carries_a_big_building_in_several_trips(demo_db_template, tmp_p
     assert sum(row["boxes"] for row in manifest) == 277
     pages = _driver_pages(path, plan_id, ["van-1"])
     assert "回仓装货 · 第 2 趟" in pages and "回仓装货 · 第 3 趟" in pages
+
+
+def test_building_marked_red_without_household_rows_is_delivered(
+    demo_db_template, demo_layers, tmp_path
+):
+    path = tmp_path / "building-status.sqlite"
+    shutil.copy(demo_db_template, path)
+    store = open_store(f"sqlite:///{path}")
+    buildings = demo_layers["buildings"].set_index("building_id")
+    target = "B0040"
+    households = demo_layers["households"]
+    store.import_layers({"households": households[households["building_id"] != target]})
+    store.apply_status([StatusRow("building", target, "red")], user="t", source="test")
+    service = DeliveryService(store)
+    plan_id = service.plan(
+        DeliveryRequest(rule="status", statuses=("red",), time_limit_s=1), user="t"
+    )
+    plan = service.get(plan_id)["plan"]
+    store.dispose()
+    drops = [d for r in plan["routes"] for s in r["stops"] for d in s["drops"]]
+    mine = [d for d in drops if d["building_id"] == target]
+    assert sum(d["boxes"] for d in mine) == int(buildings.loc[target, "households"]) > 0
+    assert len({d["building_id"] for d in drops}) > 1  # the red households elsewhere too
