@@ -51,8 +51,10 @@ class Rollup:
         """
         codes = pick_codes(self.building_households, self.scheme, rule=rule, threshold=threshold)
         empty = self.building_households.sum(axis=1).to_numpy() == 0
-        codes[empty] = self.building_status[empty]
-        return codes
+        # assign on object arrays: a masked pandas assignment turns None into NaN
+        values = codes.to_numpy(dtype=object, copy=True)
+        values[empty] = self.building_status.to_numpy(dtype=object)[empty]
+        return pd.Series(values, index=codes.index, dtype=object, name=codes.name)
 
     def grid_colour_codes(self, *, rule: str = "worst", threshold: float = 0.1) -> pd.Series:
         """Return each grid's colour code (or None) by ``rule`` (see ``colour.pick_codes``)."""

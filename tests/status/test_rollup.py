@@ -123,6 +123,21 @@ def test_empty_building_takes_its_own_status_colour(district, hongkou):
     assert r.building_colour_codes()["B4"] is None
 
 
+def test_empty_buildings_without_status_colour_none_not_nan(district, hongkou):
+    """Two empty buildings, one with a status row and one without: None, never NaN."""
+    d = dict(district)
+    d["buildings"] = d["buildings"].assign(households=[3, 0, 3, 0, 2, 1, 2])
+    r = _run(d, hongkou)
+    for rule in ("worst", "share"):
+        codes = r.building_colour_codes(rule=rule)
+        assert codes["B2"] == "yellow"
+        assert codes["B4"] is None
+        assert all(c is None or isinstance(c, str) for c in codes)
+    records = {x["building_id"]: x for x in r.building_records()}
+    assert records["B4"]["status"] is None
+    assert records["B4"]["colour"] == hongkou.none_colour
+
+
 def test_records_for_the_api(district, hongkou):
     r = _run(district, hongkou)
     recs = r.grid_records(ids=["S2", "M3"])
