@@ -74,6 +74,25 @@ def _shift_gcj02(coords: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
+def or_none(value: object) -> object:
+    """Return None for a missing value (None, NaN, ``pd.NA``, ``NaT``), else ``value``.
+
+    Missing cells of a frame read from the store are NaN, which ``json`` writes as a
+    bare ``NaN`` that no browser parses; every optional field of an answer goes
+    through here.
+    """
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    return value
+
+
+def _bounds(geom) -> list[float] | None:
+    """``[minx, miny, maxx, maxy]`` of a geometry, or None when it is missing or empty."""
+    if geom is None or geom.is_empty:
+        return None
+    return list(geom.bounds)
+
+
 def geometry_json(geom, *, coords: str = "wgs84") -> dict:
     """Return a GeoJSON geometry dict, rounded to 6 decimals; ``coords="gcj02"`` shifts it
     onto Gaode/Tencent basemaps."""
@@ -308,11 +327,11 @@ class MapView:
             props = {
                 "id": gid,
                 "kind": "grid",
-                "name": row.name,
-                "level": row.level,
-                "parent_id": None if pd.isna(row.parent_id) else row.parent_id,
-                "person": None if pd.isna(row.person) else row.person,
-                "phone": None if pd.isna(row.phone) else row.phone,
+                "name": or_none(row.name),
+                "level": or_none(row.level),
+                "parent_id": or_none(row.parent_id),
+                "person": or_none(row.person),
+                "phone": or_none(row.phone),
                 "target_households": (
                     None if pd.isna(row.target_households) else int(row.target_households)
                 ),
@@ -354,11 +373,11 @@ class MapView:
             props = {
                 "id": bid,
                 "kind": "building",
-                "name": row.name,
-                "address": None if pd.isna(row.address) else row.address,
-                "grid_id": row.grid_id,
+                "name": or_none(row.name),
+                "address": or_none(row.address),
+                "grid_id": or_none(row.grid_id),
                 "grid_name": (
-                    layers.grids.at[row.grid_id, "name"]
+                    or_none(layers.grids.at[row.grid_id, "name"])
                     if row.grid_id in layers.grids.index
                     else None
                 ),
@@ -446,15 +465,14 @@ class MapView:
             ids = frame[id_col].astype(str).str.lower()
             mask = names.str.contains(query, regex=False) | ids.str.contains(query, regex=False)
             for row in frame[mask].head(limit).itertuples(index=False):
-                minx, miny, maxx, maxy = row.geometry.bounds
                 hits.append(
                     {
                         "kind": kind,
                         "id": getattr(row, id_col),
-                        "name": row.name,
-                        "level": getattr(row, "level", None),
-                        "grid_id": getattr(row, "grid_id", None),
-                        "bbox": [minx, miny, maxx, maxy],
+                        "name": or_none(row.name),
+                        "level": or_none(getattr(row, "level", None)),
+                        "grid_id": or_none(getattr(row, "grid_id", None)),
+                        "bbox": _bounds(row.geometry),
                     }
                 )
         return hits[:limit]

@@ -29,7 +29,7 @@ from mapserver.districting.people import assign_persons, assign_volunteers
 from mapserver.districting.target import HOMESTEAD, MICRO, Target
 from mapserver.districting.validate import validate_plan
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
-from mapserver.services.mapview import geometry_json
+from mapserver.services.mapview import geometry_json, or_none
 from mapserver.store import Store
 
 
@@ -58,7 +58,7 @@ class ParentView:
     """A parent grid with what the planner works on."""
 
     parent_id: str
-    name: str
+    name: str | None
     geometry: object
     child_level: str
     buildings: gpd.GeoDataFrame  # of the parent's subtree, with current cell in grid_id
@@ -102,7 +102,7 @@ class PlannerService:
             target = MICRO
         return ParentView(
             parent_id=parent_id,
-            name=str(row["name"]),
+            name=or_none(row["name"]),
             geometry=row.geometry,
             child_level=level,
             buildings=buildings,
@@ -120,7 +120,7 @@ class PlannerService:
         cells = [
             {
                 "cell_id": c.grid_id,
-                "name": c.name,
+                "name": or_none(c.name),
                 "person": None if pd.isna(c.person) else c.person,
             }
             for c in view.children.itertuples(index=False)
@@ -157,7 +157,7 @@ class PlannerService:
                     "id": b.building_id,
                     "properties": {
                         "id": b.building_id,
-                        "name": b.name,
+                        "name": or_none(b.name),
                         "households": 0 if pd.isna(b.households) else int(b.households),
                         "residents": 0 if pd.isna(b.residents) else int(b.residents),
                     },

@@ -18,6 +18,7 @@ from mapserver.services.patrol import PatrolService
 from mapserver.services.planner import PlannerService
 from mapserver.store import open_store
 from mapserver.web import i18n
+from mapserver.web.jsonout import StrictJSONProvider
 
 
 def _leaflet_dir() -> Path:
@@ -48,6 +49,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["SETTINGS"] = settings
     app.config["JSON_AS_ASCII"] = False
+    app.json = StrictJSONProvider(app)  # no NaN/Infinity ever reaches a browser
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     store = open_store(settings.database_url)
     app.extensions["store"] = store

@@ -47,6 +47,12 @@ def _get(summary: str, params: list[dict], response: dict) -> dict:
     return {"get": {"summary": summary, "parameters": params, "responses": {"200": response}}}
 
 
+def _needs(item: dict, *codes: int) -> dict:
+    """``item`` with error answers ``codes`` documented on its GET (a missing parameter: 400)."""
+    item["get"]["responses"].update({str(code): _ERROR for code in codes})
+    return item
+
+
 _TEXT = {"type": "string"}
 _AREA_PARAMS = [
     {
@@ -202,8 +208,15 @@ def openapi_document() -> dict:
                 [q("grid", "grid id (subtree)"), _BBOX, _COORDS],
                 _GEOJSON,
             ),
-            "/api/households": _get(
-                "Households of a building with status", [q("building", "building id")], json_ok
+            "/api/households": _needs(
+                _get(
+                    "Households of a building with status (login needed)",
+                    [{**q("building", "building id"), "required": True}],
+                    json_ok,
+                ),
+                400,
+                401,
+                403,
             ),
             "/api/summary": _get("Counts per status", [q("grid", "grid id")], json_ok),
             "/api/changes": _get(
@@ -313,13 +326,26 @@ def openapi_document() -> dict:
             "/api/planner/{parent_id}/rollback": _post(
                 "Publish an earlier version again", [_path("parent_id")]
             ),
-            "/api/planner/compare": _get(
-                "Buildings and households moved between versions a and b",
-                [
-                    {"name": "a", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "b", "in": "query", "schema": {"type": "integer"}},
-                ],
-                json_ok,
+            "/api/planner/compare": _needs(
+                _get(
+                    "Buildings and households moved between versions a and b",
+                    [
+                        {
+                            "name": "a",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        },
+                        {
+                            "name": "b",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        },
+                    ],
+                    json_ok,
+                ),
+                400,
             ),
             "/api/planner/versions/{version_id}/export": _get(
                 "A version as GeoJSON or GeoPackage (format=gpkg)", [_path("version_id")], _GEOJSON
