@@ -250,6 +250,16 @@ def cmd_user(args: argparse.Namespace) -> int:
     from mapserver.store import open_store
 
     store = open_store(args.database or load_settings().database_url)
+    if args.grid is not None and not len(store.read_grids(ids=[args.grid])):
+        known = store.read_grids()["grid_id"].astype(str).tolist()
+        example = f"e.g. {', '.join(known[:3])}" if known else "the store holds no grids"
+        print(
+            f"网格不存在，未创建用户 / grid '{args.grid}' does not exist, "
+            f"no user created ({len(known)} grids, {example})",
+            file=sys.stderr,
+        )
+        store.dispose()
+        return 2
     store.create_user(args.username, args.password, role=args.role, grid_id=args.grid)
     print(f"user {args.username} ({args.role})")
     if args.token:

@@ -32,3 +32,18 @@ def test_import_osm_roads_then_entrances(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "entrances:" in printed and "uncovered" in printed
+
+
+def test_user_refuses_a_grid_that_does_not_exist(demo_db_url, demo_layers, capsys):
+    args = ["--database", demo_db_url, "user", "w2", "secret", "--role", "worker"]
+    assert cli_main([*args, "--grid", "NO-SUCH-GRID"]) == 2
+    err = capsys.readouterr().err
+    assert "NO-SUCH-GRID" in err and "does not exist" in err and "网格不存在" in err
+    store = open_store(demo_db_url)
+    assert store.get_user("w2") is None
+    store.dispose()
+    micro = str(demo_layers["grids"].query("level == 'micro'")["grid_id"].iloc[1])
+    assert cli_main([*args, "--grid", micro]) == 0
+    store = open_store(demo_db_url)
+    assert store.get_user("w2").grid_id == micro
+    store.dispose()
