@@ -125,7 +125,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from mapserver.store import User, open_store
 
     store = open_store(args.database or load_settings().database_url)
-    paths = {Path(p): Path(p).name for p in args.files}
+    # a folder's README (geodata/demo/README.txt) describes the data: `import folder/*` works
+    files = [p for p in args.files if args.layer or Path(p).stem.lower() != "readme"]
+    for skipped in [p for p in args.files if p not in files]:
+        print(f"跳过说明文件 / skipped (documentation, not data): {skipped}")
+    paths = {Path(p): Path(p).name for p in files}
     layer = args.layer
     try:
         mapping = ColumnMapping()
