@@ -197,6 +197,7 @@ def openapi_document() -> dict:
             },
         },
         "paths": {
+            "/api/openapi.json": _get("This OpenAPI description", [], json_ok),
             "/api/config": _get("Scheme, levels and strings for pages", [], json_ok),
             "/api/grids": _get(
                 "Grids with live status",
@@ -352,6 +353,22 @@ def openapi_document() -> dict:
             ),
             "/api/roads/closures": _post("Close roads touched by closure features (GeoJSON)", []),
             "/api/roads": _get("Road edges", [_BBOX, _COORDS], _GEOJSON),
+            "/api/geometry/{kind}/{entity_id}": _needs(
+                _get(
+                    "One grid's or building's geometry (kind: grid or building)",
+                    [_path("kind"), _path("entity_id"), _COORDS],
+                    json_ok,
+                ),
+                404,
+            ),
+            "/api/import/mappings": _needs(
+                _get("Saved column mappings (admin)", [], json_ok), 401, 403
+            ),
+            "/api/import/log": _needs(
+                _get("The latest imports: who, when, files, rows per layer (admin)", [], json_ok),
+                401,
+                403,
+            ),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
             "/api/status": {
                 "post": {
