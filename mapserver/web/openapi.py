@@ -361,6 +361,27 @@ def openapi_document() -> dict:
                 ),
                 404,
             ),
+            "/api/import/preview": {
+                "post": {
+                    "summary": "One file's columns, first rows, guessed layer and mapping (admin)",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "file": {"type": "string", "format": "binary"},
+                                        "layer": {"type": "string"},
+                                        "encoding": {"type": "string"},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"200": json_ok, "400": _ERROR},
+                }
+            },
             "/api/import/mappings": _needs(
                 _get("Saved column mappings (admin)", [], json_ok), 401, 403
             ),
