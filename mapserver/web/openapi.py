@@ -47,6 +47,21 @@ def _get(summary: str, params: list[dict], response: dict) -> dict:
     return {"get": {"summary": summary, "parameters": params, "responses": {"200": response}}}
 
 
+def _upload(summary: str, **fields: dict) -> dict:
+    """A POST of one uploaded ``file`` (multipart form) with optional text ``fields``."""
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    form = {"schema": {"type": "object", "properties": properties}}
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "requestBody": {"content": {"multipart/form-data": form}},
+            "responses": {"200": ok, "400": _ERROR},
+        }
+    }
+
+
 def _needs(item: dict, *codes: int) -> dict:
     """``item`` with error answers ``codes`` documented on its GET (a missing parameter: 400)."""
     item["get"]["responses"].update({str(code): _ERROR for code in codes})
@@ -361,27 +376,11 @@ def openapi_document() -> dict:
                 ),
                 404,
             ),
-            "/api/import/preview": {
-                "post": {
-                    "summary": "One file's columns, first rows, guessed layer and mapping (admin)",
-                    "security": [{"bearer": []}],
-                    "requestBody": {
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "file": {"type": "string", "format": "binary"},
-                                        "layer": {"type": "string"},
-                                        "encoding": {"type": "string"},
-                                    },
-                                }
-                            }
-                        }
-                    },
-                    "responses": {"200": json_ok, "400": _ERROR},
-                }
-            },
+            "/api/import/preview": _upload(
+                "One file's columns, first rows, guessed layer and mapping (admin)",
+                layer=_TEXT,
+                encoding=_TEXT,
+            ),
             "/api/import/mappings": _needs(
                 _get("Saved column mappings (admin)", [], json_ok), 401, 403
             ),
@@ -420,23 +419,7 @@ def openapi_document() -> dict:
                     "responses": {"200": json_ok, "400": _ERROR},
                 }
             },
-            "/api/status/upload": {
-                "post": {
-                    "summary": "Upload a CSV/XLSX status table; all or nothing",
-                    "security": [{"bearer": []}],
-                    "requestBody": {
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"file": {"type": "string", "format": "binary"}},
-                                }
-                            }
-                        }
-                    },
-                    "responses": {"200": json_ok, "400": _ERROR},
-                }
-            },
+            "/api/status/upload": _upload("Upload a CSV/XLSX status table; all or nothing"),
             "/api/import": {
                 "post": {
                     "summary": "Import layer files (admin): merge by id or replace; dry_run checks",
