@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import urlencode
@@ -205,6 +206,18 @@ def _check_every_get(app, wait_job) -> list[str]:
             body = strict_loads(text)
             assert isinstance(body, dict), full
             called.append(full)
+    path = ids["path"]
+    for page in (  # pages that embed plan data with |tojson
+        f"/driver/{path['delivery_plan_id']}/{path['route_id']}",
+        f"/patrol/{path['patrol_plan_id']}",
+    ):
+        html = client.get(page).get_data(as_text=True)
+        pattern = r"window\.MS_(?:ROUTE|PATROL) = (.*?);(?:</script>)?$"
+        embedded = re.findall(pattern, html, flags=re.M)
+        assert embedded, page
+        for data in embedded:
+            assert "geojson" in strict_loads(data), page
+        called.append(page)
     return called
 
 
