@@ -376,19 +376,6 @@ def openapi_document() -> dict:
                 ),
                 404,
             ),
-            "/api/import/preview": _upload(
-                "One file's columns, first rows, guessed layer and mapping (admin)",
-                layer=_TEXT,
-                encoding=_TEXT,
-            ),
-            "/api/import/mappings": _needs(
-                _get("Saved column mappings (admin)", [], json_ok), 401, 403
-            ),
-            "/api/import/log": _needs(
-                _get("The latest imports: who, when, files, rows per layer (admin)", [], json_ok),
-                401,
-                403,
-            ),
             "/api/checkpoints": _get("Checkpoints", [_BBOX, _COORDS], _GEOJSON),
             "/api/status": {
                 "post": {
