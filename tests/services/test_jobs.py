@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from mapserver.services.jobs import JobRunner
@@ -22,14 +23,17 @@ def test_job_result_progress_and_failure(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
     runner = JobRunner(store)
     seen: list[float] = []
+    submitted = threading.Event()  # the worker may start before submit() returns the id
 
     def work(progress):
+        submitted.wait(10)
         for i in range(1, 4):
             progress(i / 4)
             seen.append(store.get_job(job_id)["progress"])
         return {"answer": 42}
 
     job_id = runner.submit("test", {"n": 3}, work)
+    submitted.set()
     job = _wait(store, job_id)
     assert job["state"] == "done" and job["result"] == {"answer": 42} and job["progress"] == 1.0
     assert seen == [0.25, 0.5, 0.75]
