@@ -18,6 +18,7 @@ from mapserver import model
 from mapserver.districting._common import building_points, metric_crs_of
 from mapserver.districting.adjacency import barrier_lines, building_adjacency
 from mapserver.districting.boundaries import cell_polygons
+from mapserver.districting.households import units_of
 from mapserver.districting.partition import PlanException, _fresh, propose_partition
 from mapserver.districting.target import MICRO, Target
 
@@ -27,6 +28,7 @@ HOUSE_TYPES = frozenset(
 APARTMENT_TYPES = frozenset({"apartments", "residential", "dormitory"})
 LEVEL_LETTER = {level: level[0].upper() for level in model.GRID_LEVELS}
 _TMP = "tmp-"
+ROAD_MARGIN_M = 1000.0  # roads are kept this far around the area (cordons must see them)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class HouseholdAssumptions:
     ``apartment_types``, or ``building=yes`` standing (its representative
     point) in ``landuse=residential`` when ``yes_in_residential_landuse``.
     Footprints under ``min_footprint_m2`` (sheds, kiosks) are left out.
+    ``units = ceil(households / (levels * households_per_floor))`` (one
+    stairwell per unit, 一梯两户 by default).
     """
 
     m2_per_household: float = 90.0
@@ -49,6 +53,7 @@ class HouseholdAssumptions:
     house_levels: int = 1
     apartment_levels: int = 6
     min_footprint_m2: float = 30.0
+    households_per_floor: int = 2
     yes_in_residential_landuse: bool = True
     house_types: frozenset[str] = field(default=HOUSE_TYPES)
     apartment_types: frozenset[str] = field(default=APARTMENT_TYPES)
@@ -76,8 +81,9 @@ def buildings_from_osm(
     -------
     geopandas.GeoDataFrame
         ``model.BUILDING_COLUMNS`` in EPSG:4326; ``building_id`` is
-        ``"osm:w<way id>"`` or ``"osm:r<relation id>"``; ``units`` is unknown
-        (NA); ``attrs["assumptions"]`` holds the assumptions used.
+        ``"osm:w<way id>"`` or ``"osm:r<relation id>"``; ``units`` is
+        estimated (see :class:`HouseholdAssumptions`); ``attrs["assumptions"]``
+        holds the assumptions used.
     """
     path = Path(path)
     if not path.exists():
@@ -113,7 +119,9 @@ def buildings_from_osm(
             "name": frame["name"],
             "address": frame["address"],
             "compound_id": None,
-            "units": pd.array([pd.NA] * len(frame), dtype="Int64"),
+            "units": pd.array(
+                units_of(households, levels, assumptions.households_per_floor), dtype="Int64"
+            ),
             "households": households.astype(np.int64),
             "residents": residents.astype(np.int64),
             "gate_node": None,
@@ -354,20 +362,42 @@ def init_from_osm(
     levels: tuple[str, ...] = ("community", "big", "micro"),
     name_prefix: str = "OSM",
     assumptions: HouseholdAssumptions = HouseholdAssumptions(),
+    compounds: bool = True,
+    split_units: bool = False,
+    road_margin_m: float = ROAD_MARGIN_M,
 ) -> dict:
-    """Everything ``mapserver init --osm`` needs: layers and the plan's exceptions.
+    """Everything ``mapserver init --osm`` needs: layers, households and the plan's exceptions.
 
-    Reads residential buildings (:func:`buildings_from_osm`) and roads
-    (``mapserver.network.osm.read_osm_roads``) inside ``area`` (default: the
-    buildings' convex hull grown by 30 m), cuts the grid tree with main roads
-    and water as barriers (:func:`propose_tree`).
+    Reads residential buildings (:func:`buildings_from_osm`) inside ``area``
+    (default: the buildings' convex hull grown by 30 m), the whole road network
+    within ``road_margin_m`` metres of it (``read_osm_roads``), and the
+    residential compounds (``compounds.read_compounds``). With ``compounds``
+    and three levels, each compound holding buildings becomes a big grid
+    (``compound_tree.propose_compound_tree``), its roads get gate nodes where
+    they cross its boundary, and its buildings are served at the nearest gate;
+    other buildings at the nearest road node. Buildings over the micro-grid
+    maximum are listed in ``big_buildings``; with ``split_units`` they are
+    replaced by sub-buildings of whole units (``households.split_by_units``).
+    Main roads and water are barriers of the leaf partition.
 
     Returns
     -------
     dict
-        ``grids``, ``buildings``, ``road_nodes``, ``road_edges`` (model layers,
-        EPSG:4326) and ``exceptions`` (list of ``PlanException``).
+        ``grids``, ``buildings``, ``households``, ``road_nodes``,
+        ``road_edges`` (model layers, EPSG:4326), ``compounds`` (the compound
+        polygons used), ``exceptions`` (list of ``PlanException``),
+        ``big_buildings`` (list of ``(building_id, households)``), ``split``
+        (building id -> sub-building ids) and ``total_households``.
     """
+    from mapserver.districting.compound_tree import propose_compound_tree
+    from mapserver.districting.compounds import (
+        add_gates,
+        compound_of,
+        disjoint_compounds,
+        gate_nodes,
+        read_compounds,
+    )
+    from mapserver.districting.households import household_rows, split_by_units
     from mapserver.network.osm import read_osm_roads
 
     region = shapely.box(*area) if isinstance(area, tuple | list) else area
@@ -377,20 +407,52 @@ def init_from_osm(
         raise ValueError(msg)
     if region is None:
         region = default_area(buildings)
-    nodes, edges = read_osm_roads(path, polygon=region)
-    grids, placed = propose_tree(
-        buildings,
-        region,
-        target=target,
-        levels=levels,
-        name_prefix=name_prefix,
-        barriers=barrier_lines(edges),
-    )
+    metric = metric_crs_of(region, buildings)
+    reach = gpd.GeoSeries([region], crs=model.STORAGE_CRS).to_crs(metric).buffer(road_margin_m)
+    nodes, edges = read_osm_roads(path, polygon=reach.to_crs(model.STORAGE_CRS).iloc[0])
+    use_compounds = compounds and len(levels) == 3
+    comp = read_compounds(path) if use_compounds else None
+    if comp is not None:
+        comp = disjoint_compounds(comp, region)
+        buildings["compound_id"] = compound_of(buildings, comp)
+        comp = comp[comp["compound_id"].isin(set(buildings["compound_id"].dropna()))]
+        comp = comp.reset_index(drop=True)
+    hh = buildings["households"].to_numpy()
+    big = [
+        (str(b), int(h))
+        for b, h in zip(buildings["building_id"], hh, strict=True)
+        if h > target.maximum
+    ]
+    split: dict[str, list[str]] = {}
+    if split_units and big:
+        buildings = split_by_units(buildings, target.maximum)
+        split = buildings.attrs["split"]
+    gates: dict[str, list[str]] = {}
+    if comp is not None and len(comp):
+        nodes, edges, gates = add_gates(nodes, edges, comp)
+    buildings["gate_node"] = gate_nodes(buildings, nodes, gates)
+    barriers = barrier_lines(edges)
+    if comp is not None and len(comp):
+        grids, placed = propose_compound_tree(
+            buildings, region, comp, target=target, levels=levels,
+            name_prefix=name_prefix, barriers=barriers,
+        )  # fmt: skip
+    else:
+        grids, placed = propose_tree(
+            buildings, region, target=target, levels=levels,
+            name_prefix=name_prefix, barriers=barriers,
+        )  # fmt: skip
+    placed = placed[list(model.BUILDING_COLUMNS)]
     return {
         "grids": grids,
         "buildings": placed,
+        "households": household_rows(placed, per_floor=assumptions.households_per_floor),
         "road_nodes": nodes,
         "road_edges": edges,
+        "compounds": comp,
+        "gates": gates,
         "exceptions": grids.attrs["exceptions"],
-        "households": int(math.fsum(placed["households"])),
+        "big_buildings": big,
+        "split": split,
+        "total_households": int(math.fsum(placed["households"])),
     }

@@ -151,3 +151,36 @@ def _building_issues(buildings, assignment, cell_ids, polys, crs, target) -> lis
                 )
             )
     return issues
+
+
+def cut_footprints(buildings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Footprints not wholly inside their grid, with the share of their area outside it.
+
+    Parameters
+    ----------
+    buildings
+        ``building_id``, ``grid_id`` and footprints, EPSG:4326 (point
+        buildings are never cut).
+    grids
+        ``grid_id`` and polygons, EPSG:4326.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``building_id``, ``grid_id``, ``cut_share`` (0-1, measured in the local
+        metric CRS) for every footprint with more than 1e-6 of its area
+        outside its grid, largest share first.
+    """
+    crs = metric_crs_of(None, buildings)
+    polys = grids.set_index("grid_id").geometry.to_crs(crs)
+    feet = buildings.geometry.to_crs(crs).to_numpy()
+    area = shapely.area(feet)
+    own = polys.reindex(buildings["grid_id"].astype(str)).to_numpy()
+    has = np.array([g is not None for g in own]) & (area > 0)
+    share = np.zeros(len(buildings))
+    if has.any():
+        inside = shapely.area(shapely.intersection(feet[has], shapely.make_valid(own[has])))
+        share[has] = np.clip(1.0 - inside / area[has], 0.0, 1.0)
+    cut = share > 1e-6
+    out = buildings.loc[cut, ["building_id", "grid_id"]].assign(cut_share=share[cut])
+    return out.sort_values("cut_share", ascending=False).reset_index(drop=True)
