@@ -1,4 +1,4 @@
-"""Which buildings neighbour each other: Delaunay edges clipped to the parent, barriers cut."""
+"""Which buildings neighbour each other: regions sharing an edge, barriers cut."""
 
 from __future__ import annotations
 
@@ -8,60 +8,19 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from mapserver.districting._common import building_points, metric_crs_of, to_metric_geom
+from mapserver.districting._common import building_points, metric_crs_of
+from mapserver.districting.regions import building_regions, region_edges
 from mapserver.model import STORAGE_CRS
 
 BARRIER_CLASSES: tuple[str, ...] = ("main", "water")
 ORDINARY = 1  # matrix value of an ordinary neighbour pair
 FLAGGED = 2  # matrix value of a pair kept across a barrier
-_MIN_SHARED_M = 0.01  # Voronoi cells sharing less boundary than this are not neighbours
 
 
 def barrier_lines(road_edges: gpd.GeoDataFrame, *, classes=BARRIER_CLASSES) -> gpd.GeoSeries:
     """The road edges that cut neighbourhoods: main roads and water by default (EPSG:4326)."""
     keep = road_edges["road_class"].astype(str).isin(classes)
     return road_edges.geometry[keep]
-
-
-def voronoi_edges(xy: np.ndarray, area=None) -> np.ndarray:
-    """Pairs ``(i, j)``, ``i < j``, of points whose Voronoi cells share an edge inside ``area``.
-
-    Points in metres; ``area`` a metric (Multi)Polygon the cells are clipped to
-    (None: no clipping). Points at the same spot (to the millimetre) are joined
-    to the first of them. Shared edges shorter than 1 cm do not count.
-    """
-    n = len(xy)
-    if n < 2:
-        return np.empty((0, 2), dtype=np.int64)
-    uniq, first_idx, inverse = np.unique(
-        np.round(xy, 3), axis=0, return_index=True, return_inverse=True
-    )
-    inverse = inverse.ravel()
-    parts = []
-    if len(uniq) >= 2:
-        pts = shapely.multipoints(uniq)
-        box = shapely.box(*pts.bounds) if area is None else area.envelope
-        extent = box.buffer(max(box.length, 1.0), join_style="mitre")
-        cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=extent, ordered=True))
-        if area is not None:
-            cells = shapely.intersection(cells, area)
-        tree = shapely.STRtree(cells)
-        left, right = tree.query(cells, predicate="intersects")
-        pick = left < right
-        left, right = left[pick], right[pick]
-        shared = shapely.length(
-            shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
-        )
-        good = shared > _MIN_SHARED_M
-        parts.append(first_idx[np.column_stack([left[good], right[good]])])
-    dup = np.flatnonzero(first_idx[inverse] != np.arange(n))
-    if len(dup):
-        parts.append(np.column_stack([first_idx[inverse[dup]], dup]))
-    if not parts:
-        return np.empty((0, 2), dtype=np.int64)
-    out = np.sort(np.vstack(parts), axis=1)
-    out = out[out[:, 0] != out[:, 1]]
-    return np.unique(out, axis=0).astype(np.int64)
 
 
 def building_adjacency(
@@ -74,9 +33,9 @@ def building_adjacency(
 ) -> sp.csr_matrix:
     """Neighbouring buildings as a symmetric sparse matrix.
 
-    Two buildings neighbour when the Voronoi cells of their representative
-    points, clipped to ``parent``, share an edge (computed in the local metric
-    CRS). Pairs whose connecting segment crosses a barrier line (main roads,
+    Two buildings neighbour when their regions (``regions.building_regions``:
+    footprint-aware Voronoi cells clipped to ``parent``, in the local metric
+    CRS) share an edge. Pairs whose connecting segment crosses a barrier line (main roads,
     water) are removed, unless removing them would leave a group of buildings
     cut off: such a group (a single building, or a group whose ``weights``
     sum under ``min_component``) is joined again by its shortest removed
@@ -110,8 +69,7 @@ def building_adjacency(
         return sp.csr_matrix((0, 0), dtype=np.int8)
     crs = metric_crs_of(parent, buildings)
     xy = building_points(buildings, crs)
-    area = None if parent is None else to_metric_geom(parent, crs)
-    edges = voronoi_edges(xy, area)
+    edges = region_edges(building_regions(buildings, parent, crs))
     if len(edges) == 0:
         return sp.csr_matrix((n, n), dtype=np.int8)
     segments = shapely.linestrings(np.stack([xy[edges[:, 0]], xy[edges[:, 1]]], axis=1))

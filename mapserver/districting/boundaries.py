@@ -1,4 +1,4 @@
-"""Micro-grid polygons from assignments: Voronoi cells of buildings, clipped and dissolved."""
+"""Micro-grid polygons from assignments: the buildings' regions dissolved by cell."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from mapserver.districting._common import building_ids, building_points, metric_crs_of
+from mapserver.districting._common import building_ids, metric_crs_of
+from mapserver.districting.regions import GRID_M, building_regions
 from mapserver.model import STORAGE_CRS
 
 
@@ -17,13 +18,14 @@ def cell_polygons(
 ) -> gpd.GeoDataFrame:
     """Polygons of the cells of an assignment, tiling the parent exactly.
 
-    Each building's representative point gets its Voronoi cell (computed in
-    the local metric CRS over the parent's envelope); the cells are brought
-    back to EPSG:4326, clipped to the parent there and dissolved by cell id, so
-    the union of the result is the parent and cells share their edges (no
-    gaps, no overlaps). Pieces of a cell that hold no building (slivers left by
-    clipping a concave parent) go to the neighbouring cell they share most
-    boundary with, so a contiguous assignment gives single polygons.
+    Each building owns a region of the parent (:func:`~mapserver.districting.
+    regions.building_regions`, in the local metric CRS): single pieces that
+    hold their whole footprint, so no cell boundary cuts a footprint. The
+    regions are dissolved by cell id and brought back to EPSG:4326, so the
+    union of the result is the parent (to the millimetre) and cells share
+    their edges (no gaps, no overlaps). Cells contiguous by
+    :func:`~mapserver.districting.adjacency.building_adjacency` (which reads
+    the same regions) come out as single polygons.
 
     Parameters
     ----------
@@ -50,34 +52,15 @@ def cell_polygons(
     if len(names) == 1:
         return gpd.GeoDataFrame({"cell_id": names}, geometry=[parent], crs=STORAGE_CRS)
     crs = metric_crs_of(parent, buildings)
-    xy = building_points(buildings[keep], crs)
-    xy, first = np.unique(np.round(xy, 3), axis=0, return_index=True)
-    owner = cells[first]
-    envelope = gpd.GeoSeries([parent], crs=STORAGE_CRS).to_crs(crs).iloc[0].envelope
-    extent = envelope.buffer(max(envelope.length, 1.0), join_style="mitre")
-    pts = shapely.points(xy)
-    if len(xy) == 1:
-        pieces = np.array([extent])
-    else:
-        pieces = np.asarray(
-            shapely.get_parts(
-                shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=extent, ordered=True)
-            )
-        )
-    pieces = gpd.GeoSeries(pieces, crs=crs).to_crs(STORAGE_CRS).values
-    pieces = shapely.intersection(shapely.make_valid(np.asarray(pieces)), parent)
-    frame = gpd.GeoDataFrame({"cell_id": owner}, geometry=pieces, crs=STORAGE_CRS)
-    merged = {
-        cid: shapely.union_all(np.asarray(group.geometry.values))
-        for cid, group in frame.groupby("cell_id", sort=True)
-    }
-    merged = _give_away_slivers(merged, pts_4326(buildings[keep]), cells)
-    out = gpd.GeoDataFrame(
-        {"cell_id": names},
-        geometry=[_polygonal(merged.get(c, shapely.Polygon())) for c in names],
-        crs=STORAGE_CRS,
+    regions = building_regions(buildings[keep], parent, crs)
+    merged = []
+    for name in names:
+        mine = regions[cells == name]
+        merged.append(shapely.union_all(mine[~shapely.is_empty(mine)], grid_size=GRID_M))
+    back = gpd.GeoSeries(merged, crs=crs).to_crs(STORAGE_CRS)
+    return gpd.GeoDataFrame(
+        {"cell_id": names}, geometry=[_polygonal(g) for g in back], crs=STORAGE_CRS
     )
-    return out
 
 
 def pts_4326(buildings: gpd.GeoDataFrame) -> np.ndarray:
@@ -94,37 +77,3 @@ def _polygonal(geom):
         return geom
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
-
-
-def _give_away_slivers(merged: dict, points: np.ndarray, cells: np.ndarray) -> dict:
-    """Hand each building-free piece of a multi-part cell to the neighbour it touches most."""
-    merged = {c: _polygonal(g) for c, g in merged.items()}
-    tree_ids = list(merged)
-    for cid in tree_ids:
-        geom = merged[cid]
-        if geom.geom_type != "MultiPolygon":
-            continue
-        own = points[cells == cid]
-        parts = list(shapely.get_parts(geom))
-        keep, give = [], []
-        for part in parts:
-            (keep if shapely.intersects(part, own).any() else give).append(part)
-        if not keep:
-            keep, give = (
-                [max(parts, key=lambda p: p.area)],
-                [p for p in parts if p is not max(parts, key=lambda p: p.area)],
-            )
-        for part in give:
-            best, shared = None, 0.0
-            for other in tree_ids:
-                if other == cid:
-                    continue
-                edge = shapely.intersection(part.boundary, merged[other].boundary).length
-                if edge > shared:
-                    best, shared = other, edge
-            if best is None:
-                keep.append(part)
-                continue
-            merged[best] = _polygonal(shapely.union(merged[best], part))
-        merged[cid] = shapely.union_all(keep)
-    return merged
