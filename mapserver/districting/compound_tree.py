@@ -16,6 +16,7 @@ from mapserver.districting.partition import Partition, PlanException, propose_pa
 from mapserver.districting.target import MICRO, Target
 
 _TMP = "tmp-"
+_SPECK = 1e-10  # square degrees (about 1 m²): slivers of overlays touching nothing are dropped
 
 
 def propose_compound_tree(
@@ -53,7 +54,7 @@ def propose_compound_tree(
     placed["compound_id"] = compound_of(placed, compounds)
     held = set(placed["compound_id"].dropna())
     comp = compounds[compounds["compound_id"].isin(held)].reset_index(drop=True)
-    geoms = dict(zip(comp["compound_id"], comp.geometry, strict=True))
+    geoms = _around_footprints(placed, comp, area)
     rest = shapely.difference(area, shapely.union_all(list(geoms.values())))
     rest = _attach_empty_pieces(rest, geoms, placed[placed["compound_id"].isna()])
     bigs: list[tuple[str, object, Partition, pd.Series]] = []  # (name, geometry, plan, polys)
@@ -97,6 +98,30 @@ def _groups(sub, geom, plan: Partition, fanout: tuple[int, int]) -> list[list[st
     return list(groups.values())
 
 
+def _around_footprints(placed: gpd.GeoDataFrame, comp: gpd.GeoDataFrame, area) -> dict:
+    """Compound polygons redrawn so no footprint is cut: each takes its buildings' whole
+    footprints and gives up those of other buildings; pieces holding none of its
+    buildings are left out (they go to the rest of the area)."""
+    feet = placed.geometry.to_numpy()
+    pts = shapely.point_on_surface(feet)
+    held = placed["compound_id"].to_numpy()
+    tree = shapely.STRtree(feet)
+    taken = shapely.Polygon()
+    out = {}
+    for cid, geom in zip(comp["compound_id"], comp.geometry, strict=True):
+        mine = held == cid
+        grown = shapely.union_all([geom, *feet[mine]])
+        near = tree.query(grown, predicate="intersects")
+        others = near[~mine[near]]
+        if len(others):
+            grown = shapely.difference(grown, shapely.union_all(feet[others]))
+        grown = _polygonal(shapely.difference(shapely.intersection(grown, area), taken))
+        parts = [p for p in shapely.get_parts(grown) if shapely.intersects(p, pts[mine]).any()]
+        out[cid] = shapely.union_all(parts) if parts else shapely.Polygon()
+        taken = shapely.union(taken, out[cid])
+    return out
+
+
 def _attach_empty_pieces(rest, geoms: dict, free: gpd.GeoDataFrame):
     """Give each building-free piece of ``rest`` to the compound it shares most boundary with."""
     parts = list(shapely.get_parts(_polygonal(rest)))
@@ -111,7 +136,8 @@ def _attach_empty_pieces(rest, geoms: dict, free: gpd.GeoDataFrame):
         shared = {c: part.boundary.intersection(g.boundary).length for c, g in geoms.items()}
         best = max(shared, key=shared.get, default=None)
         if best is None or shared[best] <= 0:
-            keep.append(part)
+            if part.area > _SPECK:
+                keep.append(part)  # a true island of the area: it stays in the rest
             continue
         geoms[best] = _polygonal(shapely.union(geoms[best], part))
     return shapely.union_all(keep) if keep else shapely.Polygon()

@@ -42,7 +42,9 @@ class HouseholdAssumptions:
     building. Residential means ``building`` in ``house_types`` or
     ``apartment_types``, or ``building=yes`` standing (its representative
     point) in ``landuse=residential`` when ``yes_in_residential_landuse``.
-    Footprints under ``min_footprint_m2`` (sheds, kiosks) are left out.
+    Footprints under ``min_footprint_m2`` (sheds, kiosks) are left out, and so
+    is a footprint lying over half under a larger one (the same building drawn
+    twice; listed in ``attrs["drawn_twice"]``).
     ``units = ceil(households / (levels * households_per_floor))`` (one
     stairwell per unit, 一梯两户 by default).
     """
@@ -106,6 +108,10 @@ def buildings_from_osm(
         region = shapely.box(*area) if isinstance(area, tuple | list) else area
         keep &= shapely.contains(region, np.asarray(points.values))
     frame, feet = frame[keep].reset_index(drop=True), feet[keep].reset_index(drop=True)
+    twice = _drawn_twice(np.asarray(feet.values), frame["building_id"].to_numpy())
+    if twice:
+        once = ~frame["building_id"].isin(twice).to_numpy()
+        frame, feet = frame[once].reset_index(drop=True), feet[once].reset_index(drop=True)
     house = frame["building"].isin(assumptions.house_types).to_numpy()
     default = np.where(house, assumptions.house_levels, assumptions.apartment_levels)
     levels = np.where(frame["levels"].to_numpy() > 0, frame["levels"].to_numpy(), default)
@@ -130,7 +136,29 @@ def buildings_from_osm(
         crs=model.STORAGE_CRS,
     )
     out.attrs["assumptions"] = assumptions
+    out.attrs["drawn_twice"] = twice
     return out[list(model.BUILDING_COLUMNS)]
+
+
+def _drawn_twice(feet: np.ndarray, ids: np.ndarray) -> dict[str, str]:
+    """Footprints lying mostly (over half) under a larger one: the same building drawn twice.
+
+    Returns dropped id -> the id kept in its place.
+    """
+    tree = shapely.STRtree(feet)
+    a, b = tree.query(feet, predicate="intersects")
+    pick = a < b
+    a, b = a[pick], b[pick]
+    area = shapely.area(feet)
+    shared = shapely.area(shapely.intersection(feet[a], feet[b]))
+    small = np.where(area[a] <= area[b], a, b)
+    large = np.where(area[a] <= area[b], b, a)
+    mostly = shared > 0.5 * area[small]
+    out: dict[str, str] = {}
+    for s, big in zip(small[mostly], large[mostly], strict=True):
+        if str(ids[big]) not in out:
+            out.setdefault(str(ids[s]), str(ids[big]))
+    return out
 
 
 def _empty_buildings() -> gpd.GeoDataFrame:

@@ -19,6 +19,7 @@ from mapserver.model import STORAGE_CRS
 GRID_M = 1e-3  # precision grid of the overlays (metres): keeps shared edges exact
 MIN_SHARED_M = 0.05  # regions sharing less boundary than this are not neighbours
 _SITES = 8  # points sampled along a footprint's boundary (besides its corners)
+_SPECK_M2 = 1.0  # loose pieces smaller than this (m²) touching nothing are dropped
 _SECTOR_M = 0.5  # radius of the sectors given to buildings at the same point
 
 _cache: dict = {}
@@ -112,11 +113,15 @@ def _regions(feet: np.ndarray, area) -> np.ndarray:
     for i in np.unique(left):  # raw regions reaching over other footprints
         taken = shapely.union_all(owned[right[left == i]])
         regions[i] = shapely.difference(raw[i], taken, grid_size=GRID_M)
+    odd = np.flatnonzero(~np.isin(shapely.get_type_id(regions), (3, 6)))
+    regions[odd] = [_polygonal(g) for g in regions[odd]]
     has = ~shapely.is_empty(owned)
     add = has & ~shapely.contains(regions, owned)
     regions[add] = shapely.union(regions[add], owned[add], grid_size=GRID_M)
     odd = np.flatnonzero(~np.isin(shapely.get_type_id(regions), (3, 6)))
     regions[odd] = [_polygonal(g) for g in regions[odd]]
+    # snap to the overlay grid first, so later unions cannot pinch a region in two
+    regions = shapely.set_precision(regions, GRID_M)
     return _one_piece(regions, owned, feet, area)
 
 
@@ -235,7 +240,10 @@ def _one_piece(regions: np.ndarray, owned: np.ndarray, feet: np.ndarray, area) -
         orphans = [p for p in shapely.get_parts(_polygonal(hole)) if p.area > GRID_M**2]
     for i in np.flatnonzero(shapely.get_num_geometries(regions) > 1):
         parts = shapely.get_parts(regions[i])
-        mine = shapely.intersects(parts, anchors[i])
+        if shapely.get_type_id(anchors[i]) == 0:  # a point building
+            mine = shapely.intersects(parts, anchors[i])
+        else:  # the parts under its footprint (touching it is not enough)
+            mine = shapely.area(shapely.intersection(parts, anchors[i])) > 1e-6
         if not mine.any():
             mine = shapely.area(parts) == shapely.area(parts).max()
         regions[i] = shapely.union_all(parts[mine], grid_size=GRID_M)
@@ -244,22 +252,35 @@ def _one_piece(regions: np.ndarray, owned: np.ndarray, feet: np.ndarray, area) -
         left = []
         tree = shapely.STRtree(regions)
         for piece in orphans:
-            near = tree.query(piece, predicate="intersects")
-            shared = [
-                shapely.intersection(piece.boundary, regions[j].boundary).length for j in near
-            ]
-            if not shared or max(shared) <= MIN_SHARED_M:
+            near = tree.query(piece, predicate="dwithin", distance=5 * GRID_M)
+            grown = shapely.buffer(piece, 5 * GRID_M, quad_segs=1)
+            shared = shapely.length(shapely.intersection(shapely.boundary(regions[near]), grown))
+            if not len(near) or shared.max() <= MIN_SHARED_M:
                 left.append(piece)
                 continue
             j = near[int(np.argmax(shared))]
-            regions[j] = _polygonal(shapely.union(regions[j], piece, grid_size=GRID_M))
+            regions[j] = _join(regions[j], piece)
         if len(left) == len(orphans):
-            for piece in left:  # an island: the nearest region takes it
-                j = int(np.argmin(shapely.distance(regions, piece)))
-                regions[j] = _polygonal(shapely.union(regions[j], piece, grid_size=GRID_M))
+            for piece in left:  # an island: the nearest region takes it, unless a speck
+                if piece.area >= _SPECK_M2:
+                    j = int(np.argmin(shapely.distance(regions, piece)))
+                    regions[j] = _join(regions[j], piece)
             break
         orphans = left
     return _share_points(regions, anchors)
+
+
+def _join(region, piece):
+    """Union of a region and a loose piece next to it (snapped to close sub-cm gaps).
+
+    Specks under ``_SPECK_M2`` that still stand apart are dropped.
+    """
+    snapped = shapely.snap(piece, region, 5 * GRID_M)
+    joined = _polygonal(shapely.union(region, snapped, grid_size=GRID_M))
+    parts = shapely.get_parts(joined)
+    if len(parts) > 1:
+        joined = shapely.union_all(parts[shapely.area(parts) >= _SPECK_M2])
+    return joined
 
 
 def _share_points(regions: np.ndarray, anchors: np.ndarray) -> np.ndarray:
