@@ -13,9 +13,10 @@ import pandas as pd
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping
 
+from mapserver.coverage._crossing import split_through_roads
 from mapserver.coverage._graph import CutGraph, households_at, reachable, within
 from mapserver.coverage._sides import Sides, read_sides, transformer
-from mapserver.coverage.area import AreaLike, area_nodes, area_polygon, as_area, check_inside
+from mapserver.coverage.area import AreaLike, area_nodes, area_polygon, as_area
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class _Problem:
     cp_id: np.ndarray  # per original edge: existing checkpoint id or None
     households: np.ndarray  # per node
     optional: np.ndarray  # node mask
+    origin: np.ndarray  # per edge: the id of the road edge it is (or is a half of)
 
     def plan(self, household_cost: float) -> CordonPlan:
         side, _ = self.cut.solve(household_cost)
@@ -189,7 +191,7 @@ class _Problem:
             a, b = (u, v) if enclosed[u] else (v, u)
             cuts.append(
                 CutEdge(
-                    edge_id=str(rows["edge_id"].iat[k]),
+                    edge_id=str(self.origin[e]),
                     road_class=str(rows["road_class"].iat[k]),
                     name=str(rows["name"].iat[k]) if pd.notna(rows["name"].iat[k]) else "",
                     placement=str(self.place[e]),
@@ -245,8 +247,11 @@ def _problem(
     if max_outward_m < 0:
         msg = f"max_outward_m must be 0 or more metres, got {max_outward_m}"
         raise ValueError(msg)
-    sides = read_sides(as_area(area), nodes, edges, checkpoints, tolerance_m=30.0)
-    check_inside(sides)
+    poly = as_area(area)
+    sides = read_sides(poly, nodes, edges, checkpoints, tolerance_m=30.0)
+    nodes, edges, origin = split_through_roads(sides, nodes, edges)
+    if len(edges) != len(sides.u):
+        sides = read_sides(poly, nodes, edges, checkpoints, tolerance_m=30.0)
     n = len(sides.node_ids)
     index = pd.Index(sides.node_ids)
     classes = edges["road_class"].astype(str).to_numpy()
@@ -276,12 +281,12 @@ def _problem(
             outer = area_polygon(grids, outward_grids)
         else:
             outer = as_area(outward_grids)
-        optional |= np.isin(index, list(area_nodes(outer, nodes, edges)))
+        optional |= read_sides(outer, nodes, edges, None, tolerance_m=30.0).inside
     optional &= ~sides.inside
     households = households_at(index, buildings)
     cut = CutGraph.build(n, u, v, cost[is_open], sides.inside, optional, households)
     cut.edge_of[cut.edge_of >= 0] = np.flatnonzero(is_open)[cut.edge_of[cut.edge_of >= 0]]
-    return _Problem(sides, edges, cut, place, cost, cp_id, households, optional)
+    return _Problem(sides, edges, cut, place, cost, cp_id, households, optional, origin)
 
 
 def plan_cordon(
@@ -338,10 +343,16 @@ def plan_cordon(
     CordonPlan
         The closed edges with what stands on each, the enclosed nodes and households.
 
+    A road passing through the area with neither end inside gets a virtual
+    node inside (``<edge id>@in``), so the cordon closes it at both crossings
+    (two cuts with the road's edge id). An area holding every node, or one no
+    road enters, needs no cut: the plan is empty. ``outward_grids`` holding no
+    node or every node are taken as they are.
+
     Raises
     ------
     ValueError
-        When the area is empty, holds no road node or holds all of them.
+        When the area is empty or not a polygon.
     """
     problem = _problem(
         area, nodes, edges, checkpoints=checkpoints, costs=costs, max_outward_m=max_outward_m,

@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from mapserver.coverage._sides import Sides, read_sides, transformer
-from mapserver.coverage.area import AreaLike, as_area, check_inside
+from mapserver.coverage.area import AreaLike, as_area
 
 STATES: tuple[str, ...] = ("staffed", "closed", "uncovered")
 _DELTA_M = 1.0  # step either side of a crossing to tell in from out (m)
@@ -119,11 +119,12 @@ def find_entrances(
     Raises
     ------
     ValueError
-        When the area is empty, holds no road node or holds all of them.
+        When the area is empty. An area holding no road node still has the
+        entrances of the roads crossing it (two per road passing through); one
+        holding every node has none.
     """
     poly = as_area(area)
     sides = read_sides(poly, nodes, edges, checkpoints, tolerance_m=tolerance_m)
-    check_inside(sides)
     staffed = _staffed(checkpoints, sides)
     back = transformer(sides.crs, "EPSG:4326")
     cols = edges[["edge_id", "road_class", "mode", "name", "oneway", "closed"]]

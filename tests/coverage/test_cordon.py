@@ -158,19 +158,65 @@ def test_closed_edges_need_nothing(lattice):
     assert plan.is_sealing(lat["nodes"], edges)
 
 
-def test_bad_areas_are_refused(lattice):
+def _box_on_edge(lat, a: str, b: str, half_m: float = 10.0):
+    """A small square round the middle of the road between nodes a and b, holding no node."""
+    import shapely
+
+    pts = lat["nodes"].set_index("node_id").geometry
+    mid = shapely.line_interpolate_point(shapely.LineString([pts[a], pts[b]]), 0.5, normalized=True)
+    d = half_m / 100_000.0
+    return shapely.box(mid.x - d, mid.y - d, mid.x + d, mid.y + d)
+
+
+def test_bad_areas_are_refused_and_odd_ones_answered(lattice):
     import shapely
 
     lat = lattice(3)
-    with pytest.raises(ValueError, match="holds none"):
-        plan_cordon(shapely.box(100.0, 10.0, 100.01, 10.01), lat["nodes"], lat["edges"])
+    off = plan_cordon(shapely.box(100.0, 10.0, 100.01, 10.01), lat["nodes"], lat["edges"])
+    assert off.cuts == () and off.inside_nodes == frozenset()  # no road enters: nothing to close
     whole = lat["square"]([(i, j) for i in range(3) for j in range(3)]).envelope
-    with pytest.raises(ValueError, match="whole network"):
-        plan_cordon(whole, lat["nodes"], lat["edges"])
+    everything = plan_cordon(whole, lat["nodes"], lat["edges"])
+    assert everything.cuts == () and len(everything.inside_nodes) == 9
     with pytest.raises(ValueError, match="empty"):
         plan_cordon(shapely.Polygon(), lat["nodes"], lat["edges"])
     with pytest.raises(ValueError, match="max_outward_m"):
         plan_cordon(lat["square"]([(1, 1)]), lat["nodes"], lat["edges"], max_outward_m=-1)
+
+
+def test_road_through_an_area_without_junction_is_closed_at_both_crossings(lattice):
+    lat = lattice(3, classes=("street",))
+    area = _box_on_edge(lat, "n1_0", "n1_1")
+    edge = lat["edges"]
+    through = edge.loc[(edge["u"] == "n1_0") & (edge["v"] == "n1_1"), "edge_id"].iat[0]
+    plan = plan_cordon(area, lat["nodes"], lat["edges"])
+    assert [c.edge_id for c in plan.cuts] == [through, through]
+    assert {c.outside_node for c in plan.cuts} == {"n1_0", "n1_1"}
+    assert plan.is_sealing(lat["nodes"], lat["edges"])
+    assert plan.total_cost == 2 * DEFAULT_COSTS.street
+
+
+def test_outward_grids_holding_every_node_or_none(lattice):
+    import shapely
+
+    lat = lattice(3, seed=5, classes=("street",))
+    area = lat["square"]([(1, 1)])
+    base = plan_cordon(area, lat["nodes"], lat["edges"])
+    whole = lat["square"]([(i, j) for i in range(3) for j in range(3)]).envelope
+    kw = {"buildings": lat["buildings"]}
+    wide = plan_cordon(area, lat["nodes"], lat["edges"], outward_grids=whole, **kw)
+    assert (
+        wide.cuts == () and len(wide.enclosed_nodes) == 9
+    )  # free to enclose all: nothing to staff
+    assert wide.extra_households == lat["buildings"]["households"].sum() - sum(
+        lat["buildings"].loc[lat["buildings"]["gate_node"] == "n1_1", "households"]
+    )
+    priced = plan_cordon(
+        area, lat["nodes"], lat["edges"], outward_grids=whole, household_cost=1e6, **kw
+    )
+    assert priced.cut_edge_ids() == base.cut_edge_ids()  # households too dear: hold the line
+    nowhere = shapely.box(100.0, 10.0, 100.01, 10.01)
+    same = plan_cordon(area, lat["nodes"], lat["edges"], outward_grids=nowhere)
+    assert same.cut_edge_ids() == base.cut_edge_ids()
 
 
 def test_tradeoff_curve_is_the_parametric_cut(lattice):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 
 from mapserver.coverage.area import area_polygon
@@ -117,3 +118,24 @@ def test_checkpoint_within_tolerance_staffs_an_entrance(lattice, place_checkpoin
     assert states["closed"] == int(
         np.sum(closed["closed"] & (closed["u"].eq("n1_1") | closed["v"].eq("n1_1")))
     )
+
+
+def test_area_holding_no_junction_has_the_crossings_of_its_road(lattice):
+    import shapely
+
+    lat = lattice(3, classes=("street",))
+    pts = lat["nodes"].set_index("node_id").geometry
+    mid = shapely.line_interpolate_point(
+        shapely.LineString([pts["n1_0"], pts["n1_1"]]), 0.5, normalized=True
+    )
+    d = 10.0 / 100_000.0  # about 10 m
+    area = shapely.box(mid.x - d, mid.y - d, mid.x + d, mid.y + d)
+    found = find_entrances(area, lat["nodes"], lat["edges"])
+    edges = lat["edges"]
+    through = edges.loc[(edges["u"] == "n1_0") & (edges["v"] == "n1_1"), "edge_id"].iat[0]
+    assert [e.edge_id for e in found.entrances] == [through, through]
+    assert found.inside_nodes == 0 and found.counts()["uncovered"] == 2
+    lats = sorted(e.lat for e in found.entrances)
+    assert lats == [pytest.approx(mid.y - d, abs=1e-6), pytest.approx(mid.y + d, abs=1e-6)]
+    off = find_entrances(shapely.box(100.0, 10.0, 100.01, 10.01), lat["nodes"], lat["edges"])
+    assert off.entrances == ()
