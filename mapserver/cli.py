@@ -475,7 +475,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     import geopandas as gpd
     from tqdm import tqdm
 
-    from mapserver.districting.osm_init import HouseholdAssumptions, init_from_osm
+    from mapserver.districting.osm_init import ROAD_MARGIN_M, HouseholdAssumptions, init_from_osm
     from mapserver.districting.target import Target
     from mapserver.store import open_store
 
@@ -495,6 +495,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             target=Target(args.min, args.max),
             assumptions=assumptions,
             name_prefix=args.prefix,
+            split_units=args.split_units,
         )
     except ValueError as err:
         steps.close()
@@ -503,22 +504,32 @@ def cmd_init(args: argparse.Namespace) -> int:
     steps.update(1)
     store = open_store(args.database or load_settings().database_url)
     store.import_layers(
-        {k: result[k] for k in ("grids", "buildings", "road_nodes", "road_edges")}, user="init"
+        {k: result[k] for k in ("grids", "buildings", "households", "road_nodes", "road_edges")},
+        user="init",
     )
     steps.update(1)
     steps.close()
     grids = result["grids"]
     print(
         f"建筑 / buildings: {len(result['buildings'])}, 估算户数 / estimated households: "
-        f"{result['households']}, 网格 / grids: {len(grids)} "
+        f"{result['total_households']} ({len(result['households'])} 户记录 / household rows), "
+        f"小区 / compounds: {len(result['compounds']) if result['compounds'] is not None else 0}, "
+        f"网格 / grids: {len(grids)} "
         f"({', '.join(f'{k} {v}' for k, v in grids['level'].value_counts().items())}), "
         f"道路 / road edges: {len(result['road_edges'])}"
     )
     print(
         f"假设 / assumptions: {assumptions.m2_per_household:g} m² per household, "
         f"{assumptions.usable_ratio:g} usable, {assumptions.persons_per_household:g} persons "
-        f"per household, {assumptions.apartment_levels} levels for apartments without a tag"
+        f"per household, {assumptions.apartment_levels} levels for apartments without a tag, "
+        f"{assumptions.households_per_floor} households per floor and unit; household ids "
+        f"<building>-<unit>-<floor><flat>; roads kept {ROAD_MARGIN_M:g} m around the area"
     )
+    maximum = args.max
+    for building_id, count in result["big_buildings"]:
+        pieces = result["split"].get(building_id)
+        what = f"split into {len(pieces)} unit groups" if pieces else "kept whole (--split-units)"
+        print(f"  大楼 / big building {building_id}: {count} households > {maximum}, {what}")
     for exception in result["exceptions"]:
         print(f"  例外 / exception {exception.subject}: {exception.reason}")
     return 0
@@ -778,6 +789,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--m2-per-household", type=float, default=90.0)
     init.add_argument("--persons-per-household", type=float, default=2.5)
     init.add_argument("--prefix", default="OSM", help="grid id prefix")
+    init.add_argument(
+        "--split-units",
+        action="store_true",
+        help="split buildings over --max households into sub-buildings of whole units",
+    )
     init.set_defaults(func=cmd_init)
 
     user = sub.add_parser("user", help="create a user")
