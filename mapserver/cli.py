@@ -528,7 +528,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     maximum = args.max
     for building_id, count in result["big_buildings"]:
         pieces = result["split"].get(building_id)
-        what = f"split into {len(pieces)} unit groups" if pieces else "kept whole (--split-units)"
+        what = (
+            f"split into {len(pieces)} unit groups"
+            if pieces
+            else "kept whole (--split-units splits it)"
+        )
         print(f"  大楼 / big building {building_id}: {count} households > {maximum}, {what}")
     for exception in result["exceptions"]:
         print(f"  例外 / exception {exception.subject}: {exception.reason}")
