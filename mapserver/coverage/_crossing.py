@@ -18,9 +18,9 @@ def split_through_roads(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, np.ndarray]:
     """Split every edge that crosses the area with neither end inside at a virtual node inside.
 
-    The node stands at the middle of the edge's longest stretch inside the
-    area (more than twice the snap distance long), so sealing the area must
-    close the road at both crossings. Returns the nodes and edges with the
+    The node stands where the edge runs deepest inside the area (more than
+    the snap distance from its boundary), so sealing the area must close the
+    road at both crossings. Returns the nodes and edges with the
     virtual ones (model columns, EPSG:4326) and, per edge, the id of the edge
     it comes from (its own id when not split).
     """
@@ -36,9 +36,16 @@ def split_through_roads(
             if p.geom_type == "LineString" and p.length > 2 * sides.snap_m
         ]
         if pieces:
-            best = max(pieces, key=lambda p: p.length)
-            mid = shapely.line_interpolate_point(best, 0.5, normalized=True)
-            picks.append((int(e), float(line.project(mid)), line))
+            along = np.concatenate(
+                [
+                    shapely.line_interpolate_point(p, np.linspace(0.0, 1.0, 21), normalized=True)
+                    for p in pieces
+                ]
+            )
+            depth = shapely.distance(along, sides.boundary_m)
+            if depth.max() > sides.snap_m:
+                best = along[int(np.argmax(depth))]
+                picks.append((int(e), float(line.project(best)), line))
     if not picks:
         return nodes, edges, origin
     back = transformer(sides.crs, "EPSG:4326")
