@@ -173,5 +173,13 @@ def _strips(geom, weights: list[int], crs) -> list:
                 b = mid
         cuts.append((a + b) / 2)
     cuts.append(hi)
-    strips = [shapely.intersection(metric, band(a, b)) for a, b in itertools.pairwise(cuts)]
+    strips = [
+        _polygonal(shapely.intersection(metric, band(a, b))) for a, b in itertools.pairwise(cuts)
+    ]
     return list(gpd.GeoSeries(strips, crs=crs).to_crs(model.STORAGE_CRS).values)
+
+
+def _polygonal(geom):
+    """Only the polygonal parts of a geometry."""
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()

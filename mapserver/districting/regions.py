@@ -203,6 +203,8 @@ def _voronoi(sites: np.ndarray, owner: np.ndarray, n: int, area) -> np.ndarray:
     merged[bad] = [_merge(row) for row in table[bad]]
     clip = ~shapely.contains_properly(area, merged)
     merged[clip] = shapely.intersection(merged[clip], area, grid_size=GRID_M)
+    odd = np.flatnonzero(~np.isin(shapely.get_type_id(merged), (3, 6)))
+    merged[odd] = [_polygonal(g) for g in merged[odd]]
     return merged
 
 
