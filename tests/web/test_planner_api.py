@@ -131,6 +131,10 @@ def test_cli_init_from_osm(tmp_path, capsys):
     exceptions = [line for line in printed.splitlines() if "exception" in line]
     listed = {grid for line in exceptions for grid in re.findall(r"OSM-B\d+-M\d+", line)}
     assert out_of_range <= listed
+    households = store.read_households()  # status entry and deliveries need them at once
+    assert len(households) == buildings["households"].sum()
+    assert set(households["building_id"]) == set(buildings["building_id"])
+    assert buildings["gate_node"].notna().all()
     store.dispose()
 
 
