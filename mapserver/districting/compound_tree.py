@@ -170,6 +170,41 @@ def _subplan(plan: Partition, members: set[str]) -> Partition:
     )
 
 
+def tree_grids(
+    frame: pd.DataFrame, geoms: list, exceptions, rename: dict[str, str], pattern
+) -> gpd.GeoDataFrame:
+    """Grids (``model.GRID_COLUMNS``, EPSG:4326) of a proposed tree, exceptions renamed.
+
+    ``frame`` holds ``grid_id``, ``parent_id``, ``level``, ``name`` and
+    ``target`` per grid; temporary cell ids matching ``pattern`` in the
+    exceptions' texts become their final ids by ``rename`` (in
+    ``attrs["exceptions"]``).
+    """
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_id": frame["grid_id"],
+            "parent_id": frame["parent_id"],
+            "level": frame["level"],
+            "name": frame["name"],
+            "person": None,
+            "phone": None,
+            "target_households": pd.array(frame["target"].tolist(), dtype="Int64"),
+            "area_class": "none",
+            "version": 1,
+        },
+        geometry=geoms,
+        crs=model.STORAGE_CRS,
+    )
+
+    def named(text: str) -> str:
+        return pattern.sub(lambda m: rename.get(m.group(), m.group()), text)
+
+    grids.attrs["exceptions"] = [
+        PlanException(named(e.subject), named(e.reason)) for e in exceptions
+    ]
+    return grids[list(model.GRID_COLUMNS)]
+
+
 def _frames(placed, area, bigs, levels, prefix, target):
     """Name the grids and build the output frames (root, big grids, micro-grids)."""
     root, big_level, leaf_level = levels
@@ -192,32 +227,11 @@ def _frames(placed, area, bigs, levels, prefix, target):
         exceptions.extend(plan.exceptions)
     columns = ["grid_id", "parent_id", "level", "name", "target", "geometry"]
     frame = pd.DataFrame(rows, columns=columns)
-    grids = gpd.GeoDataFrame(
-        {
-            "grid_id": frame["grid_id"],
-            "parent_id": frame["parent_id"],
-            "level": frame["level"],
-            "name": frame["name"],
-            "person": None,
-            "phone": None,
-            "target_households": pd.array(frame["target"].tolist(), dtype="Int64"),
-            "area_class": "none",
-            "version": 1,
-        },
-        geometry=list(frame["geometry"]),
-        crs=model.STORAGE_CRS,
-    )
     pattern = re.compile(re.escape(_TMP) + r"[0-9r]+-\d+")
-    grids.attrs["exceptions"] = [
-        PlanException(
-            pattern.sub(lambda m: rename.get(m.group(), m.group()), e.subject),
-            pattern.sub(lambda m: rename.get(m.group(), m.group()), e.reason),
-        )
-        for e in exceptions
-    ]
+    grids = tree_grids(frame, list(frame["geometry"]), exceptions, rename, pattern)
     assignment = {}
     for _, _, plan, _ in bigs:
         assignment.update(plan.assignment)
     out = placed.copy()
     out["grid_id"] = [rename[assignment[str(b)]] for b in out["building_id"]]
-    return grids[list(model.GRID_COLUMNS)], out
+    return grids, out

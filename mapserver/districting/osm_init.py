@@ -18,8 +18,9 @@ from mapserver import model
 from mapserver.districting._common import building_points, metric_crs_of
 from mapserver.districting.adjacency import barrier_lines, building_adjacency
 from mapserver.districting.boundaries import cell_polygons
+from mapserver.districting.compound_tree import tree_grids
 from mapserver.districting.households import units_of
-from mapserver.districting.partition import PlanException, _fresh, propose_partition
+from mapserver.districting.partition import _fresh, propose_partition
 from mapserver.districting.target import MICRO, Target
 
 HOUSE_TYPES = frozenset(
@@ -340,32 +341,11 @@ def _tree_frames(buildings, area, plan, chains, polys, levels, prefix, target):
         leaf_new[leaf] = path_ids[key]
     frame = pd.DataFrame(rows, columns=["grid_id", "parent_id", "level", "name", "target"])
     geoms = _dissolve_parents(frame, geoms)
-    grids = gpd.GeoDataFrame(
-        {
-            "grid_id": frame["grid_id"],
-            "parent_id": frame["parent_id"],
-            "level": frame["level"],
-            "name": frame["name"],
-            "person": None,
-            "phone": None,
-            "target_households": pd.array(frame["target"].tolist(), dtype="Int64"),
-            "area_class": "none",
-            "version": 1,
-        },
-        geometry=geoms,
-        crs=model.STORAGE_CRS,
-    )
     pattern = re.compile(re.escape(_TMP) + r"\d+")
-    grids.attrs["exceptions"] = [
-        PlanException(
-            pattern.sub(lambda m: leaf_new.get(m.group(), m.group()), e.subject),
-            pattern.sub(lambda m: leaf_new.get(m.group(), m.group()), e.reason),
-        )
-        for e in plan.exceptions
-    ]
+    grids = tree_grids(frame, geoms, plan.exceptions, leaf_new, pattern)
     out = buildings.copy()
     out["grid_id"] = [leaf_new[plan.assignment[str(b)]] for b in out["building_id"]]
-    return grids[list(model.GRID_COLUMNS)], out
+    return grids, out
 
 
 def _dissolve_parents(frame: pd.DataFrame, geoms: list) -> list:
