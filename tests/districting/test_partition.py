@@ -114,8 +114,7 @@ def test_demo_neighbourhood(neighbourhood):
 
 
 def test_ten_thousand_buildings(big_parent):
-    buildings, parent, barriers, plan, seconds = big_parent
-    assert seconds < 20  # the benchmark target is 10 s; leave room for slow CI machines
+    buildings, parent, barriers, plan, _seconds = big_parent  # timed in bench/, not here
     summary = plan.summary()
     assert summary["within_target"] >= 0.95
     assert summary["std"] < 3.0
