@@ -48,6 +48,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "saved": {"zh": "已保存", "en": "Saved"},
     "upload_title": {"zh": "数据导入", "en": "Data import"},
     "upload_status": {"zh": "上传状态表 (CSV/XLSX)", "en": "Upload status table (CSV/XLSX)"},
+    "upload_events": {"zh": "上传事件点 (CSV/XLSX)", "en": "Upload event points (CSV/XLSX)"},
+    "upload_events_hint": {
+        "zh": "病例或上报清单：经度、纬度，可选编号、日期、类型、地址；按网格与楼栋汇总",
+        "en": "Case or report list: longitude, latitude, optional id, date, kind, address; "
+        "counted by grid and building",
+    },
+    "events_max_distance": {"zh": "最近楼栋距离上限（米）", "en": "Nearest building within (m)"},
+    "events_replace": {"zh": "替换全部事件点", "en": "Replace all event points"},
+    "events_total": {"zh": "事件点", "en": "Event points"},
+    "events_joined": {"zh": "落入网格", "en": "Inside a grid"},
+    "events_no_building": {"zh": "附近无楼栋", "en": "No building nearby"},
+    "events_skipped": {"zh": "无坐标而跳过的行", "en": "Rows skipped (no position)"},
     "upload_layers": {
         "zh": "导入网格/楼栋/住户 (GeoJSON/GPKG/SHP.zip/KML/CSV/XLSX)",
         "en": "Import grids/buildings/households (GeoJSON/GPKG/SHP.zip/KML/CSV/XLSX)",

@@ -56,6 +56,40 @@
     }
   });
 
+  // --- event points: one case/report list, rows without coordinates listed ------------------
+  const eventsForm = document.getElementById("events-upload");
+  eventsForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const box = eventsForm.querySelector(".result");
+    const body = new FormData(eventsForm);
+    eventsForm.classList.add("busy");
+    try {
+      const { ok, data } = await post(eventsForm.dataset.url, body);
+      box.className = `result ${ok ? "ok" : "error"}`;
+      if (!ok) {
+        box.innerHTML = issuesHtml(data);
+        return;
+      }
+      const c = data.counts;
+      const lines = [
+        `${label("events_total")}: ${c.total}`,
+        `${label("events_joined")}: ${c.joined}`,
+        `${label("events_outside")}: ${c.outside}`,
+        `${label("events_no_building")}: ${c.no_building}`,
+        `${label("events_skipped")}: ${c.skipped_rows}`,
+      ];
+      const skipped = (data.issues || [])
+        .slice(0, 20)
+        .map((i) => `<li>${esc(`${label("imp_row")} ${i.row}`)}: ${esc(i.reason)}</li>`)
+        .join("");
+      box.innerHTML = `<strong>${esc(label("accepted"))}</strong><ul>${lines
+        .map((l) => `<li>${esc(l)}</li>`)
+        .join("")}</ul>${skipped ? `<ul class="issues">${skipped}</ul>` : ""}`;
+    } finally {
+      eventsForm.classList.remove("busy");
+    }
+  });
+
   // --- layer files: preview, map, check, import ----------------------------------------------
   const section = document.getElementById("layer-import");
   const list = document.getElementById("import-list");

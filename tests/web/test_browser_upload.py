@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -288,3 +289,36 @@ def test_gbk_table_encoding_detected_overridden_and_columns_suggested(
     assert households.loc[["XH-1", "XH-2"], "room"].tolist() == ["101", "102"]
     assert households.loc[["XH-1", "XH-2"], "residents"].tolist() == [3, 2]
     context.close()
+
+
+def test_event_points_from_baidu_coordinates(app, live_server, browser, tmp_path):
+    """A BD-09 case list: points land in their grids, rows without position are listed."""
+    from mapserver import crs
+
+    store = app.extensions["store"]
+    grids = store.read_grids()
+    micro = grids[~grids["grid_id"].isin(set(grids["parent_id"].dropna()))].iloc[0]  # a leaf
+    inside = micro.geometry.representative_point()
+    lon, lat = (float(v[0]) for v in crs.wgs84_to_bd09([inside.x], [inside.y]))
+    path = tmp_path / "病例.csv"
+    path.write_text(
+        "编号,经度,纬度,日期,类型\n"
+        f"E1,{lon:.7f},{lat:.7f},2022-04-01,确诊\n"
+        "E2,,,2022-04-01,确诊\n"
+        "E3,100.0,10.0,2022-04-02,上报\n",
+        encoding="utf-8",
+    )
+    context, page = _phone_page(browser, live_server)
+    try:
+        page.set_input_files("#events-upload input[type=file]", str(path))
+        page.select_option("#events-upload select[name=crs]", "bd09")
+        page.click("#events-upload button[type=submit]")
+        page.wait_for_selector("#events-upload .result.ok", timeout=15_000)
+        text = page.inner_text("#events-upload .result")
+        assert "事件点: 2" in text and "落入网格: 1" in text and "网格外事件: 1" in text
+        assert "无坐标而跳过的行: 1" in text and "行 2" in text
+        _no_horizontal_overflow(page)
+    finally:
+        context.close()
+    joined = {e["event_id"]: e["grid_id"] for e in store.read_events().to_dict("records")}
+    assert joined["E1"] == micro["grid_id"] and pd.isna(joined["E3"])
