@@ -315,3 +315,119 @@ def test_parallel_streets_repeat_the_shortest_one():
     assert_valid_walk(route, edges, ["long", "short", "mid"])
     assert route.deadhead_m == pytest.approx(10.0)
     assert [e for e, _, _ in route.walk].count("short") == 2
+
+
+def _brute_closed_walk(edges: gpd.GeoDataFrame, base: str, required) -> float:
+    """Shortest closed walk from ``base`` over every required edge, by search over states.
+
+    A state is (node, set of required edges walked); each edge is a move (one-way
+    edges only from ``u`` to ``v``). Independent of any postman theory: the
+    definition itself, solved by networkx Dijkstra on the state graph.
+    """
+    rows = list(edges.itertuples(index=False))
+    bit = {str(e): 1 << i for i, e in enumerate(required)}
+    full = (1 << len(bit)) - 1
+    moves = []
+    for r in rows:
+        moves.append((r.u, r.v, r.length_m, bit.get(r.edge_id, 0)))
+        if not r.oneway:
+            moves.append((r.v, r.u, r.length_m, bit.get(r.edge_id, 0)))
+    states = nx.DiGraph()
+    for mask in range(full + 1):
+        for a, b, length, flag in moves:
+            old = states.get_edge_data((a, mask), (b, mask | flag), {"weight": np.inf})
+            states.add_edge((a, mask), (b, mask | flag), weight=min(length, old["weight"]))
+    try:
+        return nx.dijkstra_path_length(states, (base, 0), (base, full))
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return np.inf
+
+
+def _random_mixed(seed: int) -> tuple:
+    """A seeded strongly connected small road graph, some streets one-way, some two-way."""
+    rng = random.Random(seed)
+    while True:
+        n_nodes = rng.randint(3, 6)
+        names = [f"n{i}" for i in range(n_nodes)]
+        xy = {name: (rng.uniform(0, 5), rng.uniform(0, 5)) for name in names}
+        pairs = [(names[i], names[rng.randrange(i)]) for i in range(1, n_nodes)]
+        while len(pairs) < rng.randint(n_nodes, 8):
+            pairs.append(tuple(rng.sample(names, 2)))
+        oneway = [rng.random() < 0.4 for _ in pairs]
+        if all(oneway) or not any(oneway):
+            continue
+        graph = nx.DiGraph()
+        for (a, b), one in zip(pairs, oneway, strict=True):
+            graph.add_edges_from([(a, b)] if one else [(a, b), (b, a)])
+        if nx.is_strongly_connected(graph):
+            rows = [
+                (f"e{k}", a, b, rng.randint(5, 60), one)
+                for k, ((a, b), one) in enumerate(zip(pairs, oneway, strict=True))
+            ]
+            return _layers(xy, rows)
+
+
+def test_mixed_smallest_case_from_issue_is_exact():
+    # 4 streets, one one-way (n1 -> n0); the flow heuristic turns a two-way street
+    # "halfway" (priced 0, walked both ways) and walks 32 m; the optimum is 20 m.
+    nodes, edges = _layers(
+        {"n0": (2.74, 1.08), "n1": (1.08, 1.26), "n2": (2.37, 2.22)},
+        [
+            ("e0", "n1", "n0", 2),
+            ("e1", "n2", "n1", 4),
+            ("e2", "n1", "n0", 2, True),
+            ("e3", "n2", "n0", 10),
+        ],
+    )
+    assert _brute_closed_walk(edges, "n1", edges["edge_id"]) == pytest.approx(20.0)
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="n1")
+    assert_valid_walk(route, edges, edges["edge_id"])
+    assert route.length_m == pytest.approx(20.0)
+    assert route.optimal and route.method == "ilp"
+    assert route.lower_bound_m == pytest.approx(20.0)
+    old = postman_route(nodes, edges, respect_oneway=True, base_node="n1", time_limit_s=0)
+    assert_valid_walk(old, edges, edges["edge_id"])
+    assert old.length_m > 20.0  # the heuristic alone misses it
+    assert old.lower_bound_m <= 20.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mixed_random_graphs_equal_brute_force(seed):
+    nodes, edges = _random_mixed(seed)
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="n0")
+    assert_valid_walk(route, edges, edges["edge_id"])
+    assert route.method == "ilp"
+    assert route.optimal
+    assert route.length_m == pytest.approx(_brute_closed_walk(edges, "n0", edges["edge_id"]))
+    assert route.lower_bound_m == pytest.approx(route.length_m)
+    heuristic = postman_route(nodes, edges, respect_oneway=True, base_node="n0", time_limit_s=0)
+    assert_valid_walk(heuristic, edges, edges["edge_id"])
+    assert heuristic.method == "heuristic"
+    assert not heuristic.optimal
+    assert heuristic.length_m >= route.length_m - 1e-9
+    assert heuristic.lower_bound_m <= route.length_m + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_mixed_rural_subsets_equal_brute_force(seed):
+    # Only some streets required (possibly in pieces, away from the base): cuts join them.
+    nodes, edges = _random_mixed(1000 + seed)
+    rng = random.Random(seed)
+    ids = edges["edge_id"].tolist()
+    required = sorted(rng.sample(ids, rng.randint(1, len(ids) - 1)))
+    sub = edges[edges["edge_id"].isin(required)]
+    mid = shapely.line_interpolate_point(sub.geometry.values, 0.5, normalized=True)
+    area = shapely.union_all(shapely.buffer(mid, 1e-6))
+    base = str(rng.choice(nodes["node_id"].tolist()))
+    route = postman_route(nodes, edges, area=area, respect_oneway=True, base_node=base)
+    assert route.street_edges >= frozenset(required)  # parallel streets share midpoints
+    required = sorted(route.street_edges)
+    assert_valid_walk(route, edges, required)
+    best = _brute_closed_walk(edges, base, required)
+    if route.method == "ilp":
+        assert route.optimal
+        assert route.length_m == pytest.approx(best)
+    else:  # every required street one-way: min-cost flow, exact unless linked in pieces
+        assert route.lower_bound_m <= best + 1e-9 <= route.length_m + 2e-9
+        if route.optimal:
+            assert route.length_m == pytest.approx(best)

@@ -1,0 +1,217 @@
+"""Exact mixed (one-way and two-way) postman walks by integer programming (OR-Tools SCIP).
+
+Classic mixed Chinese postman model: one binary per required two-way street
+(the direction of its required pass), one integer per directed arc of the
+road graph (extra passes, deadhead), in = out at every node, minimum
+length. Connectivity is added as cuts ``sum of arcs leaving S >= 1`` for
+every piece ``S`` of the solution that holds required streets but not the
+base, and the model is solved again until the walk is one piece. A
+solution in which every required street is walked, every node balanced
+and everything joined to the base is an Euler circuit from the base, so
+the optimum of the last model is the shortest closed walk.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from mapserver.routing.postman import _DM_PER_M, WalkNetwork, _Step
+
+# Stop adding connectivity cuts after this many rounds (each round is one solve).
+_MAX_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class MixedSolution:
+    """Steps of an exact (or best found) mixed postman walk; metres.
+
+    ``steps`` is an unordered multiset of ``(edge, from, to)`` node-index
+    steps, balanced and joined to the base; ``lower_bound_m`` bounds every
+    closed walk from below (equal to ``length_m`` when ``optimal``).
+    """
+
+    steps: list[_Step] | None
+    length_m: float
+    lower_bound_m: float
+    optimal: bool
+
+
+def mixed_postman(
+    net: WalkNetwork,
+    required: np.ndarray,
+    base: int,
+    *,
+    upper_m: float,
+    hint: list[_Step] | None = None,
+    time_limit_s: float = 30.0,
+) -> MixedSolution:
+    """Shortest closed walk from ``base`` over the ``required`` edges of a mixed network.
+
+    Parameters
+    ----------
+    net
+        The walk network (one-way edges walked ``u -> v`` only).
+    required
+        Indices of the edges to walk at least once.
+    base
+        Node index where the walk starts and ends.
+    upper_m
+        Length (metres) of a known closed walk over every required edge: arcs
+        that no closed walk of that length can use are left out of the model.
+    hint
+        That walk's steps, given to the solver as a starting solution.
+    time_limit_s
+        Wall-clock budget for all solves together.
+
+    Returns
+    -------
+    MixedSolution
+        ``steps`` None when no joined solution was found in time.
+    """
+    from ortools.linear_solver import pywraplp
+
+    deadline = time.monotonic() + time_limit_s
+    d_out, _ = net.search(base)
+    d_in, _ = net.search(base, reverse=True)
+    pairs = list(net.arc_edge.items())
+    tail = np.array([a for (a, _), _ in pairs], dtype=np.int64)
+    head = np.array([b for (_, b), _ in pairs], dtype=np.int64)
+    arc_e = np.array([e for _, e in pairs], dtype=np.int64)
+    arc_len = net.length[arc_e]
+    # A closed walk through base using arc (a, b) is at least d(base, a) + len + d(b, base).
+    slack = upper_m * 1e-9 + 1e-6
+    keep = d_out[tail] + arc_len + d_in[head] <= upper_m + slack
+    tail, head, arc_e, arc_len = tail[keep], head[keep], arc_e[keep], arc_len[keep]
+    cost = np.rint(arc_len * _DM_PER_M).astype(np.int64)
+
+    solver = pywraplp.Solver.CreateSolver("SCIP")
+    solver.SetNumThreads(1)
+    x = [solver.IntVar(0, solver.infinity(), "") for _ in range(len(tail))]
+    req_one = [int(e) for e in required if net.oneway[e]]
+    req_two = [int(e) for e in required if not net.oneway[e]]
+    o = [solver.BoolVar("") for _ in req_two]
+    # Balance: sum(in) - sum(out) == 0 at every node touched.
+    const = np.zeros(net.n_nodes, dtype=np.int64)
+    np.add.at(const, net.v[req_one], 1)
+    np.add.at(const, net.u[req_one], -1)
+    terms: dict[int, list] = {}
+    for k, (a, b) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
+        terms.setdefault(b, []).append(x[k])
+        terms.setdefault(a, []).append(-x[k])
+    for var, e in zip(o, req_two, strict=True):
+        u, v = int(net.u[e]), int(net.v[e])
+        # Forward (o = 1): +1 at v, -1 at u; backward: the opposite.
+        terms.setdefault(v, []).append(2 * var)
+        const[v] -= 1
+        terms.setdefault(u, []).append(-2 * var)
+        const[u] += 1
+    for node in set(terms) | set(np.flatnonzero(const).tolist()):
+        solver.Add(solver.Sum(terms.get(node, [])) + int(const[node]) == 0)
+    solver.Minimize(solver.Sum(int(c) * var for c, var in zip(cost.tolist(), x, strict=True)))
+    street_m = float(net.length[required].sum())
+
+    out_arcs: dict[int, list[int]] = {}
+    for k, a in enumerate(tail.tolist()):
+        out_arcs.setdefault(a, []).append(k)
+    cuts: set[frozenset[int]] = set()
+
+    def add_cut(piece: np.ndarray) -> bool:
+        inside = frozenset(piece.tolist())
+        if inside in cuts:
+            return False
+        cuts.add(inside)
+        leaving = [x[k] for a in inside for k in out_arcs.get(a, []) if int(head[k]) not in inside]
+        solver.Add(solver.Sum(leaving) >= 1)
+        return True
+
+    req_nodes = np.concatenate([net.u[required], net.v[required]])
+    for piece in _pieces(net.n_nodes, net.u[required], net.v[required], base):
+        if base not in piece:
+            add_cut(piece)
+
+    if hint is not None:
+        _set_hint(solver, hint, net.u, set(req_one), tail, head, x, req_two, o)
+
+    lower = street_m
+    for _ in range(_MAX_ROUNDS):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        solver.SetTimeLimit(max(1, int(left * 1000)))
+        status = solver.Solve()
+        if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            lower = max(lower, street_m + solver.Objective().BestBound() / _DM_PER_M)
+        else:
+            break
+        counts = np.rint([var.solution_value() for var in x]).astype(np.int64)
+        fwd = [round(var.solution_value()) == 1 for var in o]
+        steps = [(e, int(net.u[e]), int(net.v[e])) for e in req_one]
+        steps += [
+            (e, int(net.u[e]), int(net.v[e])) if f else (e, int(net.v[e]), int(net.u[e]))
+            for e, f in zip(req_two, fwd, strict=True)
+        ]
+        for k in np.flatnonzero(counts):
+            steps += [(int(arc_e[k]), int(tail[k]), int(head[k]))] * int(counts[k])
+        a = np.array([s[1] for s in steps], dtype=np.int64)
+        b = np.array([s[2] for s in steps], dtype=np.int64)
+        loose = [p for p in _pieces(net.n_nodes, a, b, base) if base not in p]
+        needed = [p for p in loose if np.isin(p, req_nodes).any()]
+        if needed:
+            added = [add_cut(p) for p in needed]
+            if not any(added):
+                break
+            continue
+        # Pieces with no required street are zero-length cycles: drop them.
+        drop = set(np.concatenate(loose).tolist()) if loose else set()
+        steps = [s for s in steps if s[1] not in drop]
+        length = float(sum(net.length[e] for e, _, _ in steps))
+        optimal = status == pywraplp.Solver.OPTIMAL
+        if optimal:
+            lower = length
+        return MixedSolution(steps, length, min(lower, length), optimal)
+    return MixedSolution(None, float("inf"), lower, False)
+
+
+def _pieces(n: int, a: np.ndarray, b: np.ndarray, base: int) -> list[np.ndarray]:
+    """Node sets of the (weakly) joined pieces of the steps ``a -> b`` and the base."""
+    graph = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    touched = np.unique(np.concatenate([a, b, [base]]))
+    return [touched[label[touched] == p] for p in np.unique(label[touched])]
+
+
+def _set_hint(
+    solver: object,
+    hint: list[_Step],
+    u_of: np.ndarray,
+    req_one: set[int],
+    tail: np.ndarray,
+    head: np.ndarray,
+    x: list,
+    req_two: list[int],
+    o: list,
+) -> None:
+    """A known walk as the solver's starting point (extra passes on each node pair's arc)."""
+    arc_of = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(tail, head, strict=True))}
+    two = {e: i for i, e in enumerate(req_two)}
+    counts = np.zeros(len(x), dtype=np.int64)
+    fwd = [None] * len(req_two)
+    seen: set[int] = set()
+    for e, a, b in hint:
+        if e not in seen and (e in req_one or e in two):
+            seen.add(e)
+            if e in two:
+                fwd[two[e]] = a == int(u_of[e])
+            continue
+        k = arc_of.get((a, b))
+        if k is None:
+            return
+        counts[k] += 1
+    if any(f is None for f in fwd):
+        return
+    solver.SetHint(x + o, [float(c) for c in counts] + [1.0 if f else 0.0 for f in fwd])
