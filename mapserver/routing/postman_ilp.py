@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from mapserver.routing.postman import _DM_PER_M, WalkNetwork, _Step
 
@@ -112,6 +112,14 @@ def mixed_postman(
         const[u] += 1
     for node in set(terms) | set(np.flatnonzero(const).tolist()):
         solver.Add(solver.Sum(terms.get(node, [])) + int(const[node]) == 0)
+    # A junction with an odd number of required streets is passed by some extra walk.
+    req_deg = np.bincount(np.concatenate([net.u[required], net.v[required]]), minlength=net.n_nodes)
+    touching: dict[int, list] = {}
+    for k, (a, b) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
+        touching.setdefault(a, []).append(x[k])
+        touching.setdefault(b, []).append(x[k])
+    for node in np.flatnonzero(req_deg % 2).tolist():
+        solver.Add(solver.Sum(touching.get(node, [])) >= 1)
     solver.Minimize(solver.Sum(int(c) * var for c, var in zip(cost.tolist(), x, strict=True)))
     street_m = float(net.length[required].sum())
 
@@ -161,20 +169,41 @@ def mixed_postman(
         b = np.array([s[2] for s in steps], dtype=np.int64)
         loose = [p for p in _pieces(net.n_nodes, a, b, base) if base not in p]
         needed = [p for p in loose if np.isin(p, req_nodes).any()]
-        if needed:
-            added = [add_cut(p) for p in needed]
-            if not any(added):
-                break
+        if needed and any([add_cut(p) for p in needed]) and time.monotonic() < deadline:
             continue
         # Pieces with no required street are zero-length cycles: drop them.
-        drop = set(np.concatenate(loose).tolist()) if loose else set()
+        junk = [p for p in loose if not np.isin(p, req_nodes).any()]
+        drop = set(np.concatenate(junk).tolist()) if junk else set()
         steps = [s for s in steps if s[1] not in drop]
+        if needed:
+            status = pywraplp.Solver.FEASIBLE
+            steps += _join(net, steps, base, needed)
         length = float(sum(net.length[e] for e, _, _ in steps))
         optimal = status == pywraplp.Solver.OPTIMAL
         if optimal:
             lower = length
         return MixedSolution(steps, length, min(lower, length), optimal)
     return MixedSolution(None, float("inf"), lower, False)
+
+
+def _join(net: WalkNetwork, steps: list[_Step], base: int, loose: list[np.ndarray]) -> list[_Step]:
+    """Round trips joining each loose piece to the nearest node of the base's piece."""
+    held = np.zeros(net.n_nodes, dtype=bool)
+    held[[base] + [x for _, a, b in steps for x in (a, b)]] = True
+    for piece in loose:
+        held[piece] = False
+    main = np.flatnonzero(held)
+    extra: list[_Step] = []
+    for piece in loose:
+        d, pred, origin = dijkstra(
+            net.matrix, directed=True, indices=main, min_only=True, return_predecessors=True
+        )
+        s = int(piece[np.argmin(d[piece])])
+        m = int(origin[s])
+        _, back = net.search(s)
+        extra += net.path_from(pred, m, s) + net.path_from(back, s, m)
+        main = np.union1d(main, piece)
+    return extra
 
 
 def _pieces(n: int, a: np.ndarray, b: np.ndarray, base: int) -> list[np.ndarray]:
