@@ -5,12 +5,19 @@ from __future__ import annotations
 import itertools
 import random
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
+from shapely.geometry import LineString, Point
 
+from mapserver.cli import main as cli_main
 from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
+from mapserver.services.patrol import PatrolService
+from mapserver.store import open_store
+from mapserver.web.i18n import translate
 from tests.routing.streets import street_lattice
 
 
@@ -152,3 +159,44 @@ def test_more_teams_than_steps_give_one_step_each():
     plan = split_patrol(route, len(route.walk) + 2, nodes=nodes, edges=edges)
     _check_plan(plan, route, edges, len(route.walk) + 2)
     assert sum(1 for t in plan.teams if t.walk) == len(route.walk)
+
+
+def test_patrol_plans_the_rest_and_lists_a_cut_off_street(demo_db_url, capsys):
+    # A real store holding the demo district plus one street inside a big grid that no
+    # road joins: the plan covers the rest and names the cut-off street (service, CLI).
+    store = open_store(demo_db_url)
+    nodes = store.read_layer("road_nodes")
+    edges = store.read_layer("road_edges")
+    grids = store.read_grids()
+    big = grids[grids["level"] == "big"].iloc[0]
+    spot = big.geometry.representative_point()
+    ends = [Point(spot.x - 0.0002, spot.y), Point(spot.x + 0.0002, spot.y)]
+    island = gpd.GeoDataFrame(
+        {"node_id": ["island-a", "island-b"], "kind": "junction"}, geometry=ends, crs=nodes.crs
+    )
+    street = edges.iloc[[0]].copy()
+    street["edge_id"], street["u"], street["v"] = "island-1", "island-a", "island-b"
+    street["name"], street["length_m"], street["oneway"] = "孤岛路", 38.0, False
+    street["closed"], street["mode"] = False, "walk"
+    street = street.set_geometry([LineString(ends)], crs=edges.crs)
+    store.import_layers(
+        {
+            "road_nodes": pd.concat([nodes, island], ignore_index=True),
+            "road_edges": pd.concat([edges, street], ignore_index=True),
+        }
+    )
+    service = PatrolService(store)
+    plan_id = service.streets([str(big["grid_id"])], teams=2, user="test")
+    summary = service.get(plan_id)["summary"]
+    assert summary["unreachable"] == [{"edge_id": "island-1", "name": "孤岛路", "length_m": 38.0}]
+    assert summary["unreachable_km"] == pytest.approx(0.038)
+    assert summary["street_km"] > 0
+    walked = {f["properties"]["edge_id"] for f in service.get(plan_id)["geojson"]["features"]}
+    assert "island-1" not in walked and walked
+    store.dispose()
+    argv = ["--database", demo_db_url, "patrol", "--grid", str(big["grid_id"]), "--teams", "2"]
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr().out
+    assert translate("patrol_unreachable", "zh") in printed
+    assert translate("patrol_unreachable", "en") in printed
+    assert "island-1" in printed and "孤岛路" in printed

@@ -431,3 +431,48 @@ def test_mixed_rural_subsets_equal_brute_force(seed):
         assert route.lower_bound_m <= best + 1e-9 <= route.length_m + 2e-9
         if route.optimal:
             assert route.length_m == pytest.approx(best)
+
+
+def test_unreachable_streets_are_listed_and_the_rest_planned():
+    # Required a-b-c plus a piece x-y that no street joins; and a one-way dead end c->d.
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "c": (2, 0), "d": (3, 0), "x": (0, 3), "y": (1, 3)},
+        [
+            ("ab", "a", "b", 10),
+            ("bc", "b", "c", 10),
+            ("cd", "c", "d", 7, True),
+            ("xy", "x", "y", 5),
+        ],
+    )
+    with pytest.raises(ValueError, match="cannot be reached"):
+        postman_route(nodes, edges, respect_oneway=True, base_node="a")
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="a", skip_unreachable=True)
+    assert set(route.unreachable_edges) == {"cd", "xy"}
+    assert route.unreachable_m == pytest.approx(12.0)
+    assert route.street_edges == frozenset({"ab", "bc"})
+    assert_valid_walk(route, edges, ["ab", "bc"])
+    assert route.length_m == pytest.approx(40.0)
+    # Without a base, the piece with the most street metres is planned.
+    route = postman_route(nodes, edges, skip_unreachable=True)
+    assert set(route.unreachable_edges) == {"xy"}
+    assert route.base_node in {"a", "b", "c", "d"}
+
+
+def test_real_extract_pieces_not_joined_are_listed(realdata):
+    from mapserver.network.osm import read_osm_roads
+
+    nodes, edges = read_osm_roads(realdata / "beijing-wangjing.osm")
+    route = postman_route(nodes, edges, skip_unreachable=True)
+    usable = route.street_edges | set(route.unreachable_edges)
+    graph = nx.MultiGraph()
+    for r in edges[edges["edge_id"].isin(usable)].itertuples(index=False):
+        graph.add_edge(r.u, r.v, key=r.edge_id)
+    piece = nx.node_connected_component(graph, route.base_node)
+    joined = {k for a, _, k in graph.edges(keys=True) if a in piece}
+    assert route.unreachable_edges  # the extract holds streets cut off from the rest
+    assert route.street_edges == joined
+    assert set(route.unreachable_edges) == usable - joined
+    lengths = edges.set_index("edge_id")["length_m"]
+    assert route.unreachable_m == pytest.approx(lengths[list(route.unreachable_edges)].sum())
+    assert_valid_walk(route, edges, joined)
+    assert route.optimal
