@@ -319,7 +319,9 @@ def postman_route(
         sol = mixed_postman(
             net, required, base, upper_m=length, hint=circuit, time_limit_s=time_limit_s
         )
-        optimal, lower, method = sol.optimal, sol.lower_bound_m, "ilp"
+        # Walks ignoring directions are no longer: the undirected T-join bounds them too.
+        undirected = street + float(sum(net.length[e] for e, _, _ in _t_join(net, req_steps)))
+        optimal, lower, method = sol.optimal, max(sol.lower_bound_m, undirected), "ilp"
         if sol.steps is not None and sol.length_m <= length:
             circuit, length = _euler(net, sol.steps, base), sol.length_m
         else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from ortools.linear_solver import pywraplp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from mapserver.routing.postman import _DM_PER_M, WalkNetwork, _Step
@@ -73,8 +74,6 @@ def mixed_postman(
     MixedSolution
         ``steps`` None when no joined solution was found in time.
     """
-    from ortools.linear_solver import pywraplp
-
     deadline = time.monotonic() + time_limit_s
     d_out, _ = net.search(base)
     d_in, _ = net.search(base, reverse=True)
@@ -91,36 +90,9 @@ def mixed_postman(
 
     solver = pywraplp.Solver.CreateSolver("SCIP")
     solver.SetNumThreads(1)
-    x = [solver.IntVar(0, solver.infinity(), "") for _ in range(len(tail))]
     req_one = [int(e) for e in required if net.oneway[e]]
     req_two = [int(e) for e in required if not net.oneway[e]]
-    o = [solver.BoolVar("") for _ in req_two]
-    # Balance: sum(in) - sum(out) == 0 at every node touched.
-    const = np.zeros(net.n_nodes, dtype=np.int64)
-    np.add.at(const, net.v[req_one], 1)
-    np.add.at(const, net.u[req_one], -1)
-    terms: dict[int, list] = {}
-    for k, (a, b) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
-        terms.setdefault(b, []).append(x[k])
-        terms.setdefault(a, []).append(-x[k])
-    for var, e in zip(o, req_two, strict=True):
-        u, v = int(net.u[e]), int(net.v[e])
-        # Forward (o = 1): +1 at v, -1 at u; backward: the opposite.
-        terms.setdefault(v, []).append(2 * var)
-        const[v] -= 1
-        terms.setdefault(u, []).append(-2 * var)
-        const[u] += 1
-    for node in set(terms) | set(np.flatnonzero(const).tolist()):
-        solver.Add(solver.Sum(terms.get(node, [])) + int(const[node]) == 0)
-    # A junction with an odd number of required streets is passed by some extra walk.
-    req_deg = np.bincount(np.concatenate([net.u[required], net.v[required]]), minlength=net.n_nodes)
-    touching: dict[int, list] = {}
-    for k, (a, b) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
-        touching.setdefault(a, []).append(x[k])
-        touching.setdefault(b, []).append(x[k])
-    for node in np.flatnonzero(req_deg % 2).tolist():
-        solver.Add(solver.Sum(touching.get(node, [])) >= 1)
-    solver.Minimize(solver.Sum(int(c) * var for c, var in zip(cost.tolist(), x, strict=True)))
+    x, o = _model(solver, net, required, req_one, req_two, tail, head, cost)
     street_m = float(net.length[required].sum())
 
     out_arcs: dict[int, list[int]] = {}
@@ -146,44 +118,104 @@ def mixed_postman(
         _set_hint(solver, hint, net.u, set(req_one), tail, head, x, req_two, o)
 
     lower = street_m
+    best: list[_Step] | None = None
+    best_m = np.inf
     for _ in range(_MAX_ROUNDS):
         left = deadline - time.monotonic()
         if left <= 0:
             break
         solver.SetTimeLimit(max(1, int(left * 1000)))
         status = solver.Solve()
-        if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            lower = max(lower, street_m + solver.Objective().BestBound() / _DM_PER_M)
-        else:
+        if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
             break
-        counts = np.rint([var.solution_value() for var in x]).astype(np.int64)
-        fwd = [round(var.solution_value()) == 1 for var in o]
-        steps = [(e, int(net.u[e]), int(net.v[e])) for e in req_one]
-        steps += [
-            (e, int(net.u[e]), int(net.v[e])) if f else (e, int(net.v[e]), int(net.u[e]))
-            for e, f in zip(req_two, fwd, strict=True)
-        ]
-        for k in np.flatnonzero(counts):
-            steps += [(int(arc_e[k]), int(tail[k]), int(head[k]))] * int(counts[k])
+        lower = max(lower, street_m + solver.Objective().BestBound() / _DM_PER_M)
+        steps = _decode(net, x, o, req_one, req_two, (arc_e, tail, head))
         a = np.array([s[1] for s in steps], dtype=np.int64)
         b = np.array([s[2] for s in steps], dtype=np.int64)
         loose = [p for p in _pieces(net.n_nodes, a, b, base) if base not in p]
         needed = [p for p in loose if np.isin(p, req_nodes).any()]
-        if needed and any([add_cut(p) for p in needed]) and time.monotonic() < deadline:
-            continue
-        # Pieces with no required street are zero-length cycles: drop them.
+        # Pieces with no required street are cycles that only add length: drop them.
         junk = [p for p in loose if not np.isin(p, req_nodes).any()]
         drop = set(np.concatenate(junk).tolist()) if junk else set()
         steps = [s for s in steps if s[1] not in drop]
         if needed:
-            status = pywraplp.Solver.FEASIBLE
-            steps += _join(net, steps, base, needed)
+            # Joined by round trips, a walk to start the next round from (or to keep).
+            steps = steps + _join(net, steps, base, needed)
+            for piece in needed:
+                add_cut(piece)
         length = float(sum(net.length[e] for e, _, _ in steps))
-        optimal = status == pywraplp.Solver.OPTIMAL
-        if optimal:
-            lower = length
-        return MixedSolution(steps, length, min(lower, length), optimal)
-    return MixedSolution(None, float("inf"), lower, False)
+        if length < best_m:
+            best, best_m = steps, length
+        if not needed and status == pywraplp.Solver.OPTIMAL:
+            return MixedSolution(steps, length, length, True)
+        if not needed:
+            break
+        _set_hint(solver, best, net.u, set(req_one), tail, head, x, req_two, o)
+    optimal = best is not None and best_m <= lower + 1e-6
+    return MixedSolution(best, best_m, min(lower, best_m), optimal)
+
+
+def _decode(
+    net: WalkNetwork,
+    x: list,
+    o: list,
+    req_one: list[int],
+    req_two: list[int],
+    arcs: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> list[_Step]:
+    """The solver's values as steps: required passes in their direction, then extra passes."""
+    arc_e, tail, head = arcs
+    counts = np.rint([var.solution_value() for var in x]).astype(np.int64)
+    fwd = [round(var.solution_value()) == 1 for var in o]
+    steps = [(e, int(net.u[e]), int(net.v[e])) for e in req_one]
+    steps += [
+        (e, int(net.u[e]), int(net.v[e])) if f else (e, int(net.v[e]), int(net.u[e]))
+        for e, f in zip(req_two, fwd, strict=True)
+    ]
+    for k in np.flatnonzero(counts):
+        steps += [(int(arc_e[k]), int(tail[k]), int(head[k]))] * int(counts[k])
+    return steps
+
+
+def _model(
+    solver: pywraplp.Solver,
+    net: WalkNetwork,
+    required: np.ndarray,
+    req_one: list[int],
+    req_two: list[int],
+    tail: np.ndarray,
+    head: np.ndarray,
+    cost: np.ndarray,
+) -> tuple[list, list]:
+    """Variables (extra passes per arc, direction per two-way street), balance, objective."""
+    x = [solver.IntVar(0, solver.infinity(), "") for _ in range(len(tail))]
+    o = [solver.BoolVar("") for _ in req_two]
+    # Balance: sum(in) - sum(out) == 0 at every node touched.
+    const = np.zeros(net.n_nodes, dtype=np.int64)
+    np.add.at(const, net.v[req_one], 1)
+    np.add.at(const, net.u[req_one], -1)
+    terms: dict[int, list] = {}
+    touching: dict[int, list] = {}
+    for k, (a, b) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
+        terms.setdefault(b, []).append(x[k])
+        terms.setdefault(a, []).append(-x[k])
+        touching.setdefault(a, []).append(x[k])
+        touching.setdefault(b, []).append(x[k])
+    for var, e in zip(o, req_two, strict=True):
+        u, v = int(net.u[e]), int(net.v[e])
+        # Forward (o = 1): +1 at v, -1 at u; backward: the opposite.
+        terms.setdefault(v, []).append(2 * var)
+        const[v] -= 1
+        terms.setdefault(u, []).append(-2 * var)
+        const[u] += 1
+    for node in set(terms) | set(np.flatnonzero(const).tolist()):
+        solver.Add(solver.Sum(terms.get(node, [])) + int(const[node]) == 0)
+    # A junction with an odd number of required streets is passed by some extra walk.
+    req_deg = np.bincount(np.concatenate([net.u[required], net.v[required]]), minlength=net.n_nodes)
+    for node in np.flatnonzero(req_deg % 2).tolist():
+        solver.Add(solver.Sum(touching.get(node, [])) >= 1)
+    solver.Minimize(solver.Sum(int(c) * var for c, var in zip(cost.tolist(), x, strict=True)))
+    return x, o
 
 
 def _join(net: WalkNetwork, steps: list[_Step], base: int, loose: list[np.ndarray]) -> list[_Step]:
