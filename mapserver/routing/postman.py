@@ -327,6 +327,7 @@ def postman_route(
         else:
             method = "heuristic"
         lower = min(lower, length)
+        optimal = optimal or length <= lower + 1e-6
     elif links:
         # Without the links the balance step is a relaxation: a proven lower bound.
         free = _balance(net, list(req_steps)) if net.directed else _t_join(net, req_steps)
