@@ -85,6 +85,13 @@ def mixed_postman(
     # A closed walk through base using arc (a, b) is at least d(base, a) + len + d(b, base).
     slack = upper_m * 1e-9 + 1e-6
     keep = d_out[tail] + arc_len + d_in[head] <= upper_m + slack
+    # Some shortest walk repeats only shortest paths between ends of required streets
+    # (and the base); such a path is no longer than d(r1, base) + d(base, r2).
+    ends = np.unique(np.concatenate([net.u[required], net.v[required], [base]]))
+    reach = float(d_in[ends].max() + d_out[ends].max())
+    from_ends = dijkstra(net.matrix, directed=True, indices=ends, min_only=True)
+    to_ends = dijkstra(net.matrix.T.tocsr(), directed=True, indices=ends, min_only=True)
+    keep &= from_ends[tail] + arc_len + to_ends[head] <= reach + slack
     tail, head, arc_e, arc_len = tail[keep], head[keep], arc_e[keep], arc_len[keep]
     cost = np.rint(arc_len * _DM_PER_M).astype(np.int64)
 
