@@ -147,8 +147,20 @@ def main() -> None:
         "--large", default="500,3000", help="streets of the larger cases (comma-separated)"
     )
     parser.add_argument("--limit", type=float, default=30.0, help="time limit (s)")
+    parser.add_argument(
+        "--realdata",
+        default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"),
+        help="folder of real OSM extracts (skipped when absent)",
+    )
     args = parser.parse_args()
+    if args.cases:
+        _random_cases(args)
+    _larger_cases(args)
+    _real_cases(args)
 
+
+def _random_cases(args: argparse.Namespace) -> None:
+    """Seeded small cases against the exhaustive optimum."""
     ilp_gap, ilp_t, old_gap, old_t, proven, streets = [], [], [], [], 0, []
     for seed in range(args.cases):
         nodes, edges = random_case(seed)
@@ -172,6 +184,11 @@ def main() -> None:
     _row("integer program", ilp_gap, ilp_t, f"  proven optimal {proven}/{args.cases}")
     _row("old flow heuristic", old_gap, old_t)
 
+
+def _larger_cases(args: argparse.Namespace) -> None:
+    """Demo areas of the given sizes, a tenth of the streets one-way."""
+    if not args.large:
+        return
     layers = generate_demo(scale=12.0)
     nodes, edges = layers["road_nodes"], layers["road_edges"].copy()
     rng = np.random.default_rng(7)
@@ -191,13 +208,32 @@ def main() -> None:
             )
             took = time.perf_counter() - t
             one = int(net.oneway[_required(net, edges, area)].sum())
-            print(
-                f"larger case, {label}: {len(route.street_edges):,} streets "
-                f"({one:,} one-way in the area, {len(route.unreachable_edges)} unreachable "
-                f"left out): walk {route.length_m / 1000:,.2f} km, lower bound "
-                f"{route.lower_bound_m / 1000:,.2f} km, gap <= {100 * route.gap:.2f} %, "
-                f"optimal {route.optimal}, {route.method}, {took:.1f} s"
+            _report(f"larger case, {label}", route, took, f"{one:,} one-way in the area")
+
+
+def _report(name: str, route, took: float, what: str) -> None:
+    """One line: streets, walk, bound, gap, how it was found, time."""
+    print(
+        f"{name}: {len(route.street_edges):,} streets ({what}, "
+        f"{len(route.unreachable_edges)} unreachable left out): "
+        f"walk {route.length_m / 1000:,.2f} km, lower bound {route.lower_bound_m / 1000:,.2f} km, "
+        f"gap <= {100 * route.gap:.2f} %, optimal {route.optimal}, {route.method}, {took:.1f} s"
+    )
+
+
+def _real_cases(args: argparse.Namespace) -> None:
+    """Every street of the real OSM extracts, their own one-way streets respected."""
+    from mapserver.network.osm import read_osm_roads
+
+    for path in sorted(Path(args.realdata).glob("*.osm")):
+        nodes, edges = read_osm_roads(path)
+        for label, limit in (("integer program", args.limit), ("old flow heuristic", 0.0)):
+            t = time.perf_counter()
+            route = postman_route(
+                nodes, edges, respect_oneway=True, skip_unreachable=True, time_limit_s=limit
             )
+            took = time.perf_counter() - t
+            _report(f"{path.name}, {label}", route, took, "OSM one-way tags")
 
 
 def _area_with(net, edges, streets: int) -> shapely.Geometry:
