@@ -476,3 +476,40 @@ def test_real_extract_pieces_not_joined_are_listed(realdata):
     assert route.unreachable_m == pytest.approx(lengths[list(route.unreachable_edges)].sum())
     assert_valid_walk(route, edges, joined)
     assert route.optimal
+
+
+def test_time_out_join_links_loose_pieces_into_one_closed_walk():
+    # Two balanced loops a-b-a and c-d-c, joined only through one-way x: the repair used
+    # when the integer program runs out of time must give one closed walk from a.
+    from mapserver.routing.postman import walk_network
+    from mapserver.routing.postman_ilp import _join, _pieces
+
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "x": (2, 1), "c": (3, 0), "d": (4, 0)},
+        [
+            ("ab", "a", "b", 10),
+            ("bx", "b", "x", 5, True),
+            ("xc", "x", "c", 5, True),
+            ("cb", "c", "b", 12, True),
+            ("cd", "c", "d", 10),
+        ],
+    )
+    net = walk_network(nodes, edges, respect_oneway=True)
+    i = net.index
+    e = {str(k): n for n, k in enumerate(net.edge_ids)}
+    steps = [
+        (e["ab"], i["a"], i["b"]),
+        (e["ab"], i["b"], i["a"]),
+        (e["cd"], i["c"], i["d"]),
+        (e["cd"], i["d"], i["c"]),
+    ]
+    a = np.array([s[1] for s in steps])
+    b = np.array([s[2] for s in steps])
+    loose = [p for p in _pieces(net.n_nodes, a, b, i["a"]) if i["a"] not in p]
+    assert len(loose) == 1
+    joined = steps + _join(net, steps, i["a"], loose)
+    graph = nx.MultiDiGraph()
+    graph.add_edges_from((s[1], s[2]) for s in joined)
+    assert nx.is_eulerian(graph)
+    extra = sum(net.length[s[0]] for s in joined[len(steps) :])
+    assert extra == pytest.approx(5 + 5 + 12)  # b -> x -> c and back c -> b
