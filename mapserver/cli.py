@@ -458,6 +458,13 @@ def cmd_patrol(args: argparse.Namespace) -> int:
     for key in ("street_km", "deadhead_km", "longest_km", "total_km", "within_shift"):
         if key in summary:
             print(f"  {key}: {summary[key]}")
+    if summary.get("unreachable"):
+        from mapserver.web.i18n import translate
+
+        lost = summary["unreachable"]
+        warn = f"{translate('patrol_unreachable', 'zh')} / {translate('patrol_unreachable', 'en')}"
+        print(f"  {warn}: {len(lost)}, {summary['unreachable_km']} km")
+        print(_table(lost, [("edge_id", "edge"), ("name", "name"), ("length_m", "m")]))
     print(
         _table(
             summary["team_routes"], [("team", "team"), ("length_km", "km"), ("duration_h", "hours")]

@@ -20,6 +20,7 @@ from mapserver.routing.postman import (
 
 WALK_SPEED_KMH = 4.5
 _BISECTIONS = 50
+_CHUNK = 256  # cut positions per vectorised block of the dynamic programme
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,11 @@ def split_patrol(
 
     Frederickson-Hecht-Kim's k-postman idea: each team walks one stretch of
     the postman walk, reaching its start and returning from its end by
-    shortest paths. The cut points come from a bisection on the longest
-    team length, each team taking the farthest stretch end that keeps its
-    closed walk within the bound.
+    shortest paths. Rule (exact over all cut points of the walk, by dynamic
+    programming): the longest team walk is as short as possible, and among
+    the cuts that reach it, the shortest team walk is as long as possible
+    (no team is left far under the others). With fewer steps than teams,
+    each step is one team's and the rest walk nothing.
 
     Parameters
     ----------
@@ -195,30 +198,84 @@ def _indexed(net: WalkNetwork, route: PostmanRoute) -> list[tuple[int, int, int]
 
 
 def _best_cuts(cum: np.ndarray, out_m: np.ndarray, back_m: np.ndarray, k: int) -> list[int]:
-    """Cut positions ``0 = c0 <= ... <= ck = m`` minimising the longest closed stretch.
+    """Cuts ``0 = c0 <= ... <= ck = m``: longest stretch least, then shortest stretch greatest.
 
-    A stretch ``[i, j)`` costs ``out_m[i] + cum[j] - cum[i] + back_m[j]``.
+    A stretch ``[i, j)`` costs ``out_m[i] + cum[j] - cum[i] + back_m[j]`` (0 when
+    empty). Exact over all cut positions: a dynamic programme gives the least
+    longest cost ``L``, a second one the greatest shortest cost among the cuts
+    whose every stretch costs at most ``L``. With at least ``k`` steps every
+    stretch is non-empty (splitting a stretch never makes a part dearer, by the
+    triangle inequality of ``out_m`` and ``back_m``).
     """
     m = len(cum) - 1
     if m == 0:
         return [0] * (k + 1)
+    if k == 1:
+        return [0, m]
+    if m < k:  # one step each: no stretch can cost less than its single step
+        return list(range(m + 1)) + [m] * (k - m)
+    hi = _bisect_bound(cum, out_m, back_m, k)
+    tol = 1e-9 * max(hi, 1.0)
+    longest, _ = _dp(cum, out_m, back_m, k, hi + tol, minmax=True)
+    _, cuts = _dp(cum, out_m, back_m, k, longest + tol, minmax=False)
+    return cuts
+
+
+def _bisect_bound(cum: np.ndarray, out_m: np.ndarray, back_m: np.ndarray, k: int) -> float:
+    """A longest-stretch bound reachable with ``k`` stretches (bisection over the greedy)."""
     single = out_m[:-1] + np.diff(cum) + back_m[1:]
     lo = max(float(single.max()), float(cum[-1]) / k)
     hi = float(out_m[0] + cum[-1] + back_m[-1])
-    best = _greedy(cum, out_m, back_m, hi)
-    if k == 1:
-        return [0, m]
     for _ in range(_BISECTIONS):
         if hi - lo <= 1e-3:
             break
         mid = (lo + hi) / 2
         cuts = _greedy(cum, out_m, back_m, mid)
         if cuts is not None and len(cuts) - 1 <= k:
-            hi, best = mid, cuts
+            hi = mid
         else:
             lo = mid
-    cuts = _greedy(cum, out_m, back_m, hi) or best
-    return cuts + [m] * (k + 1 - len(cuts))
+    return hi
+
+
+def _dp(
+    cum: np.ndarray, out_m: np.ndarray, back_m: np.ndarray, k: int, bound: float, *, minmax: bool
+) -> tuple[float, list[int]]:
+    """Cuts into ``k`` non-empty stretches each costing at most ``bound``.
+
+    ``minmax``: the least longest stretch cost; otherwise the greatest shortest.
+    Returns that cost and the cut positions.
+    """
+    m = len(cum) - 1
+    worst = np.inf if minmax else -np.inf
+    prev = np.full(m + 1, worst)
+    prev[0] = -worst
+    lo_idx = np.searchsorted(cum, cum - bound, side="left")
+    start = out_m - cum  # cost(i, j) = start[i] + finish[j]
+    finish = cum + back_m
+    args = []
+    for _ in range(k):
+        cur = np.full(m + 1, worst)
+        arg = np.zeros(m + 1, dtype=np.int64)
+        for j0 in range(1, m + 1, _CHUNK):
+            j = np.arange(j0, min(j0 + _CHUNK, m + 1))
+            i = np.arange(int(lo_idx[j0]), int(j[-1]))
+            cost = start[i][None, :] + finish[j][:, None]
+            ok = (i[None, :] < j[:, None]) & (i[None, :] >= lo_idx[j][:, None]) & (cost <= bound)
+            if minmax:
+                val = np.where(ok, np.maximum(prev[i][None, :], cost), np.inf)
+                best = np.argmin(val, axis=1)
+            else:
+                val = np.where(ok, np.minimum(prev[i][None, :], cost), -np.inf)
+                best = np.argmax(val, axis=1)
+            cur[j] = val[np.arange(len(j)), best]
+            arg[j] = i[best]
+        args.append(arg)
+        prev = cur
+    cuts = [m]
+    for arg in reversed(args):
+        cuts.append(int(arg[cuts[-1]]))
+    return float(prev[m]), cuts[::-1]
 
 
 def _greedy(

@@ -173,6 +173,15 @@ class PostmanRoute:
     ``walk`` lists the steps in order as ``(edge_id, from_node, to_node)``;
     ``step_m`` their lengths. The first pass over each edge of ``street_edges``
     is street work, every other step is deadhead.
+
+    ``optimal`` is True when ``length_m`` is proven the shortest closed walk
+    (then ``lower_bound_m == length_m``); otherwise ``lower_bound_m`` is a
+    proven lower bound on it. ``method`` names how the walk was found:
+    ``"t-join"`` (all streets two-way), ``"min-cost-flow"`` (every required
+    street one-way), ``"ilp"`` (mixed, integer program) or ``"heuristic"``
+    (mixed, integer program out of time). ``unreachable_edges`` are required
+    streets left out because the base cannot reach them (and, with one-way
+    streets, get back), ``unreachable_m`` their metres.
     """
 
     base_node: str
@@ -184,11 +193,21 @@ class PostmanRoute:
     deadhead_m: float
     mode: str = "walk"
     respect_oneway: bool = False
+    optimal: bool = True
+    lower_bound_m: float = 0.0
+    method: str = "t-join"
+    unreachable_edges: tuple[str, ...] = ()
+    unreachable_m: float = 0.0
 
     @property
     def node_sequence(self) -> tuple[str, ...]:
         """Node ids in walking order, starting and ending at the base."""
         return (self.base_node, *(to for _, _, to in self.walk))
+
+    @property
+    def gap(self) -> float:
+        """Proven bound on the excess over the shortest walk: length / lower bound - 1."""
+        return self.length_m / self.lower_bound_m - 1.0 if self.lower_bound_m > 0 else 0.0
 
     def is_closed(self) -> bool:
         """Whether the walk is a chain of steps starting and ending at the base."""
@@ -220,6 +239,8 @@ def postman_route(
     base_node: str | None = None,
     mode: str = "walk",
     respect_oneway: bool = False,
+    skip_unreachable: bool = False,
+    time_limit_s: float = 30.0,
 ) -> PostmanRoute:
     """A shortest closed walk from a base that passes every street of an area.
 
@@ -227,13 +248,20 @@ def postman_route(
     whose degree is odd are paired by a minimum-weight T-join on the whole
     road graph (PyMatching, integer decimetres), which is the exact Chinese
     postman optimum when the area's streets are connected. With
-    ``respect_oneway`` and one-way streets: in/out degrees are balanced by a
-    minimum-cost flow over the road graph in which each two-way street may be
-    walked either way (exact when the required streets are all one-way; a
-    two-way street that the flow only half turns is walked both ways). When
-    the area's streets (and the base) fall into several pieces, the pieces are
-    first linked by the shortest paths of a minimum spanning tree over the
-    road distances between pieces (Frederickson's rural-postman heuristic).
+    ``respect_oneway`` and every required street one-way: in/out degrees are
+    balanced by a minimum-cost flow over the road graph (exact when the
+    required streets are connected). Mixed (some required streets two-way,
+    some one-way streets in the network): an integer program
+    (:func:`mapserver.routing.postman_ilp.mixed_postman`, exact, pieces
+    joined by cuts) started from the flow heuristic below; past
+    ``time_limit_s`` the better of the heuristic and the best integer
+    solution found is kept and ``optimal`` is False. The heuristic: a
+    minimum-cost flow in which each two-way street may be walked either way
+    (a two-way street that the flow only half turns is walked both ways).
+    When the area's streets (and the base) fall into several pieces, the
+    T-join and flow paths first link them by the shortest paths of a minimum
+    spanning tree over the road distances between pieces (Frederickson's
+    rural-postman heuristic; then ``optimal`` is False).
 
     Parameters
     ----------
@@ -244,11 +272,18 @@ def postman_route(
         required (all usable streets when None); any street may be walked.
     base_node
         Node id where the walk starts and ends (default: the start of the
-        first required street).
+        first required street of the piece of the road graph that holds the
+        most required metres).
     mode
         Travel mode (``"walk"``, ``"drive"``, ``"water"``).
     respect_oneway
         Walk one-way streets only from ``u`` to ``v``.
+    skip_unreachable
+        Leave out (and list in ``unreachable_edges``) the required streets
+        that cannot be reached from the base and left again, instead of
+        refusing.
+    time_limit_s
+        Budget of the integer program for mixed networks (seconds).
 
     Returns
     -------
@@ -257,23 +292,48 @@ def postman_route(
     Raises
     ------
     ValueError
-        When the area has no street, the base is unknown, or some street
-        cannot be reached and left again from the base (named in the message).
+        When the area has no street, the base is unknown, or (without
+        ``skip_unreachable``) some street cannot be reached and left again
+        from the base (named in the message).
     """
     net = walk_network(nodes, edges, mode=mode, respect_oneway=respect_oneway)
     required = _required(net, edges, area)
     if not len(required):
         msg = "no usable street has its midpoint inside the area"
         raise ValueError(msg)
-    base = net.node(base_node, "base") if base_node is not None else int(net.u[required[0]])
-    _check_reachable(net, required, base)
-    steps = [(int(e), int(net.u[e]), int(net.v[e])) for e in required]
-    steps += _connectors(net, required, base)
+    base = net.node(base_node, "base") if base_node is not None else None
+    required, base, lost = _reachable(net, required, base, skip=skip_unreachable)
+    req_steps = [(int(e), int(net.u[e]), int(net.v[e])) for e in required]
+    links = _connectors(net, required, base)
+    steps = req_steps + links
+    mixed = net.directed and not net.oneway[required].all()
+    method = "min-cost-flow" if net.directed else "t-join"
     extra = _balance(net, steps) if net.directed else _t_join(net, steps)
     circuit = _euler(net, steps + extra, base)
+    length = float(net.length[[e for e, _, _ in circuit]].sum())
+    street = float(net.length[required].sum())
+    optimal, lower = not links, length
+    if mixed:
+        from mapserver.routing.postman_ilp import mixed_postman
+
+        sol = mixed_postman(
+            net, required, base, upper_m=length, hint=circuit, time_limit_s=time_limit_s
+        )
+        # Walks ignoring directions are no longer: the undirected T-join bounds them too.
+        undirected = street + float(sum(net.length[e] for e, _, _ in _t_join(net, req_steps)))
+        optimal, lower, method = sol.optimal, max(sol.lower_bound_m, undirected), "ilp"
+        if sol.steps is not None and sol.length_m <= length:
+            circuit, length = _euler(net, sol.steps, base), sol.length_m
+        else:
+            method = "heuristic"
+        lower = min(lower, length)
+        optimal = optimal or length <= lower + 1e-6
+    elif links:
+        # Without the links the balance step is a relaxation: a proven lower bound.
+        free = _balance(net, list(req_steps)) if net.directed else _t_join(net, req_steps)
+        lower = street + float(sum(net.length[e] for e, _, _ in free))
     step_m = tuple(float(net.length[e]) for e, _, _ in circuit)
     length = float(sum(step_m))
-    street = float(net.length[required].sum())
     return PostmanRoute(
         base_node=str(net.node_ids[base]),
         walk=net.steps_out(circuit),
@@ -284,6 +344,11 @@ def postman_route(
         deadhead_m=length - street,
         mode=mode,
         respect_oneway=respect_oneway,
+        optimal=optimal,
+        lower_bound_m=length if optimal else min(lower, length),
+        method=method,
+        unreachable_edges=tuple(str(x) for x in net.edge_ids[lost]),
+        unreachable_m=float(net.length[lost].sum()),
     )
 
 
@@ -303,12 +368,26 @@ def _required(
     return nonloop[shapely.covers(area, mid)]
 
 
-def _check_reachable(net: WalkNetwork, required: np.ndarray, base: int) -> None:
-    """Every required street must lie in the base's (strongly) connected piece."""
+def _reachable(
+    net: WalkNetwork, required: np.ndarray, base: int | None, *, skip: bool
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Required streets in the base's (strongly) connected piece, the base, and the others.
+
+    Without a base, the piece holding the most required metres gives it.
+    Raises ValueError naming the others unless ``skip``.
+    """
     kind = "strong" if net.directed else "weak"
     _, label = connected_components(net.matrix, directed=True, connection=kind)
-    bad = (label[net.u[required]] != label[base]) | (label[net.v[required]] != label[base])
-    if bad.any():
+    lu, lv = label[net.u[required]], label[net.v[required]]
+    if base is None:
+        inside = lu == lv
+        first = 0
+        if inside.any():
+            metres = np.bincount(lu[inside], weights=net.length[required[inside]])
+            first = int(np.flatnonzero(inside & (lu == int(np.argmax(metres))))[0])
+        base = int(net.u[required[first]])
+    bad = (lu != label[base]) | (lv != label[base])
+    if bad.any() and (not skip or bad.all()):
         names = [str(x) for x in net.edge_ids[required[bad]]]
         how = "reached and left again" if net.directed else "reached"
         msg = (
@@ -316,6 +395,7 @@ def _check_reachable(net: WalkNetwork, required: np.ndarray, base: int) -> None:
             f"'{net.node_ids[base]}', e.g. {names[:5]}"
         )
         raise ValueError(msg)
+    return required[~bad], base, required[bad]
 
 
 def _connectors(net: WalkNetwork, required: np.ndarray, base: int) -> list[_Step]:

@@ -18,6 +18,22 @@ WALK_KMH = 4.5
 NEAR_AREA_M = 100.0  # a checkpoint this close to an area's edge belongs to it
 
 
+def unreachable_streets(edges: gpd.GeoDataFrame, edge_ids: tuple[str, ...]) -> list[dict]:
+    """Id, name and metres of each street a patrol cannot reach from its base."""
+    frame = edges.set_index(edges["edge_id"].astype(str))
+    out = []
+    for eid in edge_ids:
+        name = frame.at[eid, "name"] if "name" in frame.columns else None
+        out.append(
+            {
+                "edge_id": eid,
+                "name": "" if name is None or name != name else str(name),
+                "length_m": round(float(frame.at[eid, "length_m"]), 1),
+            }
+        )
+    return out
+
+
 def _refuse(field: str, err: Exception) -> ValidationError:
     return ValidationError([ValidationIssue("request", None, field, str(err))])
 
@@ -37,7 +53,12 @@ class PatrolService:
         user: str,
         progress: Callable[[float], None] = lambda _f: None,
     ) -> str:
-        """Every street of the grids walked from a base, shared among ``teams``; saved, its id."""
+        """Every street of the grids walked from a base, shared among ``teams``; saved, its id.
+
+        Streets that cannot be reached from the base (pieces of the road
+        network not joined to the rest) are left out of the plan and listed in
+        the summary as ``unreachable`` (id, name, metres) and ``unreachable_km``.
+        """
         if not grid_ids:
             raise _refuse("grids", ValueError("give at least one grid id"))
         if teams < 1:
@@ -47,7 +68,7 @@ class PatrolService:
         grids = self.store.read_grids()
         try:
             area = area_polygon(grids, grid_ids)
-            route = postman_route(nodes, edges, area=area, mode="walk")
+            route = postman_route(nodes, edges, area=area, mode="walk", skip_unreachable=True)
             progress(0.5)
             plan = split_patrol(
                 route, teams, nodes=nodes, edges=edges, shift_s=shift_h * 3600, speed_kmh=WALK_KMH
@@ -55,6 +76,7 @@ class PatrolService:
         except ValueError as err:
             raise _refuse("grids", err) from err
         names = grids.set_index("grid_id")["name"].reindex(grid_ids).fillna("").tolist()
+        lost = unreachable_streets(edges, route.unreachable_edges)
         summary = {
             "kind": "streets",
             "grids": grid_ids,
@@ -67,6 +89,8 @@ class PatrolService:
             "shift_h": shift_h,
             "within_shift": plan.within_shift(),
             "over_shift": plan.over_shift(),
+            "unreachable": lost,
+            "unreachable_km": round(route.unreachable_m / 1000, 3),
             "team_routes": [
                 {
                     "team": t.team,

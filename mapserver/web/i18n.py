@@ -277,6 +277,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "events_outside": {"zh": "网格外事件", "en": "Events outside grids"},
     "events_layer": {"zh": "事件点", "en": "Events"},
     "no_building_near": {"zh": "附近无楼栋", "en": "No building near"},
+    "patrol_unreachable": {
+        "zh": "无法从出发点到达的街巷 (未纳入巡逻)",
+        "en": "Streets that cannot be reached from the base (left out of the patrol)",
+    },
 }
 
 

@@ -315,3 +315,201 @@ def test_parallel_streets_repeat_the_shortest_one():
     assert_valid_walk(route, edges, ["long", "short", "mid"])
     assert route.deadhead_m == pytest.approx(10.0)
     assert [e for e, _, _ in route.walk].count("short") == 2
+
+
+def _brute_closed_walk(edges: gpd.GeoDataFrame, base: str, required) -> float:
+    """Shortest closed walk from ``base`` over every required edge, by search over states.
+
+    A state is (node, set of required edges walked); each edge is a move (one-way
+    edges only from ``u`` to ``v``). Independent of any postman theory: the
+    definition itself, solved by networkx Dijkstra on the state graph.
+    """
+    rows = list(edges.itertuples(index=False))
+    bit = {str(e): 1 << i for i, e in enumerate(required)}
+    full = (1 << len(bit)) - 1
+    moves = []
+    for r in rows:
+        moves.append((r.u, r.v, r.length_m, bit.get(r.edge_id, 0)))
+        if not r.oneway:
+            moves.append((r.v, r.u, r.length_m, bit.get(r.edge_id, 0)))
+    states = nx.DiGraph()
+    for mask in range(full + 1):
+        for a, b, length, flag in moves:
+            old = states.get_edge_data((a, mask), (b, mask | flag), {"weight": np.inf})
+            states.add_edge((a, mask), (b, mask | flag), weight=min(length, old["weight"]))
+    try:
+        return nx.dijkstra_path_length(states, (base, 0), (base, full))
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return np.inf
+
+
+def _random_mixed(seed: int) -> tuple:
+    """A seeded strongly connected small road graph, some streets one-way, some two-way."""
+    rng = random.Random(seed)
+    while True:
+        n_nodes = rng.randint(3, 6)
+        names = [f"n{i}" for i in range(n_nodes)]
+        xy = {name: (rng.uniform(0, 5), rng.uniform(0, 5)) for name in names}
+        pairs = [(names[i], names[rng.randrange(i)]) for i in range(1, n_nodes)]
+        while len(pairs) < rng.randint(n_nodes, 8):
+            pairs.append(tuple(rng.sample(names, 2)))
+        oneway = [rng.random() < 0.4 for _ in pairs]
+        if all(oneway) or not any(oneway):
+            continue
+        graph = nx.DiGraph()
+        for (a, b), one in zip(pairs, oneway, strict=True):
+            graph.add_edges_from([(a, b)] if one else [(a, b), (b, a)])
+        if nx.is_strongly_connected(graph):
+            rows = [
+                (f"e{k}", a, b, rng.randint(5, 60), one)
+                for k, ((a, b), one) in enumerate(zip(pairs, oneway, strict=True))
+            ]
+            return _layers(xy, rows)
+
+
+def test_mixed_smallest_case_from_issue_is_exact():
+    # 4 streets, one one-way (n1 -> n0); the flow heuristic turns a two-way street
+    # "halfway" (priced 0, walked both ways) and walks 32 m; the optimum is 20 m.
+    nodes, edges = _layers(
+        {"n0": (2.74, 1.08), "n1": (1.08, 1.26), "n2": (2.37, 2.22)},
+        [
+            ("e0", "n1", "n0", 2),
+            ("e1", "n2", "n1", 4),
+            ("e2", "n1", "n0", 2, True),
+            ("e3", "n2", "n0", 10),
+        ],
+    )
+    assert _brute_closed_walk(edges, "n1", edges["edge_id"]) == pytest.approx(20.0)
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="n1")
+    assert_valid_walk(route, edges, edges["edge_id"])
+    assert route.length_m == pytest.approx(20.0)
+    assert route.optimal and route.method == "ilp"
+    assert route.lower_bound_m == pytest.approx(20.0)
+    old = postman_route(nodes, edges, respect_oneway=True, base_node="n1", time_limit_s=0)
+    assert_valid_walk(old, edges, edges["edge_id"])
+    assert old.length_m > 20.0  # the heuristic alone misses it
+    assert old.lower_bound_m <= 20.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mixed_random_graphs_equal_brute_force(seed):
+    nodes, edges = _random_mixed(seed)
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="n0")
+    assert_valid_walk(route, edges, edges["edge_id"])
+    assert route.method == "ilp"
+    assert route.optimal
+    assert route.length_m == pytest.approx(_brute_closed_walk(edges, "n0", edges["edge_id"]))
+    assert route.lower_bound_m == pytest.approx(route.length_m)
+    heuristic = postman_route(nodes, edges, respect_oneway=True, base_node="n0", time_limit_s=0)
+    assert_valid_walk(heuristic, edges, edges["edge_id"])
+    assert heuristic.method == "heuristic"
+    assert heuristic.optimal == (heuristic.length_m <= heuristic.lower_bound_m + 1e-9)
+    assert heuristic.length_m >= route.length_m - 1e-9
+    assert heuristic.lower_bound_m <= route.length_m + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_mixed_rural_subsets_equal_brute_force(seed):
+    # Only some streets required (possibly in pieces, away from the base): cuts join them.
+    nodes, edges = _random_mixed(1000 + seed)
+    rng = random.Random(seed)
+    ids = edges["edge_id"].tolist()
+    required = sorted(rng.sample(ids, rng.randint(1, len(ids) - 1)))
+    sub = edges[edges["edge_id"].isin(required)]
+    mid = shapely.line_interpolate_point(sub.geometry.values, 0.5, normalized=True)
+    area = shapely.union_all(shapely.buffer(mid, 1e-6))
+    base = str(rng.choice(nodes["node_id"].tolist()))
+    route = postman_route(nodes, edges, area=area, respect_oneway=True, base_node=base)
+    assert route.street_edges >= frozenset(required)  # parallel streets share midpoints
+    required = sorted(route.street_edges)
+    assert_valid_walk(route, edges, required)
+    best = _brute_closed_walk(edges, base, required)
+    if route.method == "ilp":
+        assert route.optimal
+        assert route.length_m == pytest.approx(best)
+    else:  # every required street one-way: min-cost flow, exact unless linked in pieces
+        assert route.lower_bound_m <= best + 1e-9 <= route.length_m + 2e-9
+        if route.optimal:
+            assert route.length_m == pytest.approx(best)
+
+
+def test_unreachable_streets_are_listed_and_the_rest_planned():
+    # Required a-b-c plus a piece x-y that no street joins; and a one-way dead end c->d.
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "c": (2, 0), "d": (3, 0), "x": (0, 3), "y": (1, 3)},
+        [
+            ("ab", "a", "b", 10),
+            ("bc", "b", "c", 10),
+            ("cd", "c", "d", 7, True),
+            ("xy", "x", "y", 5),
+        ],
+    )
+    with pytest.raises(ValueError, match="cannot be reached"):
+        postman_route(nodes, edges, respect_oneway=True, base_node="a")
+    route = postman_route(nodes, edges, respect_oneway=True, base_node="a", skip_unreachable=True)
+    assert set(route.unreachable_edges) == {"cd", "xy"}
+    assert route.unreachable_m == pytest.approx(12.0)
+    assert route.street_edges == frozenset({"ab", "bc"})
+    assert_valid_walk(route, edges, ["ab", "bc"])
+    assert route.length_m == pytest.approx(40.0)
+    # Without a base, the piece with the most street metres is planned.
+    route = postman_route(nodes, edges, skip_unreachable=True)
+    assert set(route.unreachable_edges) == {"xy"}
+    assert route.base_node in {"a", "b", "c", "d"}
+
+
+def test_real_extract_pieces_not_joined_are_listed(realdata):
+    from mapserver.network.osm import read_osm_roads
+
+    nodes, edges = read_osm_roads(realdata / "beijing-wangjing.osm")
+    route = postman_route(nodes, edges, skip_unreachable=True)
+    usable = route.street_edges | set(route.unreachable_edges)
+    graph = nx.MultiGraph()
+    for r in edges[edges["edge_id"].isin(usable)].itertuples(index=False):
+        graph.add_edge(r.u, r.v, key=r.edge_id)
+    piece = nx.node_connected_component(graph, route.base_node)
+    joined = {k for a, _, k in graph.edges(keys=True) if a in piece}
+    assert route.unreachable_edges  # the extract holds streets cut off from the rest
+    assert route.street_edges == joined
+    assert set(route.unreachable_edges) == usable - joined
+    lengths = edges.set_index("edge_id")["length_m"]
+    assert route.unreachable_m == pytest.approx(lengths[list(route.unreachable_edges)].sum())
+    assert_valid_walk(route, edges, joined)
+    assert route.optimal
+
+
+def test_time_out_join_links_loose_pieces_into_one_closed_walk():
+    # Two balanced loops a-b-a and c-d-c, joined only through one-way x: the repair used
+    # when the integer program runs out of time must give one closed walk from a.
+    from mapserver.routing.postman import walk_network
+    from mapserver.routing.postman_ilp import _join, _pieces
+
+    nodes, edges = _layers(
+        {"a": (0, 0), "b": (1, 0), "x": (2, 1), "c": (3, 0), "d": (4, 0)},
+        [
+            ("ab", "a", "b", 10),
+            ("bx", "b", "x", 5, True),
+            ("xc", "x", "c", 5, True),
+            ("cb", "c", "b", 12, True),
+            ("cd", "c", "d", 10),
+        ],
+    )
+    net = walk_network(nodes, edges, respect_oneway=True)
+    i = net.index
+    e = {str(k): n for n, k in enumerate(net.edge_ids)}
+    steps = [
+        (e["ab"], i["a"], i["b"]),
+        (e["ab"], i["b"], i["a"]),
+        (e["cd"], i["c"], i["d"]),
+        (e["cd"], i["d"], i["c"]),
+    ]
+    a = np.array([s[1] for s in steps])
+    b = np.array([s[2] for s in steps])
+    loose = [p for p in _pieces(net.n_nodes, a, b, i["a"]) if i["a"] not in p]
+    assert len(loose) == 1
+    joined = steps + _join(net, steps, i["a"], loose)
+    graph = nx.MultiDiGraph()
+    graph.add_edges_from((s[1], s[2]) for s in joined)
+    assert nx.is_eulerian(graph)
+    extra = sum(net.length[s[0]] for s in joined[len(steps) :])
+    assert extra == pytest.approx(5 + 5 + 12)  # b -> x -> c and back c -> b
