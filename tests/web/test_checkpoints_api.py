@@ -80,17 +80,22 @@ def test_bad_areas_are_refused_clearly(client, query, field):
     assert body["issues"][0]["field"] == field and body["message"]
 
 
-def test_whole_network_and_empty_areas_are_refused(client):
+def test_whole_network_and_empty_areas_get_empty_plans(app, client):
+    """An area holding every road needs no checkpoint; one no road reaches has no entrance."""
     big = {
         "type": "Polygon",
         "coordinates": [[[100, 20], [140, 20], [140, 40], [100, 40], [100, 20]]],
     }
     response = client.post("/api/cordon", json={"polygon": big})
-    assert response.status_code == 400
-    assert "every" in response.get_json()["message"] or "all" in response.get_json()["message"]
+    assert response.status_code == 200
+    plan = response.get_json()
+    nodes = app.extensions["store"].read_layer("road_nodes")
+    assert plan["sealing"] is True and plan["summary"]["staffed"] == 0
+    assert plan["summary"]["inside_nodes"] == len(nodes)
     outside = {"type": "Polygon", "coordinates": [[[0, 0], [0.01, 0], [0.01, 0.01], [0, 0]]]}
     response = client.post("/api/entrances", json={"polygon": outside})
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert response.get_json()["total"] == 0 and response.get_json()["features"] == []
 
 
 def test_cli_cordon_prints_and_writes(demo_db_url, village, tmp_path, capsys):
