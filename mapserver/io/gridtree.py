@@ -9,7 +9,7 @@ import shapely
 
 from mapserver import crs
 from mapserver.errors import ValidationIssue
-from mapserver.io.validate import text
+from mapserver.io.checks import text
 from mapserver.model import STORAGE_CRS, level_rank
 
 PARENT_BY: tuple[str, ...] = ("code", "containment")

@@ -12,20 +12,18 @@ import pandas as pd
 
 from mapserver import crs
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.checks import count, text, texts
 from mapserver.io.gridtree import assign_parents, join_parts
 from mapserver.io.mapping import ColumnMapping, apply_mapping, check_mapping
 from mapserver.io.readers import TABLE_SUFFIXES, read_table, read_vector, to_wgs84
 from mapserver.io.tables import normalise_columns, points_from_table
-from mapserver.io.validate import LEVEL_CODES as _LEVEL_CODES
 from mapserver.io.validate import (
-    count,
-    text,
-    texts,
     validate_buildings,
     validate_grids,
     validate_households,
     validate_status,
 )
+from mapserver.io.validate_grids import LEVEL_CODES as _LEVEL_CODES
 from mapserver.model import (
     BUILDING_REQUIRED,
     GEOMETRY_LAYERS,

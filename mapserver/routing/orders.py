@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mapserver.errors import ValidationError, ValidationIssue
-from mapserver.io.validate import count, text
+from mapserver.io.checks import count, text
 from mapserver.status.colour import effective_area_class
 
 KINDS: tuple[str, ...] = ("food", "medicine")

@@ -8,10 +8,10 @@ import geopandas as gpd
 import pandas as pd
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.checks import text
 from mapserver.io.imports import OSM_SUFFIXES, detect_layer
 from mapserver.io.mapping import suggest_mapping
 from mapserver.io.readers import TABLE_SUFFIXES, read_table, read_vector
-from mapserver.io.validate import text
 from mapserver.model import LAYERS
 
 PREVIEW_ROWS = 8
