@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -10,7 +12,12 @@ import shapely
 from mapserver import crs
 from mapserver.errors import ValidationIssue
 from mapserver.io.checks import text
-from mapserver.model import STORAGE_CRS, level_rank
+from mapserver.io.conform import conform_layer
+from mapserver.io.validate_grids import LEVEL_CODES, validate_grids
+from mapserver.model import GRID_LEVELS, STORAGE_CRS, level_rank
+
+if TYPE_CHECKING:
+    from mapserver.io.imports import ImportFile
 
 PARENT_BY: tuple[str, ...] = ("code", "containment")
 # A child must have at least this share of its area inside the parent chosen by containment.
@@ -187,3 +194,74 @@ def _parents_by_containment(
         if shares[best] >= MIN_PARENT_SHARE:
             found[i] = pool["grid_id"].iloc[hits[best]]
     return found
+
+
+def check_grid_files(
+    grid_files: list[tuple[ImportFile, pd.DataFrame]],
+    stored: pd.DataFrame | None,
+    *,
+    repair: bool,
+    parent_by: str | None,
+    issues: list[ValidationIssue],
+    notes: list[str],
+) -> gpd.GeoDataFrame | None:
+    """Validate grid files from the top level down, each against the others and the store.
+
+    Rows of one id in several parts are joined first; then blank parents are
+    set by code or containment when asked.
+    """
+
+    def top_rank(frame: pd.DataFrame) -> int:
+        if "level" not in frame.columns:
+            return len(GRID_LEVELS)
+        ranks = [
+            level_rank(LEVEL_CODES.get(str(v).strip().lower(), str(v))) for v in frame["level"]
+        ]
+        return min(ranks, default=len(GRID_LEVELS))
+
+    ordered = sorted(grid_files, key=lambda pair: top_rank(pair[1]))
+    done: list[gpd.GeoDataFrame] = []
+    for item, frame in ordered:
+        local: list[ValidationIssue] = []
+        frame, joined = join_parts(frame, file=item.shown, issues=local)
+        notes.extend(joined)
+        context = _context_grids(done, stored)
+        if parent_by and "level" in frame.columns and "grid_id" in frame.columns:
+            probe = validate_grids(frame, file=item.shown, issues=[], repair=repair)
+            frame, set_notes = assign_parents(
+                probe, context, by=parent_by, file=item.shown, issues=local
+            )
+            notes.extend(set_notes)
+        checked = validate_grids(
+            frame,
+            file=item.shown,
+            repair=repair,
+            parents_known=set(context["grid_id"]),
+            context=context,
+            issues=local,
+            notes=notes,
+        )
+        issues.extend(local)
+        if not local:
+            done.append(checked)
+    if not done:
+        return None
+    frames = [conform_layer("grids", d) for d in done]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
+
+
+def _context_grids(done: list[gpd.GeoDataFrame], stored: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """Grids already checked in this import, then stored grids with other ids."""
+    columns = ["grid_id", "parent_id", "level", "geometry"]
+    frames = [conform_layer("grids", d)[columns] for d in done]
+    ids = {g for d in frames for g in d["grid_id"]}
+    if stored is not None and len(stored):
+        keep = stored[~stored["grid_id"].isin(ids)]
+        frames.append(keep[columns])
+    if not frames:
+        return gpd.GeoDataFrame(
+            {"grid_id": [], "parent_id": [], "level": []}, geometry=[], crs=STORAGE_CRS
+        )
+    return gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
+    )

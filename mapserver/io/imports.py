@@ -7,34 +7,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from mapserver import crs
 from mapserver.errors import ValidationError, ValidationIssue
-from mapserver.io.checks import count, text, texts
-from mapserver.io.gridtree import assign_parents, join_parts
+from mapserver.io.checks import text
+from mapserver.io.conform import conform_layer
+from mapserver.io.gridtree import check_grid_files
 from mapserver.io.mapping import ColumnMapping, apply_mapping, check_mapping
+from mapserver.io.merge import fill_from_stored, ids_after_import, merged_layer
 from mapserver.io.readers import TABLE_SUFFIXES, read_table, read_vector, to_wgs84
 from mapserver.io.tables import normalise_columns, points_from_table
 from mapserver.io.validate import (
     validate_buildings,
-    validate_grids,
     validate_households,
     validate_status,
 )
-from mapserver.io.validate_grids import LEVEL_CODES as _LEVEL_CODES
 from mapserver.model import (
-    BUILDING_REQUIRED,
     GEOMETRY_LAYERS,
-    GRID_LEVELS,
-    GRID_REQUIRED,
-    HOUSEHOLD_REQUIRED,
-    ID_COLUMN,
     LAYERS,
     STATUS_COLUMNS,
-    STORAGE_CRS,
-    level_rank,
 )
 from mapserver.network.lines import roads_from_lines
 from mapserver.network.osm import read_osm_roads
@@ -58,17 +49,6 @@ _LAYER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("grid", "网格", "community", "subdistrict", "社区", "街道", "居委", "boundary", "边界"),
     ),
 )
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "grids": GRID_REQUIRED,
-    "buildings": BUILDING_REQUIRED,
-    "households": HOUSEHOLD_REQUIRED,
-}
-_INT_COLUMNS = frozenset(
-    {"target_households", "version", "units", "households", "residents", "persons", "shifts"}
-)
-_BOOL_COLUMNS = frozenset({"oneway", "closed", "staffed"})
-_TRUE = frozenset({"true", "1", "yes", "y", "t", "是", "有"})
-_DEFAULTS: dict[str, object] = {"area_class": "none", "version": 1}
 
 
 def detect_layer(path: str | Path) -> str | None:
@@ -211,7 +191,7 @@ def load_import(
         filled = []
         for item, frame in [*grid_files, *((f, raw[f.layer]) for f in files if f.layer in raw)]:
             try:
-                frame = _fill_from_stored(
+                frame = fill_from_stored(
                     item.layer, frame, existing.get(item.layer), file=item.shown
                 )
             except ValidationError as exc:
@@ -224,27 +204,28 @@ def load_import(
     out: dict[str, pd.DataFrame] = {}
     stored_grids = existing.get("grids") if merge else None
     if grid_files:
-        checked = _grid_files(
+        checked = check_grid_files(
             grid_files, stored_grids, repair=repair, parent_by=parent_by, issues=issues, notes=notes
         )
         if checked is not None:
             out["grids"] = checked
-    grids = _merged(out.get("grids"), existing.get("grids"), "grid_id", merge=merge)
+    grids = merged_layer(out.get("grids"), existing.get("grids"), "grid_id", merge=merge)
     if "buildings" in raw:
         out["buildings"] = validate_buildings(
             raw["buildings"], file=names["buildings"], grids=grids, repair=repair, issues=issues
         )
-    building_ids = _id_set(out, existing, "buildings", "building_id", merge=merge)
+    building_ids = ids_after_import(out, existing, "buildings", "building_id", merge=merge)
     if "households" in raw:
         out["households"] = validate_households(
             raw["households"], file=names["households"], building_ids=building_ids, issues=issues
         )
     if "status" in raw:
+        household_ids = ids_after_import(out, existing, "households", "household_id", merge=merge)
         rows = validate_status(
             raw["status"],
             file=names["status"],
             scheme_codes=scheme_codes,
-            household_ids=_id_set(out, existing, "households", "household_id", merge=merge),
+            household_ids=household_ids,
             building_ids=building_ids,
             issues=issues,
         )
@@ -257,7 +238,7 @@ def load_import(
     if "buildings" in out:
         households = out.get("households", existing.get("households"))
         out["buildings"] = _fill_from_households(out["buildings"], households)
-    return {layer: _conform(layer, df) for layer, df in out.items()}
+    return {layer: conform_layer(layer, df) for layer, df in out.items()}
 
 
 def _as_files(paths: dict[str, str | Path] | list[ImportFile]) -> list[ImportFile]:
@@ -265,130 +246,6 @@ def _as_files(paths: dict[str, str | Path] | list[ImportFile]) -> list[ImportFil
     if isinstance(paths, dict):
         return [ImportFile(Path(p), layer) for layer, p in paths.items()]
     return list(paths)
-
-
-def _grid_files(
-    grid_files: list[tuple[ImportFile, pd.DataFrame]],
-    stored: pd.DataFrame | None,
-    *,
-    repair: bool,
-    parent_by: str | None,
-    issues: list[ValidationIssue],
-    notes: list[str],
-) -> gpd.GeoDataFrame | None:
-    """Validate grid files from the top level down, each against the others and the store.
-
-    Rows of one id in several parts are joined first; then blank parents are
-    set by code or containment when asked.
-    """
-
-    def top_rank(frame: pd.DataFrame) -> int:
-        if "level" not in frame.columns:
-            return len(GRID_LEVELS)
-        ranks = [
-            level_rank(_LEVEL_CODES.get(str(v).strip().lower(), str(v))) for v in frame["level"]
-        ]
-        return min(ranks, default=len(GRID_LEVELS))
-
-    ordered = sorted(grid_files, key=lambda pair: top_rank(pair[1]))
-    done: list[gpd.GeoDataFrame] = []
-    for item, frame in ordered:
-        local: list[ValidationIssue] = []
-        frame, joined = join_parts(frame, file=item.shown, issues=local)
-        notes.extend(joined)
-        context = _context_grids(done, stored)
-        if parent_by and "level" in frame.columns and "grid_id" in frame.columns:
-            probe = validate_grids(frame, file=item.shown, issues=[], repair=repair)
-            frame, set_notes = assign_parents(
-                probe, context, by=parent_by, file=item.shown, issues=local
-            )
-            notes.extend(set_notes)
-        checked = validate_grids(
-            frame,
-            file=item.shown,
-            repair=repair,
-            parents_known=set(context["grid_id"]),
-            context=context,
-            issues=local,
-            notes=notes,
-        )
-        issues.extend(local)
-        if not local:
-            done.append(checked)
-    if not done:
-        return None
-    frames = [_conform("grids", d) for d in done]
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
-
-
-def _context_grids(done: list[gpd.GeoDataFrame], stored: pd.DataFrame | None) -> gpd.GeoDataFrame:
-    """Grids already checked in this import, then stored grids with other ids."""
-    frames = [_conform("grids", d)[["grid_id", "parent_id", "level", "geometry"]] for d in done]
-    ids = {g for d in frames for g in d["grid_id"]}
-    if stored is not None and len(stored):
-        keep = stored[~stored["grid_id"].isin(ids)]
-        frames.append(keep[["grid_id", "parent_id", "level", "geometry"]])
-    if not frames:
-        return gpd.GeoDataFrame(
-            {"grid_id": [], "parent_id": [], "level": []}, geometry=[], crs=STORAGE_CRS
-        )
-    return gpd.GeoDataFrame(
-        pd.concat(frames, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
-    )
-
-
-def _fill_from_stored(
-    layer: str, frame: pd.DataFrame, stored: pd.DataFrame | None, *, file: str
-) -> pd.DataFrame:
-    """Rows whose id is stored take the stored values of the columns the file lacks.
-
-    A table without geometry becomes a GeoDataFrame with the stored geometry
-    of its rows. Rows of new ids when the file lacks a required column raise
-    ValidationError (one issue per row).
-    """
-    id_column = ID_COLUMN.get(layer)
-    if stored is None or not len(stored) or id_column is None or id_column not in frame.columns:
-        return frame
-    by_id = stored.drop_duplicates(id_column).set_index(id_column)
-    keys = [text(v) for v in frame[id_column]]
-    missing = [c for c in LAYERS[layer] if c not in frame.columns and c in by_id.columns]
-    if not missing:
-        return frame
-    required = [c for c in REQUIRED.get(layer, ()) if c in missing]
-    if required:
-        new = [i for i, k in enumerate(keys) if k not in by_id.index]
-        reason = "'{}' is not stored yet, and a new {} needs {} (the file gives only: {})"
-        issues = [
-            ValidationIssue(
-                file,
-                i + 1,
-                id_column,
-                reason.format(
-                    keys[i], layer, ", ".join(required), ", ".join(map(str, frame.columns))
-                ),
-            )
-            for i in new
-        ]
-        if issues:
-            raise ValidationError(issues)
-    frame = frame.copy()
-    for column in missing:
-        if column != "geometry":
-            frame[column] = by_id[column].reindex(keys).to_numpy(dtype=object)
-    if "geometry" in missing:
-        values = by_id["geometry"].reindex(keys).to_numpy(dtype=object)
-        return gpd.GeoDataFrame(frame, geometry=list(values), crs=STORAGE_CRS)
-    return frame
-
-
-def _merged(new: pd.DataFrame | None, stored: pd.DataFrame | None, key: str, *, merge: bool):
-    """The layer after the import: the new rows, plus the stored rows of other ids on a merge."""
-    if new is None:
-        return stored
-    if not merge or stored is None or not len(stored):
-        return new
-    keep = stored[~stored[key].isin(set(new[key]))]
-    return gpd.GeoDataFrame(pd.concat([new, keep], ignore_index=True), crs=STORAGE_CRS)
 
 
 def _read(
@@ -445,26 +302,6 @@ def _read_roads(
         return read_osm_roads(path)
     lines = read_vector(path, source_crs=source_crs, encoding=item.encoding)
     return roads_from_lines(lines, file=item.shown)
-
-
-def _id_set(
-    out: dict[str, pd.DataFrame],
-    existing: dict[str, pd.DataFrame],
-    layer: str,
-    column: str,
-    *,
-    merge: bool = False,
-) -> set[str]:
-    """Ids of a layer after the import: the uploaded ones (plus the stored ones on a
-    merge), else the stored ones, else none."""
-    found: set[str] = set()
-    frames = [out.get(layer, existing.get(layer))]
-    if merge and layer in out:
-        frames.append(existing.get(layer))
-    for df in frames:
-        if df is not None and column in df.columns:
-            found |= {v for v in (text(x) for x in df[column]) if v is not None}
-    return found
 
 
 def _status_frame(rows: list, times: list[str | None] | None = None) -> pd.DataFrame:
@@ -530,37 +367,3 @@ def _fill_from_households(
         current = buildings["residents"] if "residents" in buildings.columns else None
         buildings["residents"] = summed if current is None else current.fillna(summed)
     return buildings
-
-
-def _conform(layer: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Exactly the model columns of a layer, typed, defaults filled, geometry in EPSG:4326."""
-    df = df.reset_index(drop=True).copy()
-    if layer == "road_edges" and "length_m" not in df.columns and len(df):
-        df["length_m"] = crs.to_metric(gpd.GeoSeries(df.geometry, crs=STORAGE_CRS)).length
-    columns = [c for c in LAYERS[layer] if c != "geometry"]
-    for column in columns:
-        if column not in df.columns:
-            df[column] = _DEFAULTS.get(column)
-        if column in _INT_COLUMNS:
-            df[column] = pd.array([count(v)[1] for v in df[column]], dtype="Int64")
-        elif column in _BOOL_COLUMNS:
-            df[column] = [_boolean(v) for v in df[column]]
-        elif column == "length_m":
-            df[column] = pd.to_numeric(df[column], errors="coerce").astype(float)
-        else:
-            df[column] = texts(df[column], df.index)
-    if "area_class" in columns:
-        df["area_class"] = df["area_class"].fillna("none")
-    if "version" in columns:
-        df["version"] = df["version"].fillna(1)
-    if "geometry" not in LAYERS[layer]:
-        return pd.DataFrame(df[columns])
-    return gpd.GeoDataFrame(df[columns], geometry=list(df.geometry.values), crs=STORAGE_CRS)
-
-
-def _boolean(value: object) -> bool:
-    """A yes/no cell (true/1/是 ...) as bool; blank and anything else is False."""
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raw = text(value)
-    return raw is not None and raw.lower() in _TRUE
