@@ -43,6 +43,9 @@ class Settings:
         ``none`` (our own roads and buildings), ``osm`` or ``gaode`` (GCJ-02 shift).
     language
         Default UI language, ``zh`` or ``en``.
+    anonymous_read
+        Let clients without a login read grid counts (small counts suppressed);
+        ``MAPSERVER_ANONYMOUS_READ=1``. Off by default; the demo turns it on.
     """
 
     database_url: str = "sqlite:///instance/mapserver.sqlite"
@@ -53,6 +56,7 @@ class Settings:
     basemap: str = "none"
     language: str = "zh"
     poll_interval_s: float = 0.25
+    anonymous_read: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -68,6 +72,9 @@ def load_settings(**overrides: object) -> Settings:
             values[name] = env[key]
     if env.get("MAPSERVER_SHARE_THRESHOLD"):
         values["share_threshold"] = float(env["MAPSERVER_SHARE_THRESHOLD"])
+    if env.get("MAPSERVER_ANONYMOUS_READ"):
+        flag = env["MAPSERVER_ANONYMOUS_READ"].strip().lower()
+        values["anonymous_read"] = flag in ("1", "true", "yes", "on")
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]
 

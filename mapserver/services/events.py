@@ -10,6 +10,7 @@ import pandas as pd
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.io.events import EventTable, parse_time, read_events
 from mapserver.model import EVENT_COLUMNS
+from mapserver.services import access
 from mapserver.services.mapview import geometry_json
 from mapserver.status.events import (
     DEFAULT_MAX_DISTANCE_M,
@@ -155,12 +156,15 @@ def _subtree(store: Store, grid_id: str) -> list[str]:
 
 
 def visible_grids(store: Store, user: User) -> list[str] | None:
-    """Grid ids whose events a user may see: None for all (admin), a worker's subtree."""
-    if user.role == "admin":
-        return None
-    if not user.grid_id:
-        return []
-    return _subtree(store, user.grid_id)
+    """Grid ids whose events a user may see: None for all, else the user's area
+    (see services/access.py)."""
+    grids = store.read_grids()
+    children: dict[str, list[str]] = {}
+    for gid, parent in zip(grids["grid_id"], grids["parent_id"], strict=True):
+        if isinstance(parent, str):
+            children.setdefault(parent, []).append(str(gid))
+    scope = access.area(user, children)
+    return None if scope is None else sorted(scope)
 
 
 def _day(value: str | None, field: str) -> str | None:

@@ -35,6 +35,7 @@ OTHER_TABLES: tuple[str, ...] = (
     "column_mappings",
     "import_log",
     "events",
+    "route_drivers",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -184,6 +185,13 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("at", sa.Text(), nullable=False),
         sa.Column("by", sa.Text(), nullable=False),
         sqlite_autoincrement=True,
+    )
+    tables["route_drivers"] = sa.Table(  # which driver a route is assigned to
+        "route_drivers",
+        metadata,
+        sa.Column("plan_id", sa.Text(), primary_key=True),
+        sa.Column("route_id", sa.Text(), primary_key=True),
+        sa.Column("username", sa.Text(), nullable=False, index=True),
     )
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))

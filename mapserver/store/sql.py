@@ -27,7 +27,7 @@ from mapserver.store.writes import (
     utc_now,
 )
 
-ROLES: tuple[str, ...] = ("admin", "worker")
+ROLES: tuple[str, ...] = ("admin", "commander", "planner", "dispatcher", "driver", "worker")
 _IN_CHUNK = 20_000
 
 
@@ -43,7 +43,8 @@ class StatusRow:
 
 @dataclass(frozen=True)
 class User:
-    """A person who may write: role is ``admin`` or ``worker`` (worker limited to grid_id)."""
+    """A person with a login: ``role`` is one of ROLES (see services/access.py);
+    ``grid_id`` is the root of their area in the grid tree (None: none or all)."""
 
     username: str
     role: str
@@ -664,6 +665,87 @@ class Store:
             ).scalar()
             found = None if username is None else self._user(conn, username)
         return None if found is None else found[0]
+
+    def list_users(self) -> list[User]:
+        """Every user, by name."""
+        table = self.tables["users"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table).order_by(table.c.username)).all()
+        return [User(username=r.username, role=r.role, grid_id=r.grid_id) for r in rows]
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        role: str | None = None,
+        grid_id: str | None = None,
+        clear_grid: bool = False,
+        password: str | None = None,
+    ) -> User:
+        """Change a user's role, grid (``clear_grid`` removes it) or password.
+
+        Raises NotFoundError for an unknown user, ValueError for a bad role or an
+        empty password.
+        """
+        if role is not None and role not in ROLES:
+            msg = f"role {role!r} is not one of {', '.join(ROLES)}"
+            raise ValueError(msg)
+        if password is not None and not password:
+            msg = "password must not be empty"
+            raise ValueError(msg)
+        table = self.tables["users"]
+        values: dict = {}
+        if role is not None:
+            values["role"] = role
+        if grid_id is not None or clear_grid:
+            values["grid_id"] = None if clear_grid else grid_id
+        if password is not None:
+            values["password_hash"] = auth.hash_password(password)
+        with self._write() as conn:
+            if self._user(conn, username) is None:
+                msg = f"user {username!r} does not exist"
+                raise NotFoundError(msg)
+            if values:
+                conn.execute(sa.update(table).where(table.c.username == username).values(values))
+            return self._user(conn, username)[0]  # type: ignore[index]
+
+    def delete_user(self, username: str) -> None:
+        """Remove a user and their API tokens; NotFoundError when there is none."""
+        with self._write() as conn:
+            if self._user(conn, username) is None:
+                msg = f"user {username!r} does not exist"
+                raise NotFoundError(msg)
+            for name in ("tokens", "users"):
+                table = self.tables[name]
+                conn.execute(sa.delete(table).where(table.c.username == username))
+
+    def assign_driver(self, plan_id: str, route_id: str, username: str | None) -> None:
+        """Assign a route to a driver (None: unassign)."""
+        table = self.tables["route_drivers"]
+        with self._write() as conn:
+            where = (table.c.plan_id == plan_id) & (table.c.route_id == route_id)
+            conn.execute(sa.delete(table).where(where))
+            if username is not None:
+                values = {"plan_id": plan_id, "route_id": route_id, "username": username}
+                conn.execute(sa.insert(table), values)
+
+    def route_drivers(self, plan_id: str) -> dict[str, str]:
+        """Route id → assigned driver's username, for one plan."""
+        table = self.tables["route_drivers"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(table.c.route_id, table.c.username).where(table.c.plan_id == plan_id)
+            ).all()
+        return {r.route_id: r.username for r in rows}
+
+    def routes_of_driver(self, username: str) -> list[tuple[str, str]]:
+        """(plan id, route id) of every route assigned to a driver."""
+        table = self.tables["route_drivers"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(table.c.plan_id, table.c.route_id).where(table.c.username == username)
+            ).all()
+        return [(r.plan_id, r.route_id) for r in rows]
 
     # -- jobs --------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
-from mapserver.services import statusio
+from mapserver.services import access, statusio
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.web import i18n
-from mapserver.web.auth import current_user, write_access
+from mapserver.web.access import check, reader_area, require
+from mapserver.web.auth import write_access
 from mapserver.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -89,44 +90,41 @@ def config():
 @bp.get("/grids")
 def grids():
     """Grids with live status as GeoJSON; filter by level, parent and bbox."""
-    return jsonify(
-        _view().grid_features(
-            level=request.args.get("level") or None,
-            parent_id=request.args.get("parent") or None,
-            ids=request.args.getlist("id") or None,
-            bbox=_bbox(),
-            coords=_coords(),
-            rule=_rule(),
-        )
+    found = _view().grid_features(
+        level=request.args.get("level") or None,
+        parent_id=request.args.get("parent") or None,
+        ids=request.args.getlist("id") or None,
+        bbox=_bbox(),
+        coords=_coords(),
+        rule=_rule(),
     )
+    return jsonify(access.scope_grid_features(found, reader_area()))
 
 
 @bp.get("/buildings")
+@require("personal.read")
 def buildings():
-    """Buildings with live status as GeoJSON; filter by grid (subtree) and bbox."""
-    return jsonify(
-        _view().building_features(
-            grid_id=request.args.get("grid") or None, bbox=_bbox(), coords=_coords(), rule=_rule()
-        )
+    """Buildings with live status as GeoJSON; filter by grid (subtree) and bbox (only the
+    buildings of the reader's area)."""
+    found = _view().building_features(
+        grid_id=request.args.get("grid") or None, bbox=_bbox(), coords=_coords(), rule=_rule()
     )
+    return jsonify(access.scope_building_features(found, reader_area()))
 
 
 @bp.get("/households")
 def households():
     """Households of one building with their current status (personal data: login needed;
-    a worker sees only the buildings of their own grid)."""
-    user = current_user()
-    if user is None:
-        abort(401, description="login or API token required")
+    a reader sees only the buildings of their own area)."""
+    check("personal.read")
     building = request.args.get("building")
     if not building:
         raise ValidationError([ValidationIssue("request", None, "building", "required")])
     store = current_app.extensions["store"]
-    if user.role != "admin":
-        view = _view()
-        held = view.layers().buildings
-        grids = {user.grid_id, *view.descendants(user.grid_id)} if user.grid_id else set()
-        if building not in held.index or held.at[building, "grid_id"] not in grids:
+    scope = reader_area()
+    if scope is not None:
+        held = _view().layers().buildings
+        if building not in held.index or held.at[building, "grid_id"] not in scope:
             abort(403, description=f"building '{building}' is outside your grid")
     frame = store.read_households(building_ids=[building])
     status = store.read_status(entity_kind="household")
@@ -148,8 +146,14 @@ def households():
 
 @bp.get("/summary")
 def summary():
-    """Counts per status code for one grid (with its subtree) or the whole area."""
-    return jsonify(_view().summary(grid_id=request.args.get("grid") or None))
+    """Counts per status code for one grid (with its subtree) or the whole area; outside
+    the reader's area small counts are suppressed."""
+    grid_id = request.args.get("grid") or None
+    found = _view().summary(grid_id=grid_id)
+    scope = reader_area()
+    if scope is not None and (grid_id is None or grid_id not in scope):
+        found = access.public_status(found)
+    return jsonify(found)
 
 
 @bp.get("/changes")
@@ -161,7 +165,12 @@ def changes():
         raise ValidationError(
             [ValidationIssue("request", None, "since", "must be an integer")]
         ) from err
-    return jsonify(_view().changes(since, rule=_rule()))
+    found = _view().changes(since, rule=_rule())
+    scope = reader_area()
+    if scope is not None:
+        building_grid = _view().layers().buildings["grid_id"].to_dict()
+        found = access.scope_changes(found, building_grid, scope)
+    return jsonify(found)
 
 
 @bp.get("/stream")
@@ -211,8 +220,12 @@ def stream():
 
 @bp.get("/search")
 def search():
-    """Grids and buildings whose name or id contains ``q``."""
-    return jsonify(results=_view().search(request.args.get("q", "")))
+    """Grids and buildings whose name or id contains ``q`` (buildings of the reader's area)."""
+    hits = _view().search(request.args.get("q", ""))
+    scope = reader_area()
+    if scope is not None:
+        hits = [h for h in hits if h["kind"] == "grid" or h.get("grid_id") in scope]
+    return jsonify(results=hits)
 
 
 @bp.get("/roads")
@@ -226,7 +239,7 @@ def roads():
 
 
 @bp.post("/roads/closures")
-@write_access(role="admin")
+@write_access(capability="routes.plan")
 def road_closures():
     """Close the roads touched by a GeoJSON FeatureCollection of closures (``buffer_m``,
     ``reopen`` as query parameters)."""
@@ -263,7 +276,7 @@ def checkpoints():
 
 
 @bp.post("/status")
-@write_access()
+@write_access(capability="status.write")
 def post_status():
     """Write one status row or a batch (``{"rows": [...]}``); all or nothing."""
     payload = request.get_json(silent=True)
@@ -292,7 +305,7 @@ def post_status():
 
 
 @bp.post("/status/upload")
-@write_access()
+@write_access(capability="status.write")
 def upload_status():
     """Upload a status table (CSV or XLSX); rejected whole when any row is bad."""
     upload = request.files.get("file")
@@ -344,6 +357,7 @@ def _area_request() -> dict:
 
 
 @bp.route("/entrances", methods=["GET", "POST"])
+@require("cordon.read")
 def entrances():
     """Every road crossing an area's boundary (grids or a drawn polygon) and its state."""
     v = _area_request()
@@ -355,6 +369,7 @@ def entrances():
 
 
 @bp.route("/cordon", methods=["GET", "POST"])
+@require("cordon.read")
 def cordon():
     """The fewest staffed checkpoints (and barriers) that seal an area, with rota and loads."""
     v = _area_request()
@@ -370,6 +385,7 @@ def cordon():
 
 
 @bp.route("/cordon/tradeoff", methods=["GET", "POST"])
+@require("cordon.read")
 def cordon_tradeoff():
     """Staffed checkpoints against extra households enclosed as the cordon moves outward."""
     v = _area_request()
@@ -406,4 +422,8 @@ def geometry(kind: str, entity_id: str):
     frame = {"grid": layers.grids, "building": layers.buildings}.get(kind)
     if frame is None or entity_id not in frame.index:
         raise NotFoundError(f"{kind} '{entity_id}' not found")
+    if kind == "building":
+        check("personal.read")
+        if not access.in_area(frame.at[entity_id, "grid_id"], reader_area()):
+            abort(403, description=f"building '{entity_id}' is outside your area")
     return jsonify(geometry_json(frame.at[entity_id, "geometry"], coords=_coords()))

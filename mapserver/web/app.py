@@ -73,6 +73,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     from mapserver.web.pages import bp as pages_bp
     from mapserver.web.planner import bp as planner_bp
     from mapserver.web.routes import bp as routes_bp
+    from mapserver.web.users import bp as users_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
@@ -81,6 +82,11 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.register_blueprint(routes_bp)
     app.register_blueprint(planner_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(users_bp)
+
+    from mapserver.web import access as web_access
+
+    web_access.install(app)
 
     leaflet_dir = _leaflet_dir()
 
@@ -98,6 +104,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
 
     @app.context_processor
     def _page_context() -> dict:
+        from mapserver.services.access import menu as access_menu
         from mapserver.web.auth import csrf_token, current_user
 
         lang = g.get("lang", settings.language)
@@ -107,6 +114,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
             "user": current_user(),
             "csrf": csrf_token(),
             "basemap": settings.basemap,
+            "menu": access_menu(current_user()),
         }
 
     @app.errorhandler(ValidationError)

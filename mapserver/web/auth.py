@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 
+from mapserver.services import access
 from mapserver.store import User
 
 bp = Blueprint("auth", __name__)
@@ -55,8 +56,9 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
-def write_access(*, role: str | None = None) -> Callable:
-    """Decorate a view that writes: needs a token, or a session plus the CSRF token."""
+def write_access(*, role: str | None = None, capability: str | None = None) -> Callable:
+    """Decorate a view that writes: needs a token, or a session plus the CSRF token, and
+    the ``capability`` of services/access.py (or the ``role``; admins pass both)."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -70,6 +72,8 @@ def write_access(*, role: str | None = None) -> Callable:
                     abort(403, description="missing or wrong CSRF token")
             if role is not None and user.role != role and user.role != "admin":
                 abort(403, description=f"role '{role}' required")
+            if capability is not None and not access.can(user, capability):
+                abort(403, description=f"role '{user.role}' may not do this ({capability})")
             g.user = user
             return view(*args, **kwargs)
 

@@ -6,13 +6,14 @@ import math
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.services import events as service
 from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
-from mapserver.web.auth import current_user, write_access
+from mapserver.web.access import check
+from mapserver.web.auth import write_access
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
 
@@ -39,7 +40,7 @@ def _distance(raw: str | None) -> float:
 
 
 @bp.post("/upload")
-@write_access(role="admin")
+@write_access(capability="import")
 def upload():
     """Import a CSV/XLSX case list as the event layer (merge by id, or ``replace``)."""
     upload = request.files.get("file")
@@ -67,9 +68,7 @@ def upload():
 def features():
     """Event points as GeoJSON (personal data: login or token; a worker sees their subtree);
     ``grid`` (subtree), ``from``/``to`` (days, inclusive) filter them."""
-    user = current_user()
-    if user is None:
-        abort(401, description="login or API token required")
+    user = check("events.read")
     coords = request.args.get("coords", "wgs84").lower()
     if coords not in ("wgs84", "gcj02"):
         raise ValidationError(
@@ -91,6 +90,7 @@ def features():
 @bp.get("/summary")
 def summary():
     """Event counts per grid (subtree totals) at ``level`` or under ``parent``; ``by=day``."""
+    check("events.read")
     by = request.args.get("by") or None
     if by not in (None, "day", "grid"):
         raise ValidationError([ValidationIssue("request", None, "by", f"'{by}' is not day")])

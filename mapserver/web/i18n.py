@@ -281,6 +281,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "无法从出发点到达的街巷 (未纳入巡逻)",
         "en": "Streets that cannot be reached from the base (left out of the patrol)",
     },
+    # roles and the user page
+    "driver": {"zh": "司机", "en": "Driver"},
+    "users_title": {"zh": "用户管理", "en": "Users"},
+    "role": {"zh": "角色", "en": "Role"},
+    "grid": {"zh": "网格", "en": "Grid"},
+    "role_admin": {"zh": "管理员", "en": "Administrator"},
+    "role_commander": {"zh": "指挥人员", "en": "Commander"},
+    "role_planner": {"zh": "规划人员", "en": "Planner"},
+    "role_dispatcher": {"zh": "调度员", "en": "Dispatcher"},
+    "role_driver": {"zh": "司机", "en": "Driver"},
+    "role_worker": {"zh": "网格员", "en": "Grid worker"},
+    "add_user": {"zh": "添加用户", "en": "Add user"},
+    "remove": {"zh": "删除", "en": "Remove"},
+    "reset_password": {"zh": "重置密码", "en": "Reset password"},
+    "new_password": {"zh": "新密码", "en": "New password"},
+    "confirm_remove": {"zh": "确定删除该用户？", "en": "Remove this user?"},
+    "done": {"zh": "已完成", "en": "Done"},
+    "suppressed": {"zh": "<5", "en": "<5"},
 }
 
 

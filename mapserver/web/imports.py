@@ -6,14 +6,15 @@ import json
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.io.mapping import ColumnMapping, parse_mapping
 from mapserver.services import statusio
 from mapserver.services.importpreview import preview_file
-from mapserver.web.auth import current_user, write_access
+from mapserver.web.access import check
+from mapserver.web.auth import write_access
 
 bp = Blueprint("imports", __name__, url_prefix="/api")
 
@@ -25,12 +26,8 @@ def _store():
 
 
 def _admin_reads() -> None:
-    """Reading import records needs an admin login (session or token)."""
-    user = current_user()
-    if user is None:
-        abort(401, description="login or API token required")
-    if user.role != "admin":
-        abort(403, description="role 'admin' required")
+    """Reading import records needs the import right (an admin login or token)."""
+    check("import")
 
 
 def _flag(name: str) -> bool:
@@ -62,7 +59,7 @@ def _mapping(key: str) -> ColumnMapping:
 
 
 @bp.post("/import")
-@write_access(role="admin")
+@write_access(capability="import")
 def import_layers():
     """Import layer files; all files or nothing. Merges by id unless ``replace`` is set.
 
@@ -109,7 +106,7 @@ def import_layers():
 
 
 @bp.post("/import/preview")
-@write_access(role="admin")
+@write_access(capability="import")
 def import_preview():
     """One file's columns, its first rows, the layer guessed and the mapping suggested."""
     upload = request.files.get("file")

@@ -15,6 +15,7 @@ from flask import (
 
 from mapserver.model import GRID_LEVELS, LEVEL_LABELS
 from mapserver.web import i18n
+from mapserver.web.access import check, reader_area
 from mapserver.web.auth import current_user
 
 bp = Blueprint("pages", __name__)
@@ -39,12 +40,13 @@ def entry():
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login", next=request.path))
+    check("status.write")
     view = current_app.extensions["mapview"]
     layers = view.layers()
     buildings = layers.buildings
-    if user.role != "admin":
-        grid_ids = {user.grid_id, *view.descendants(user.grid_id)} if user.grid_id else set()
-        buildings = buildings[buildings["grid_id"].isin(grid_ids)]
+    scope = reader_area()
+    if scope is not None:
+        buildings = buildings[buildings["grid_id"].isin(scope)]
     options = [
         {"id": b.building_id, "name": b.name or b.building_id}
         for b in buildings.sort_index().itertuples(index=False)
@@ -68,5 +70,6 @@ def upload():
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login", next=request.path))
+    check("status.write")
     levels = [(level, LEVEL_LABELS[level].get(g.lang, level)) for level in GRID_LEVELS]
     return _render("upload.html", strings=i18n.table(g.lang), levels=levels)

@@ -9,7 +9,6 @@ import geopandas as gpd
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     g,
     jsonify,
@@ -20,6 +19,7 @@ from flask import (
 )
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.web.access import check, check_grid
 from mapserver.web.auth import current_user, write_access
 
 bp = Blueprint("planner", __name__)
@@ -29,10 +29,15 @@ def _planner():
     return current_app.extensions["planner"]
 
 
-def _signed_in() -> None:
-    """Planning reads household data: a login or token is required."""
-    if current_user() is None:
-        abort(401, description="login or API token required")
+def _reads(parent_id: str) -> None:
+    """Planning reads household data: a role that reads plans, with the parent in its area."""
+    check("planner.read")
+    check_grid(parent_id)
+
+
+def _version_parent(version_id: int) -> str:
+    """The parent grid a saved version plans (404 for an unknown version)."""
+    return str(current_app.extensions["store"].get_plan(version_id)["parent_id"])
 
 
 def _body() -> dict:
@@ -49,20 +54,24 @@ def planner_page():
     """The planner page for ``?parent=<grid id>``."""
     if current_user() is None:
         return redirect(url_for("auth.login", next=request.full_path))
-    return render_template("planner.html", parent=request.args.get("parent", ""))
+    check("planner.read")
+    parent = request.args.get("parent", "")
+    if parent:
+        check_grid(parent)
+    return render_template("planner.html", parent=parent)
 
 
 @bp.get("/api/planner/<parent_id>")
 def open_plan(parent_id: str):
     """A parent grid's buildings, current cells, target and versions."""
-    _signed_in()
+    _reads(parent_id)
     return jsonify(_planner().open(parent_id))
 
 
 @bp.post("/api/planner/<parent_id>/evaluate")
 def evaluate(parent_id: str):
     """Boundaries, totals and validation issues of an assignment."""
-    _signed_in()
+    _reads(parent_id)
     body = _body()
     return jsonify(
         _planner().evaluate(parent_id, body.get("assignment") or {}, target=body.get("target"))
@@ -73,15 +82,16 @@ def evaluate(parent_id: str):
 def edit(parent_id: str):
     """One hand edit: ``op`` move (buildings, to), split (cell), merge (keep, remove) or
     draw (polygon, cell), applied to ``assignment``."""
-    _signed_in()
+    _reads(parent_id)
     return jsonify(_planner().edit(parent_id, _body()))
 
 
 @bp.post("/api/planner/<parent_id>/people")
 def people(parent_id: str):
     """A responsible person per cell (``people``) and households per volunteer
-    (``volunteers``, ``per_volunteer`` [min, max], default 3–5) for an ``assignment``."""
-    _signed_in()
+    (``volunteers``, ``per_volunteer`` [min, max], default 3–5) for an ``assignment``.
+    Only for a parent grid in the reader's area, so only its households are listed."""
+    _reads(parent_id)
     body = _body()
     low, high = body.get("per_volunteer") or (3, 5)
     return jsonify(
@@ -96,10 +106,11 @@ def people(parent_id: str):
 
 
 @bp.post("/api/planner/<parent_id>/propose")
-@write_access(role="admin")
+@write_access(capability="grids.edit")
 def propose(parent_id: str):
     """Start an automatic proposal (a job): ``target`` {minimum, maximum, measure},
     ``keep_current`` to re-plan with as few moves as possible."""
+    check_grid(parent_id)
     body = _body()
     service = _planner()
     service.parent(parent_id)  # 404/400 now rather than in the job
@@ -116,14 +127,16 @@ def propose(parent_id: str):
 @bp.get("/api/planner/<parent_id>/versions")
 def versions(parent_id: str):
     """Saved versions of a parent grid, newest first."""
+    _reads(parent_id)
     return jsonify(versions=current_app.extensions["store"].list_plans(parent_id))
 
 
 @bp.post("/api/planner/<parent_id>/versions")
-@write_access(role="admin")
+@write_access(capability="grids.edit")
 def save(parent_id: str):
     """Save a draft: ``base_version`` (the version the edit started from), ``assignment``,
     optional ``names``/``persons`` per cell. 409 when someone saved in between."""
+    check_grid(parent_id)
     body = _body()
     base = body.get("base_version")
     result = _planner().save(
@@ -139,16 +152,18 @@ def save(parent_id: str):
 
 
 @bp.post("/api/planner/versions/<int:version_id>/publish")
-@write_access(role="admin")
+@write_access(capability="grids.edit")
 def publish(version_id: int):
     """Make a version the live grids (the command map switches to it)."""
+    check_grid(_version_parent(version_id))
     return jsonify(_planner().publish(version_id))
 
 
 @bp.post("/api/planner/<parent_id>/rollback")
-@write_access(role="admin")
+@write_access(capability="grids.edit")
 def rollback(parent_id: str):
     """Publish an earlier ``version`` again."""
+    check_grid(parent_id)
     body = _body()
     return jsonify(
         _planner().rollback(parent_id, int(body.get("version", 0)), user=g.user.username)
@@ -164,12 +179,15 @@ def compare():
         raise ValidationError(
             [ValidationIssue("request", None, "a", "give two version numbers a and b")]
         ) from err
+    _reads(_version_parent(a))
+    _reads(_version_parent(b))
     return jsonify(_planner().compare(a, b))
 
 
 @bp.get("/api/planner/versions/<int:version_id>/export")
 def export(version_id: int):
     """A version's cells as GeoJSON (default) or GeoPackage (``format=gpkg``)."""
+    _reads(_version_parent(version_id))
     if request.args.get("format", "geojson") == "gpkg":
         data = _planner().export(version_id)
         frame = gpd.GeoDataFrame.from_features(data["features"], crs="EPSG:4326")

@@ -17,8 +17,10 @@ from flask import (
     url_for,
 )
 
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.services import access
 from mapserver.services.delivery import DeliveryRequest
+from mapserver.web.access import check, check_route, require
 from mapserver.web.auth import current_user, write_access
 
 bp = Blueprint("routes", __name__)
@@ -63,7 +65,7 @@ def _delivery_request(body: dict) -> DeliveryRequest:
 
 
 @bp.post("/api/delivery/plans")
-@write_access(role="admin")
+@write_access(capability="routes.plan")
 def create_delivery_plan():
     """Start solving a delivery run; answers a job id at once (see /api/jobs/<id>)."""
     body = request.get_json(silent=True) or {}
@@ -94,27 +96,59 @@ def create_delivery_plan():
 
 
 @bp.get("/api/delivery/plans")
+@require("routes.read")
 def list_delivery_plans():
     """Saved delivery plans, newest first."""
     return jsonify(plans=current_app.extensions["store"].list_route_plans(kind="delivery"))
 
 
 @bp.get("/api/delivery/plans/<plan_id>")
+@require("routes.read")
 def delivery_plan(plan_id: str):
-    """A plan: routes, stops in order with ETA, drops and state; legs as GeoJSON."""
-    return jsonify(_delivery().get(plan_id))
+    """A plan: routes, stops in order with ETA, drops and state; legs as GeoJSON;
+    ``drivers``: route id → assigned driver."""
+    found = _delivery().get(plan_id)
+    drivers = current_app.extensions["store"].route_drivers(plan_id)
+    return jsonify({**found, "drivers": drivers})
 
 
 @bp.get("/api/delivery/plans/<plan_id>/routes/<route_id>")
 def delivery_route(plan_id: str, route_id: str):
-    """One route of a plan, for the driver."""
-    return jsonify(_delivery().route(plan_id, route_id))
+    """One route of a plan, for the driver it is assigned to (``driver``)."""
+    check_route(plan_id, route_id)
+    found = _delivery().route(plan_id, route_id)
+    driver = current_app.extensions["store"].route_drivers(plan_id).get(route_id)
+    return jsonify({**found, "driver": driver})
+
+
+@bp.post("/api/delivery/plans/<plan_id>/routes/<route_id>/driver")
+@write_access(capability="routes.plan")
+def assign_driver(plan_id: str, route_id: str):
+    """Assign a route to a driver (``{"driver": username}``; null unassigns)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or "driver" not in body:
+        raise ValidationError([ValidationIssue("request", None, "driver", "required")])
+    _delivery().route(plan_id, route_id)  # 404 for an unknown plan or route
+    store = current_app.extensions["store"]
+    name = body["driver"]
+    if name is not None:
+        name = str(name)
+        found = store.get_user(name)
+        if found is None:
+            raise NotFoundError(f"user '{name}' not found")
+        if found.role != "driver":
+            reason = f"user '{name}' has role '{found.role}', not driver"
+            raise ValidationError([ValidationIssue("request", None, "driver", reason)])
+    store.assign_driver(plan_id, route_id, name)
+    return jsonify(plan_id=plan_id, route_id=route_id, driver=name)
 
 
 @bp.post("/api/delivery/plans/<plan_id>/routes/<route_id>/stops/<path:stop_id>")
-@write_access()
+@write_access(capability="stops.mark")
 def mark_stop(plan_id: str, route_id: str, stop_id: str):
-    """Mark a stop ``delivered`` or ``failed`` (with a ``reason``), or ``pending`` again."""
+    """Mark a stop ``delivered`` or ``failed`` (with a ``reason``), or ``pending`` again;
+    a driver only on a route assigned to them."""
+    check_route(plan_id, route_id, mark=True)
     body = request.get_json(silent=True) or {}
     seq = _delivery().mark(
         plan_id,
@@ -128,7 +162,7 @@ def mark_stop(plan_id: str, route_id: str, stop_id: str):
 
 
 @bp.post("/api/delivery/plans/<plan_id>/replan")
-@write_access(role="admin")
+@write_access(capability="routes.plan")
 def replan_delivery(plan_id: str):
     """Re-plan what is left from each vehicle's last delivered stop; answers a job id.
 
@@ -158,6 +192,7 @@ def replan_delivery(plan_id: str):
 
 
 @bp.get("/api/delivery/progress")
+@require("routes.read")
 def delivery_progress():
     """Stops of the newest (or ``plan``) delivery plan with their state, as GeoJSON."""
     return jsonify(_delivery().progress(request.args.get("plan") or None))
@@ -165,14 +200,38 @@ def delivery_progress():
 
 @bp.get("/routes")
 def routes_page():
-    """Delivery and patrol plans, with a button to plan a new run."""
+    """Delivery and patrol plans, with a button to plan a new run (a driver: the plans
+    holding their routes)."""
     store = current_app.extensions["store"]
+    user = current_user()
     plans = store.list_route_plans()
-    details = {}
+    mine: set[tuple[str, str]] | None = None
+    if user is not None and user.role == "driver":
+        mine = set(store.routes_of_driver(user.username))
+        plans = [p for p in plans if any(p["plan_id"] == plan for plan, _ in mine)]
+    else:
+        check("routes.read")
+    details, drivers = {}, {}
     for plan in plans:
         if plan["kind"] == "delivery":
-            details[plan["plan_id"]] = _delivery().get(plan["plan_id"])["plan"]
-    return render_template("routes.html", plans=plans, details=details)
+            found = _delivery().get(plan["plan_id"])["plan"]
+            if mine is not None:
+                kept = [r for r in found["routes"] if (plan["plan_id"], r["route_id"]) in mine]
+                found = {**found, "routes": kept}
+            details[plan["plan_id"]] = found
+            drivers[plan["plan_id"]] = store.route_drivers(plan["plan_id"])
+    can_plan = access.can(user, "routes.plan")
+    driver_names = (
+        [u.username for u in store.list_users() if u.role == "driver"] if can_plan else []
+    )
+    return render_template(
+        "routes.html",
+        plans=plans if mine is None else [p for p in plans if p["kind"] == "delivery"],
+        details=details,
+        drivers=drivers,
+        driver_names=driver_names,
+        can_plan=can_plan,
+    )
 
 
 @bp.get("/driver/<plan_id>/<route_id>")
@@ -180,6 +239,7 @@ def driver_page(plan_id: str, route_id: str):
     """The driver's phone page: map, stops in order with ETA and drops, delivered buttons."""
     if current_user() is None:
         return redirect(url_for("auth.login", next=request.path))
+    check_route(plan_id, route_id)
     route = _delivery().route(plan_id, route_id)
     return render_template("driver.html", data=route, plan_id=plan_id, route_id=route_id)
 
@@ -187,6 +247,7 @@ def driver_page(plan_id: str, route_id: str):
 @bp.get("/driver/<plan_id>/<route_id>.gpx")
 def driver_gpx(plan_id: str, route_id: str):
     """The route as a GPX 1.1 file for a navigation app."""
+    check_route(plan_id, route_id)
     text = _delivery().gpx(plan_id, route_id)
     return Response(
         text,
@@ -198,6 +259,7 @@ def driver_gpx(plan_id: str, route_id: str):
 @bp.get("/driver/<plan_id>/<route_id>/manifest")
 def driver_manifest(plan_id: str, route_id: str):
     """A printable manifest: every drop by stop and building."""
+    check_route(plan_id, route_id)
     route = _delivery().route(plan_id, route_id)
     rows = _delivery().manifest(plan_id, route_id)
     return render_template("manifest.html", data=route, rows=rows)
@@ -208,7 +270,7 @@ def _patrol():
 
 
 @bp.post("/api/patrol/plans")
-@write_access(role="admin")
+@write_access(capability="routes.plan")
 def create_patrol_plan():
     """Start a patrol plan: ``kind`` "streets" (every street of ``grids``) or "checkpoints";
     ``teams``, ``shift_h``. Answers a job id at once."""
@@ -257,18 +319,21 @@ def create_patrol_plan():
 
 
 @bp.get("/api/patrol/plans/<plan_id>")
+@require("routes.read")
 def patrol_plan(plan_id: str):
     """A patrol plan: summary per team and the walk as GeoJSON."""
     return jsonify(_patrol().get(plan_id))
 
 
 @bp.get("/patrol/<plan_id>")
+@require("routes.read")
 def patrol_page(plan_id: str):
     """The patrol team's phone page: the walk on a map, lengths, shift check, GPX per team."""
     return render_template("patrol.html", data=_patrol().get(plan_id), plan_id=plan_id)
 
 
 @bp.get("/patrol/<plan_id>/<team>.gpx")
+@require("routes.read")
 def patrol_gpx_file(plan_id: str, team: str):
     """One team's walk (or ``all`` for a checkpoint tour) as GPX."""
     return Response(

@@ -55,4 +55,16 @@
   for (const button of document.querySelectorAll("button.replan")) {
     button.addEventListener("click", () => start(`/api/delivery/plans/${button.dataset.plan}/replan`, {}));
   }
+  // a dispatcher assigns each route to a driver
+  for (const select of document.querySelectorAll("select.assign-driver")) {
+    select.addEventListener("change", async () => {
+      const { plan, route } = select.dataset;
+      const response = await fetch(`/api/delivery/plans/${plan}/routes/${route}/driver`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ driver: select.value || null }),
+      });
+      select.classList.toggle("error", !response.ok);
+    });
+  }
 })();
