@@ -77,7 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {label}: http://{args.host}:{args.port}{path}")
     if args.no_serve:
         return 0
-    return _serve(url, args.host, args.port)
+    return _serve(url, args.host, args.port, anonymous_read=True)  # the demo is public
 
 
 def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
@@ -103,10 +103,10 @@ def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
     return links
 
 
-def _serve(url: str, host: str, port: int) -> int:
+def _serve(url: str, host: str, port: int, *, anonymous_read: bool | None = None) -> int:
     from mapserver.web import create_app
 
-    app = create_app({"database_url": url})
+    app = create_app({"database_url": url, "anonymous_read": anonymous_read})
     print(f"作战图 / command map: http://{host}:{port}/")
     app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
     return 0
@@ -246,28 +246,6 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {issue}", file=sys.stderr)
         return 2
     print(f"{n} rows written, change log at #{seq}")
-    return 0
-
-
-def cmd_user(args: argparse.Namespace) -> int:
-    """Create a user (and optionally print an API token)."""
-    from mapserver.store import open_store
-
-    store = open_store(args.database or load_settings().database_url)
-    if args.grid is not None and not len(store.read_grids(ids=[args.grid])):
-        known = store.read_grids()["grid_id"].astype(str).tolist()
-        example = f"e.g. {', '.join(known[:3])}" if known else "the store holds no grids"
-        print(
-            f"网格不存在，未创建用户 / grid '{args.grid}' does not exist, "
-            f"no user created ({len(known)} grids, {example})",
-            file=sys.stderr,
-        )
-        store.dispose()
-        return 2
-    store.create_user(args.username, args.password, role=args.role, grid_id=args.grid)
-    print(f"user {args.username} ({args.role})")
-    if args.token:
-        print(f"token: {store.create_token(args.username)}")
     return 0
 
 
@@ -807,13 +785,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(func=cmd_init)
 
-    user = sub.add_parser("user", help="create a user")
-    user.add_argument("username")
-    user.add_argument("password")
-    user.add_argument("--role", choices=["admin", "worker"], default="worker")
-    user.add_argument("--grid", help="the worker's grid id")
-    user.add_argument("--token", action="store_true", help="also print an API token")
-    user.set_defaults(func=cmd_user)
+    from mapserver.cli_users import add_parser as add_users_parser
+
+    add_users_parser(sub)
 
     from mapserver.cli_events import add_parser as add_events_parser
 
@@ -823,6 +797,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mapserver`` command."""
+    from mapserver.cli_users import legacy_argv
+
+    argv = legacy_argv(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -144,6 +144,15 @@ def admin_token(app) -> str:
     return app.extensions["store"].create_token("admin")
 
 
+@pytest.fixture
+def viewer(app, admin_token):
+    """A test client sending the demo admin's API token with every request (reading
+    needs a login unless anonymous reading is on)."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_token}"
+    return client
+
+
 class LiveServer:
     """A real HTTP server for one app, in a background thread."""
 
@@ -219,9 +228,12 @@ def offline_page(browser):
 
 
 def _wait_for_job(client, job_id: str, timeout: float = 60.0) -> dict:
+    # reading a job needs a login: poll with an admin token of the client's own app
+    token = client.application.extensions["store"].create_token("admin")
+    auth = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").get_json()
+        job = client.get(f"/api/jobs/{job_id}", headers=auth).get_json()
         if job["state"] in ("done", "failed"):
             return job
         time.sleep(0.05)

@@ -446,5 +446,52 @@ def openapi_document() -> dict:
             "/api/import/mappings": _get("Saved column mappings (admin)", [], json_ok),
             "/api/import/log": _get("The latest imports (admin)", [], json_ok),
             **_event_paths(json_ok),
+            **_user_paths(json_ok),
+        },
+    }
+
+
+def _user_paths(json_ok: dict) -> dict:
+    """The user administration and route assignment endpoints (admins, dispatchers)."""
+    body = {"content": {"application/json": {"schema": {"type": "object"}}}}
+    secured = {"security": [{"bearer": []}]}
+    errors = {"400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR}
+    return {
+        "/api/users": {
+            "get": {
+                "summary": "Every user: name, role, grid (admin)",
+                **secured,
+                "responses": {"200": json_ok, **errors},
+            },
+            "post": {
+                "summary": "Add a user: username, password, role, grid_id (admin)",
+                **secured,
+                "requestBody": body,
+                "responses": {"201": json_ok, "409": _ERROR, **errors},
+            },
+        },
+        "/api/users/{username}": {
+            "patch": {
+                "summary": "Change a user's role, grid_id or password (admin)",
+                **secured,
+                "parameters": [_path("username")],
+                "requestBody": body,
+                "responses": {"200": json_ok, **errors},
+            },
+            "delete": {
+                "summary": "Remove a user and their tokens (admin)",
+                **secured,
+                "parameters": [_path("username")],
+                "responses": {"200": json_ok, **errors},
+            },
+        },
+        "/api/delivery/plans/{plan_id}/routes/{route_id}/driver": {
+            "post": {
+                "summary": "Assign a route to a driver (dispatcher); driver null unassigns",
+                **secured,
+                "parameters": [_path("plan_id"), _path("route_id")],
+                "requestBody": body,
+                "responses": {"200": json_ok, **errors},
+            },
         },
     }

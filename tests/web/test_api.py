@@ -40,7 +40,8 @@ def _household_counts(demo_layers: dict) -> pd.Series:
     return per_building.reindex(buildings["building_id"]).fillna(0).groupby(community.values).sum()
 
 
-def test_config_has_default_scheme_and_levels(client):
+def test_config_has_default_scheme_and_levels(viewer):
+    client = viewer  # reading needs a login
     data = client.get("/api/config").get_json()
     assert data["scheme"]["name"] == "hongkou6"
     assert len(data["scheme"]["codes"]) == 6
@@ -50,7 +51,8 @@ def test_config_has_default_scheme_and_levels(client):
     assert client.get("/api/config?lang=en").get_json()["strings"]["legend"] == "Legend"
 
 
-def test_grid_counts_roll_up_to_communities(client, demo_layers):
+def test_grid_counts_roll_up_to_communities(viewer, demo_layers):
+    client = viewer  # reading needs a login
     data = client.get("/api/grids?level=community").get_json()
     expected = _household_counts(demo_layers)
     assert len(data["features"]) == len(expected) >= 5
@@ -61,7 +63,8 @@ def test_grid_counts_roll_up_to_communities(client, demo_layers):
         assert props["colour"] == COLOURS[props["status"]]
 
 
-def test_bbox_and_parent_filters(client):
+def test_bbox_and_parent_filters(viewer):
+    client = viewer  # reading needs a login
     everything = client.get("/api/grids?level=micro").get_json()["features"]
     first = everything[0]
     xs = [pt[0] for pt in first["geometry"]["coordinates"][0]]
@@ -77,7 +80,8 @@ def test_bbox_and_parent_filters(client):
     assert bad.status_code == 400 and bad.get_json()["issues"][0]["field"] == "bbox"
 
 
-def test_gcj02_output_is_shifted_by_hundreds_of_metres(client):
+def test_gcj02_output_is_shifted_by_hundreds_of_metres(viewer):
+    client = viewer  # reading needs a login
     plain = client.get("/api/grids?level=subdistrict").get_json()["features"][0]
     shifted = client.get("/api/grids?level=subdistrict&coords=gcj02").get_json()["features"][0]
     a = np.array(plain["geometry"]["coordinates"][0][0])
@@ -91,7 +95,8 @@ def test_write_requires_login_or_token(client):
     assert response.status_code == 401
 
 
-def test_status_write_recolours_building_and_grids(app, client, admin_token, demo_layers):
+def test_status_write_recolours_building_and_grids(app, viewer, admin_token, demo_layers):
+    client = viewer  # reading needs a login
     households = demo_layers["households"]
     building_id = households["building_id"].iloc[0]
     rows = [
@@ -205,13 +210,15 @@ def test_wrong_password_is_refused(client):
     assert "用户名或密码错误" in response.get_data(as_text=True)
 
 
-def test_search_finds_grid_by_name(client, demo_layers):
+def test_search_finds_grid_by_name(viewer, demo_layers):
+    client = viewer  # reading needs a login
     name = demo_layers["grids"].query("level == 'community'")["name"].iloc[0]
     results = client.get(f"/api/search?q={name}").get_json()["results"]
     assert results and results[0]["name"] == name and len(results[0]["bbox"]) == 4
 
 
-def test_openapi_lists_every_api_route(app, client):
+def test_openapi_lists_every_api_route(app, viewer):
+    client = viewer  # reading needs a login
     doc = client.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     routes = {
@@ -225,18 +232,20 @@ def test_openapi_lists_every_api_route(app, client):
 
 
 @pytest.mark.parametrize("path", ["/", "/login", "/vendor/leaflet/leaflet.js", "/static/js/map.js"])
-def test_pages_and_local_assets_are_served(client, path):
-    assert client.get(path).status_code == 200
+def test_pages_and_local_assets_are_served(viewer, path):
+    assert viewer.get(path).status_code == 200
 
 
-def test_roads_and_checkpoints_layers(client):
+def test_roads_and_checkpoints_layers(viewer):
+    client = viewer  # reading needs a login
     roads = client.get("/api/roads").get_json()["features"]
     checkpoints = client.get("/api/checkpoints").get_json()["features"]
     assert any(f["properties"]["road_class"] == "gate" for f in roads)
     assert len(checkpoints) >= 10
 
 
-def test_colour_rule_per_request(client):
+def test_colour_rule_per_request(viewer):
+    client = viewer  # reading needs a login
     worst = client.get("/api/grids?level=community&rule=worst").get_json()["features"]
     share = client.get("/api/grids?level=community&rule=share").get_json()["features"]
     order = [c.code for c in SCHEME.codes_worst_first()]

@@ -9,6 +9,12 @@ import pytest
 from mapserver.cli import main as cli_main
 
 
+@pytest.fixture
+def client(viewer):
+    """Entrances and cordons are read by a logged-in planner role: the admin's token."""
+    return viewer
+
+
 @pytest.fixture(scope="module")
 def village(demo_layers) -> str:
     grids = demo_layers["grids"]

@@ -141,7 +141,10 @@ def test_summary_counts_per_grid_level_day_and_household_rate(
     level = dict(zip(grids["grid_id"], grids["level"], strict=True))
     buildings = demo_layers["buildings"]
     for wanted in ("community", "big", "micro"):
-        answer = client.get(f"/api/events/summary?level={wanted}&by=day")
+        answer = client.get(
+            f"/api/events/summary?level={wanted}&by=day",
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
         assert answer.status_code == 200
         summary = _strict(answer)
         expected: dict[str, int] = {}
@@ -168,7 +171,10 @@ def test_summary_counts_per_grid_level_day_and_household_rate(
         "2022-04-02": 13,
         "2022-04-03": 13,
     }
-    bad = client.get("/api/events/summary?parent=NO-SUCH-GRID")
+    bad = client.get(
+        "/api/events/summary?parent=NO-SUCH-GRID",
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
     assert bad.status_code == 400 and bad.get_json()["issues"][0]["field"] == "parent"
 
 
@@ -198,8 +204,8 @@ def test_bad_uploads_write_nothing_and_name_the_problem(app, client, admin_token
     assert app.extensions["store"].table_rows("events") == []
 
 
-def test_openapi_describes_the_event_endpoints(client):
-    paths = client.get("/api/openapi.json").get_json()["paths"]
+def test_openapi_describes_the_event_endpoints(viewer):
+    paths = viewer.get("/api/openapi.json").get_json()["paths"]
     for path in ("/api/events", "/api/events/summary", "/api/events/upload"):
         assert path in paths
     assert "security" in paths["/api/events"]["get"]

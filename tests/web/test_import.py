@@ -79,12 +79,13 @@ def test_import_replaces_layers_and_map_shows_them(app, client, admin_token):
     response = _post(client, admin_token, files, replace="1")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["imported"]["buildings"] == 2
-    grids = client.get("/api/grids?level=micro").get_json()["features"]
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    grids = client.get("/api/grids?level=micro", headers=auth).get_json()["features"]
     by_id = {f["id"]: f["properties"] for f in grids}
     assert set(by_id) == {"NB-1", "NB-2"}
     assert by_id["NB-1"]["counts"] == {"red": 1, "green": 1}
     assert by_id["NB-1"]["status"] == "red" and by_id["NB-2"]["status"] == "blue"
-    buildings = client.get("/api/buildings?grid=NB").get_json()["features"]
+    buildings = client.get("/api/buildings?grid=NB", headers=auth).get_json()["features"]
     assert {f["properties"]["grid_id"] for f in buildings} == {"NB-1", "NB-2"}
 
 

@@ -93,14 +93,14 @@ def test_versions_conflict_publish_compare_rollback_export(app, client, demo_lay
     )
     assert stale.status_code == 409 and "version" in stale.get_json()["message"]
     assert client.post(f"/api/planner/versions/{v1}/publish", headers=auth).status_code == 200
-    shown = client.get(f"/api/buildings?grid={parent}").get_json()["features"]
+    shown = client.get(f"/api/buildings?grid={parent}", headers=auth).get_json()["features"]
     assert {f["id"]: f["properties"]["grid_id"] for f in shown}[building] == cells[1]
     v2 = client.post(
         f"/api/planner/{parent}/versions",
         json={"base_version": v1, "assignment": original},
         headers=auth,
     ).get_json()
-    diff = client.get(f"/api/planner/compare?a={v1}&b={v2['version']}").get_json()
+    diff = client.get(f"/api/planner/compare?a={v1}&b={v2['version']}", headers=auth).get_json()
     assert [m["building_id"] for m in diff["moves"]] == [building]
     assert (
         client.post(
@@ -108,9 +108,9 @@ def test_versions_conflict_publish_compare_rollback_export(app, client, demo_lay
         ).status_code
         == 200
     )
-    exported = client.get(f"/api/planner/versions/{v1}/export").get_json()
+    exported = client.get(f"/api/planner/versions/{v1}/export", headers=auth).get_json()
     assert {f["properties"]["grid_id"] for f in exported["features"]} == set(cells)
-    gpkg = client.get(f"/api/planner/versions/{v1}/export?format=gpkg")
+    gpkg = client.get(f"/api/planner/versions/{v1}/export?format=gpkg", headers=auth)
     frame = gpd.read_file(io.BytesIO(gpkg.data))
     assert len(frame) == len(cells)
 

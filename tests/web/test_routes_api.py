@@ -37,7 +37,9 @@ def routes_client(planned_db, tmp_path):
     shutil.copy(path, copy)
     app = create_app({"database_url": f"sqlite:///{copy}", "secret_key": "t"})
     token = app.extensions["store"].create_token("admin")
-    yield app.test_client(), plan_id, {"Authorization": f"Bearer {token}"}
+    client = app.test_client()  # reads carry the admin's token; writes send it explicitly
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    yield client, plan_id, {"Authorization": f"Bearer {token}"}
     app.extensions["jobs"].shutdown()
     app.extensions["store"].dispose()
 
@@ -59,7 +61,8 @@ def test_plan_serves_every_order_once(routes_client, demo_layers):
 
 def test_new_plan_as_a_job_and_bad_requests(routes_client, wait_job):
     client, _, auth = routes_client
-    assert client.post("/api/delivery/plans", json={}).status_code == 401
+    anonymous = {"Authorization": ""}
+    assert client.post("/api/delivery/plans", json={}, headers=anonymous).status_code == 401
     bad = client.post("/api/delivery/plans", json={"vans": "many", "colour": 1}, headers=auth)
     assert bad.status_code == 400
     assert {i["field"] for i in bad.get_json()["issues"]} == {"vans", "colour"}

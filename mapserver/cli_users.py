@@ -1,0 +1,176 @@
+"""The ``mapserver user`` sub-commands: add, list, remove, role, password, assign."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mapserver.config import load_settings
+from mapserver.errors import NotFoundError
+from mapserver.services.access import ROLES
+
+ACTIONS: tuple[str, ...] = ("add", "list", "remove", "role", "password", "assign")
+
+
+def legacy_argv(argv: list[str]) -> list[str]:
+    """Rewrite the old ``mapserver user NAME PASSWORD ...`` form to ``user add NAME ...``."""
+    argv = list(argv)
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--database" else 1  # the only global option with a value
+    if i < len(argv) - 1 and argv[i] == "user":
+        nxt = argv[i + 1]
+        if nxt not in ACTIONS and not nxt.startswith("-"):
+            argv.insert(i + 1, "add")
+    return argv
+
+
+def _open(args: argparse.Namespace):
+    from mapserver.store import open_store
+
+    return open_store(args.database or load_settings().database_url)
+
+
+def _missing_grid(store, grid_id: str | None, *, action: str) -> bool:
+    """Print why and return True when ``grid_id`` is given but not in the store."""
+    if grid_id is None or len(store.read_grids(ids=[grid_id])):
+        return False
+    known = store.read_grids()["grid_id"].astype(str).tolist()
+    example = f"e.g. {', '.join(known[:3])}" if known else "the store holds no grids"
+    print(
+        f"网格不存在，未{action}用户 / grid '{grid_id}' does not exist, "
+        f"no user {'created' if action == '创建' else 'changed'} ({len(known)} grids, {example})",
+        file=sys.stderr,
+    )
+    return True
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Create (or replace) a user; a grid not in the store is refused."""
+    store = _open(args)
+    try:
+        if _missing_grid(store, args.grid, action="创建"):
+            return 2
+        store.create_user(args.username, args.password, role=args.role, grid_id=args.grid)
+        print(f"user {args.username} ({args.role}{', grid ' + args.grid if args.grid else ''})")
+        if args.token:
+            print(f"token: {store.create_token(args.username)}")
+        return 0
+    finally:
+        store.dispose()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every user: name, role, grid."""
+    store = _open(args)
+    try:
+        for user in store.list_users():
+            print(f"{user.username}\t{user.role}\t{user.grid_id or '-'}")
+        return 0
+    finally:
+        store.dispose()
+
+
+def _change(args: argparse.Namespace, **kwargs: object) -> int:
+    store = _open(args)
+    try:
+        user = store.update_user(args.username, **kwargs)  # type: ignore[arg-type]
+    except (NotFoundError, ValueError) as err:
+        print(f"  {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.dispose()
+    print(f"user {user.username} ({user.role}{', grid ' + user.grid_id if user.grid_id else ''})")
+    return 0
+
+
+def cmd_role(args: argparse.Namespace) -> int:
+    """Change a user's role and, with ``--grid`` or ``--no-grid``, their grid."""
+    if args.grid is not None:
+        store = _open(args)
+        missing = _missing_grid(store, args.grid, action="修改")
+        store.dispose()
+        if missing:
+            return 2
+    return _change(args, role=args.role, grid_id=args.grid, clear_grid=args.no_grid)
+
+
+def cmd_password(args: argparse.Namespace) -> int:
+    """Set a new password for a user."""
+    return _change(args, password=args.password)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Remove a user and their API tokens."""
+    store = _open(args)
+    try:
+        store.delete_user(args.username)
+    except NotFoundError as err:
+        print(f"  {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.dispose()
+    print(f"removed {args.username}")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    """Assign a delivery route to a driver (``-`` unassigns)."""
+    store = _open(args)
+    try:
+        saved = store.get_route_plan(args.plan)
+        routes = {r["route_id"] for r in saved["data"]["plan"]["routes"]}
+        if args.route not in routes:
+            print(f"  route '{args.route}' not in plan '{args.plan}'", file=sys.stderr)
+            return 2
+        driver = None if args.driver == "-" else args.driver
+        if driver is not None:
+            user = store.get_user(driver)
+            if user is None or user.role != "driver":
+                print(f"  '{driver}' is not a user with role driver", file=sys.stderr)
+                return 2
+        store.assign_driver(args.plan, args.route, driver)
+    except NotFoundError as err:
+        print(f"  {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.dispose()
+    print(f"route {args.plan}/{args.route}: {driver or '-'}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``user add|list|remove|role|password|assign`` to the command line."""
+    user = sub.add_parser(
+        "user",
+        help="users: add, list, remove, role, password, assign (a route to a driver)",
+    )
+    actions = user.add_subparsers(dest="user_action", required=True)
+    add = actions.add_parser("add", help="create a user (the old `user NAME PASSWORD` form)")
+    add.add_argument("username")
+    add.add_argument("password")
+    add.add_argument("--role", choices=ROLES, default="worker")
+    add.add_argument("--grid", help="root of the user's area in the grid tree")
+    add.add_argument("--token", action="store_true", help="also print an API token")
+    add.set_defaults(func=cmd_add)
+    listing = actions.add_parser("list", help="list users")
+    listing.set_defaults(func=cmd_list)
+    remove = actions.add_parser("remove", help="remove a user and their tokens")
+    remove.add_argument("username")
+    remove.set_defaults(func=cmd_remove)
+    role = actions.add_parser("role", help="change a user's role (and grid)")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    grid = role.add_mutually_exclusive_group()
+    grid.add_argument("--grid", help="new root of the user's area")
+    grid.add_argument("--no-grid", action="store_true", help="remove the user's grid")
+    role.set_defaults(func=cmd_role)
+    password = actions.add_parser("password", help="set a new password")
+    password.add_argument("username")
+    password.add_argument("password")
+    password.set_defaults(func=cmd_password)
+    assign = actions.add_parser("assign", help="assign a delivery route to a driver")
+    assign.add_argument("plan")
+    assign.add_argument("route")
+    assign.add_argument("driver", help="a user with role driver, or - to unassign")
+    assign.set_defaults(func=cmd_assign)
