@@ -18,7 +18,7 @@ from mapserver.services import access, statusio
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.web import i18n
 from mapserver.web.access import check, reader_area, require
-from mapserver.web.auth import write_access
+from mapserver.web.auth import current_user, write_access
 from mapserver.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -84,6 +84,8 @@ def config():
         colour_rule=view.colour_rule,
         share_threshold=view.share_threshold,
         seq=view.snapshot().seq,
+        public=current_user() is None,
+        menu=access.menu(current_user()),
     )
 
 

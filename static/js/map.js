@@ -86,6 +86,7 @@
     },
   });
   async function loadDeliveries() {
+    if (!(state.config.menu || []).includes("routes")) return; // deliveries need a role that reads them
     const data = await getJSON("/api/delivery/progress");
     deliveryLayer.clearLayers();
     deliveryLayer.addData(data);
@@ -547,7 +548,7 @@
     gridLayer.addData(grids);
     buildingLayer.clearLayers();
     state.buildingsById.clear();
-    if (showBuildings) {
+    if (showBuildings && !state.config.public) {
       const where2 = state.parent ? `grid=${encodeURIComponent(state.parent)}` : bboxParam();
       const buildings = await getJSON(`/api/buildings?${where2}${coordsParam()}`);
       if (token !== loadToken) return;
@@ -572,6 +573,8 @@
   }
 
   // -- legend -------------------------------------------------------------------
+  // a count the server suppressed for the public (below 5 households) is null: "<5"
+  const shown = (n) => (n === null ? T("suppressed") : n || 0);
   async function refreshLegend(summary) {
     if (state.legendHook && state.legendHook()) return; // another colouring draws its own legend
     if (!summary) {
@@ -585,8 +588,8 @@
         rows.push(
           `<tr data-code="${c.code}"><td><span class="swatch" style="background:${c.colour}"></span>${escapeHtml(
             labelOf(c)
-          )}</td><td class="count" data-code="${c.code}">${summary.counts[c.code] || 0}</td><td class="persons" data-code="${c.code}">${
-            summary.person_counts[c.code] || 0
+          )}</td><td class="count" data-code="${c.code}">${shown(summary.counts[c.code])}</td><td class="persons" data-code="${c.code}">${
+            shown(summary.person_counts[c.code])
           }</td></tr>`
         );
       }

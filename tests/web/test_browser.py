@@ -47,8 +47,18 @@ def _pick_building(demo_layers) -> tuple[str, str, list[str]]:
     raise AssertionError("no building without red households")
 
 
+def _login_if_asked(page, username: str = "admin") -> None:
+    """Log in when the page went to the login form (reading needs a login by default)."""
+    if "/login" in page.url:
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", "demo2020")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+
+
 def _open_map(page, url: str) -> None:
     page.goto(url)
+    _login_if_asked(page)
     page.wait_for_selector("body[data-ready='1']", timeout=20_000)
 
 
@@ -89,11 +99,14 @@ def test_command_map_offline_colours_legend_and_live_update(
     _open_map(page, live_server.url + "/")
     fills = _fills(page, "grid")
     assert len(fills) >= 5
-    api = requests.get(f"{live_server.url}/api/grids?level=community", timeout=10).json()
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    api = requests.get(
+        f"{live_server.url}/api/grids?level=community", headers=auth, timeout=10
+    ).json()
     expected = {f["id"]: f["properties"]["colour"].lower() for f in api["features"]}
     assert fills == expected
     assert set(fills.values()) <= set(COLOURS.values())
-    summary = requests.get(f"{live_server.url}/api/summary", timeout=10).json()
+    summary = requests.get(f"{live_server.url}/api/summary", headers=auth, timeout=10).json()
     legend = _legend(page)
     for code in COLOURS:
         assert legend[code] == summary["counts"].get(code, 0)
@@ -120,7 +133,7 @@ def _start_server(url: str, port: int) -> tuple[subprocess.Popen, str]:
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            if requests.get(f"{base}/api/summary", timeout=1).ok:
+            if requests.get(f"{base}/login", timeout=1).ok:
                 return proc, base
         except requests.ConnectionError:
             time.sleep(0.2)
@@ -195,9 +208,7 @@ def test_driver_marks_delivered_and_command_map_shows_it(app, live_server, brows
     phone = context.new_page()
     phone.set_viewport_size({"width": 390, "height": 800})
     phone.goto(f"{live_server.url}/driver/{plan_id}/{route['route_id']}")
-    phone.fill("input[name=username]", "admin")
-    phone.fill("input[name=password]", "demo2020")
-    phone.click("button[type=submit]")
+    _login_if_asked(phone)
     item = f"li.stop[data-stop='{stop_id}']"
     phone.wait_for_selector(item, timeout=10_000)
     phone.locator(f"{item} button.mark-delivered").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -41,7 +42,11 @@ def test_grids_coloured_by_events_and_points_for_a_logged_in_user(
     assert page.locator("path.ms-event").count() == 60
 
     level = page.eval_on_selector("#level", "s => s.value")
-    summary = requests.get(f"{live_server.url}/api/events/summary?level={level}", timeout=10).json()
+    summary = requests.get(
+        f"{live_server.url}/api/events/summary?level={level}",
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=10,
+    ).json()
     page.select_option("#colour-mode", "events")
     page.wait_for_selector("body[data-event-mode='events']", timeout=10_000)
     expected = {g["grid_id"]: g["colour_count"].lower() for g in summary["grids"]}
@@ -68,7 +73,9 @@ def test_grids_coloured_by_events_and_points_for_a_logged_in_user(
     assert not [u for u in page.blocked if "127.0.0.1" in u]
 
 
-def test_points_stay_hidden_without_login(live_server, offline_page, admin_token):
+def test_points_stay_hidden_without_login(app, live_server, offline_page, admin_token):
+    # the public map (anonymous reading on) shows grid counts, never event points
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], anonymous_read=True)
     table = "编号,经度,纬度\nP1,121.2,31.1\n"
     requests.post(
         f"{live_server.url}/api/events/upload",
