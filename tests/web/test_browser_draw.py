@@ -60,8 +60,9 @@ def _draw_rectangle(page, bounds: tuple[float, float, float, float]) -> dict:
     return json.loads(page.get_attribute("body", "data-area"))
 
 
-def test_draw_area_entrances_and_cordon(live_server, offline_page, demo_layers):
+def test_draw_area_entrances_and_cordon(live_server, offline_page, demo_layers, admin_token):
     """A rectangle drawn around the village gets the same entrances as the API, and a cordon."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
     page = offline_page
     _open_map(page, live_server.url + "/")
     bounds = _village_bounds(demo_layers)
@@ -78,7 +79,7 @@ def test_draw_area_entrances_and_cordon(live_server, offline_page, demo_layers):
     page.click("#area-entrances")
     page.wait_for_selector("path.ms-entrance", timeout=10_000)
     expected = requests.post(
-        f"{live_server.url}/api/entrances", json={"polygon": polygon}, timeout=30
+        f"{live_server.url}/api/entrances", json={"polygon": polygon}, headers=auth, timeout=30
     ).json()
     assert expected["total"] > 0
     assert page.locator("path.ms-entrance").count() == expected["total"]
@@ -92,6 +93,7 @@ def test_draw_area_entrances_and_cordon(live_server, offline_page, demo_layers):
     cordon = requests.post(
         f"{live_server.url}/api/cordon",
         json={"polygon": polygon, "max_outward_m": 0, "keep_existing": True},
+        headers=auth,
         timeout=30,
     ).json()
     assert int(page.inner_text("#cordon-staffed")) == cordon["summary"]["staffed"] > 0
