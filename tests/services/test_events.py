@@ -119,6 +119,9 @@ def test_bd09_xiaoqu_points_counted_per_community_as_an_independent_sjoin(
 
     app = create_app({"database_url": url, "secret_key": "test"})
     client = app.test_client()
+    store = app.extensions["store"]
+    store.create_user("chief", "pw", role="commander")  # event counts need a login
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {store.create_token('chief')}"
     answer = client.get("/api/events/summary?level=community&by=day")
     assert answer.status_code == 200
     summary = _strict(answer.get_data(as_text=True))
