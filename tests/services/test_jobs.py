@@ -48,7 +48,8 @@ def test_job_result_progress_and_failure(tmp_path):
     store.dispose()
 
 
-def test_job_endpoint(client, app):
+def test_job_endpoint(viewer, app):
+    client = viewer  # reading a job needs a login
     job_id = app.extensions["jobs"].submit("test", {}, lambda progress: {"ok": True})
     _wait(app.extensions["store"], job_id)
     assert client.get(f"/api/jobs/{job_id}").get_json()["result"] == {"ok": True}
