@@ -485,3 +485,20 @@ def test_user_commands_on_the_command_line(demo_db_url, demo_layers, capsys, rol
     assert store.route_drivers(plan_id) == {route: "drv1"}
     store.assign_driver(plan_id, route, None)  # the module's database stays as it was
     store.dispose()
+
+
+def test_anonymous_reading_is_a_setting_off_by_default(monkeypatch, demo_db_url):
+    from mapserver.config import load_settings
+
+    monkeypatch.delenv("MAPSERVER_ANONYMOUS_READ", raising=False)
+    assert load_settings().anonymous_read is False
+    monkeypatch.setenv("MAPSERVER_ANONYMOUS_READ", "1")
+    assert load_settings().anonymous_read is True
+    app = create_app({"database_url": demo_db_url, "secret_key": "s"})
+    try:
+        assert app.test_client().get("/api/grids?level=community").status_code == 200
+    finally:
+        app.extensions["jobs"].shutdown()
+        app.extensions["store"].dispose()
+    monkeypatch.setenv("MAPSERVER_ANONYMOUS_READ", "0")
+    assert load_settings().anonymous_read is False
