@@ -170,7 +170,7 @@ def changes():
     found = _view().changes(since, rule=_rule())
     scope = reader_area()
     if scope is not None:
-        building_grid = _view().layers().buildings["grid_id"].to_dict()
+        building_grid = _view().layers().buildings["grid_id"]  # a Series: .get per id
         found = access.scope_changes(found, building_grid, scope)
     return jsonify(found)
 
