@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapserver import crs
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io import safety
 from mapserver.io.encoding import detect_text, normal_encoding, shapefile_encoding
 from mapserver.model import STORAGE_CRS
 
@@ -79,18 +80,45 @@ def read_vector(
         raise ValueError(msg)
     used = None
     if suffix == ".kml":
+        safety.sniff_kml(path, path.name)
         gdf = _read_kml(path)
     elif suffix in (".zip", ".shp"):
+        if suffix == ".zip":
+            source = f"/vsizip/{path}/{safety.check_zipped_shapefile(path, path.name)}"
+        else:
+            safety.check_shapefile(path, path.name)
+            source = str(path)
         used = (normal_encoding(encoding), "given") if encoding else shapefile_encoding(path)
-        source = f"/vsizip/{path}" if suffix == ".zip" else path
-        gdf = pyogrio.read_dataframe(source, encoding=used[0])
+        gdf = _gdal_read(source, path.name, "Shapefile", encoding=used[0])
+    elif suffix == ".gpkg":
+        safety.sniff_geopackage(path, path.name)
+        safety.check_rows(path.name, _feature_count(f"GPKG:{path}", path.name))
+        gdf = _gdal_read(f"GPKG:{path}", path.name, "GeoPackage")
     else:
-        gdf = pyogrio.read_dataframe(path)
+        safety.check_rows(path.name, safety.sniff_geojson(path, path.name))
+        gdf = _gdal_read(f"GeoJSON:{path}", path.name, "GeoJSON")
     gdf = gdf.rename(columns=lambda c: str(c).strip()).reset_index(drop=True)
     out = to_wgs84(gdf, source_crs=source_crs, file=path.name)
     if used is not None:
         out.attrs["encoding"] = used
     return out
+
+
+def _feature_count(source: str, file: str) -> int:
+    """Features of the first layer of a dataset, from its header (nothing read yet)."""
+    try:
+        return int(pyogrio.read_info(source).get("features") or 0)
+    except pyogrio.errors.DataSourceError as err:
+        raise safety.refuse(file, f"cannot read the file: {safety.quote(err)}") from err
+
+
+def _gdal_read(source: str, file: str, kind: str, **options: object) -> gpd.GeoDataFrame:
+    """Read a checked dataset with GDAL; its errors quote at most a short part of the message."""
+    try:
+        return pyogrio.read_dataframe(source, **options)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:
+        reason = f"cannot read the file as {kind}: {safety.quote(err)}"
+        raise safety.refuse(file, reason) from err
 
 
 def to_wgs84(
@@ -146,12 +174,14 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     if suffix == ".csv":
         df, used = _read_csv(path, encoding)
     elif suffix in (".xlsx", ".xlsm"):
+        safety.check_xlsx(path, path.name)
         df = pd.read_excel(
             path, dtype=str, engine="openpyxl", keep_default_na=False, na_values=[""]
         )
     else:
         msg = f"{path.name}: cannot read '{suffix}' files as a table (use .csv or .xlsx)"
         raise ValueError(msg)
+    safety.check_rows(path.name, len(df))
     df = df.rename(columns=lambda c: str(c).strip())
     for column in df.columns:
         text = df[column].astype("str").str.strip()
@@ -179,7 +209,14 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, tuple[str
                 raise ValueError(msg)
             used = (found, "trial")
     try:
-        df = pd.read_csv(path, dtype=str, encoding=used[0], keep_default_na=False, na_values=[""])
+        df = pd.read_csv(
+            path,
+            dtype=str,
+            encoding=used[0],
+            keep_default_na=False,
+            na_values=[""],
+            nrows=safety.limits().max_rows + 1,  # one past the limit: enough to refuse
+        )
     except UnicodeDecodeError as exc:
         msg = f"{path.name}: not readable as {used[0]} text ({exc})"
         raise ValueError(msg) from exc
