@@ -46,6 +46,20 @@ class Settings:
     anonymous_read
         Let clients without a login read grid counts (small counts suppressed);
         ``MAPSERVER_ANONYMOUS_READ=1``. Off by default; the demo turns it on.
+    max_request_mb
+        Largest request body (uploads included), megabytes; larger ones get 413.
+    max_upload_rows
+        Data rows (table rows or features) per uploaded file.
+    max_expanded_mb
+        Largest uncompressed size of an uploaded zip or XLSX, megabytes.
+    max_job_time_s
+        Longest solve a job may ask for, seconds (longer requests are clamped).
+    max_vehicles
+        Vehicles of each kind a delivery request may ask for.
+    max_stops
+        Orders a delivery request may carry.
+    job_queue
+        Jobs waiting or running at once (beyond: 429); one running job per user.
     """
 
     database_url: str = "sqlite:///instance/mapserver.sqlite"
@@ -57,7 +71,26 @@ class Settings:
     language: str = "zh"
     poll_interval_s: float = 0.25
     anonymous_read: bool = False
+    max_request_mb: float = 100.0
+    max_upload_rows: int = 2_000_000
+    max_expanded_mb: float = 1024.0
+    max_job_time_s: float = 120.0
+    max_vehicles: int = 200
+    max_stops: int = 5_000
+    job_queue: int = 8
     extra: dict = field(default_factory=dict)
+
+
+# Limit settings read from MAPSERVER_<NAME> (e.g. MAPSERVER_MAX_REQUEST_MB=50), with their types.
+_LIMIT_SETTINGS: dict[str, type] = {
+    "max_request_mb": float,
+    "max_upload_rows": int,
+    "max_expanded_mb": float,
+    "max_job_time_s": float,
+    "max_vehicles": int,
+    "max_stops": int,
+    "job_queue": int,
+}
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -75,6 +108,10 @@ def load_settings(**overrides: object) -> Settings:
     if env.get("MAPSERVER_ANONYMOUS_READ"):
         flag = env["MAPSERVER_ANONYMOUS_READ"].strip().lower()
         values["anonymous_read"] = flag in ("1", "true", "yes", "on")
+    for name, kind in _LIMIT_SETTINGS.items():
+        key = f"MAPSERVER_{name.upper()}"
+        if env.get(key):
+            values[name] = kind(env[key])
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]
 

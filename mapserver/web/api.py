@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from werkzeug.utils import secure_filename
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.services import access, statusio
 from mapserver.services.mapview import MapView, geometry_json
-from mapserver.web import i18n
+from mapserver.web import i18n, params
 from mapserver.web.access import check, reader_area, require
 from mapserver.web.auth import current_user, write_access
 from mapserver.web.openapi import openapi_document
@@ -24,6 +23,8 @@ from mapserver.web.openapi import openapi_document
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 SSE_MAX_SECONDS = 300  # the browser's EventSource reconnects by itself after this
+MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
+MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
 
 
 def _view() -> MapView:
@@ -31,22 +32,7 @@ def _view() -> MapView:
 
 
 def _bbox() -> tuple[float, float, float, float] | None:
-    raw = request.args.get("bbox")
-    if not raw:
-        return None
-    try:
-        parts = tuple(float(x) for x in raw.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
-        raise ValidationError(
-            [
-                ValidationIssue(
-                    "request", None, "bbox", f"'{raw}' is not minlon,minlat,maxlon,maxlat"
-                )
-            ]
-        )
-    return parts  # type: ignore[return-value]
+    return params.bbox(request.args.get("bbox"))
 
 
 def _rule() -> str | None:
@@ -161,12 +147,7 @@ def summary():
 @bp.get("/changes")
 def changes():
     """Colours and counts of every building and grid changed after ``since``."""
-    try:
-        since = int(request.args.get("since", "0"))
-    except ValueError as err:
-        raise ValidationError(
-            [ValidationIssue("request", None, "since", "must be an integer")]
-        ) from err
+    since = params.integer(request.args.get("since"), "since", low=0, high=MAX_SEQ, default=0)
     found = _view().changes(since, rule=_rule())
     scope = reader_area()
     if scope is not None:
@@ -254,13 +235,16 @@ def road_closures():
         raise ValidationError(
             [ValidationIssue("request", None, "features", "a GeoJSON FeatureCollection")]
         )
+    buffer_m = params.number(
+        request.args.get("buffer_m"), "buffer_m", low=0, high=MAX_BUFFER_M, default=5
+    )
     try:
         layer = gpd.GeoDataFrame.from_features(body["features"], crs="EPSG:4326")
         result = close_roads(
             current_app.extensions["store"],
             layer,
-            buffer_m=float(request.args.get("buffer_m", 5)),
-            reopen=request.args.get("reopen") in ("1", "true"),
+            buffer_m=buffer_m,
+            reopen=params.flag(request.args.get("reopen")),
         )
     except (ValueError, TypeError, KeyError) as err:
         raise ValidationError([ValidationIssue("request", None, "features", str(err))]) from err
@@ -337,24 +321,16 @@ def _area_request() -> dict:
     if isinstance(grids, str):
         grids = [grids]
     values = {"grid_ids": grids, "polygon": body.get("polygon") or args.get("polygon")}
-    for name, default, kind in (
-        ("tolerance_m", 30.0, float),
-        ("max_outward_m", 0.0, float),
-        ("household_cost", 0.0, float),
+    for name, default, high in (
+        ("tolerance_m", 30.0, 500.0),
+        ("max_outward_m", 0.0, 5_000.0),
+        ("household_cost", 0.0, 1e6),
     ):
-        raw = body.get(name, args.get(name, default))
-        try:
-            values[name] = kind(raw)
-            if not math.isfinite(values[name]):
-                raise ValueError(raw)
-        except (TypeError, ValueError) as err:
-            raise ValidationError(
-                [ValidationIssue("request", None, name, f"'{raw}' is not a number")]
-            ) from err
-        if values[name] < 0:
-            raise ValidationError([ValidationIssue("request", None, name, "must be ≥ 0")])
-    keep = body.get("keep_existing", args.get("keep_existing", "true"))
-    values["keep_existing"] = str(keep).lower() not in ("0", "false", "no")
+        values[name] = params.number(
+            body.get(name, args.get(name)), name, low=0, high=high, default=default
+        )
+    keep = body.get("keep_existing", args.get("keep_existing"))
+    values["keep_existing"] = params.flag(keep, default=True)
     return values
 
 

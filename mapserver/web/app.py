@@ -6,13 +6,14 @@ from pathlib import Path
 
 from flask import Flask, abort, g, jsonify, request, send_from_directory
 from shapely.errors import GEOSException
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
 from mapserver.errors import ConflictError, NotFoundError, ValidationError
+from mapserver.io import safety
 from mapserver.services.checkpoints import CheckpointService
 from mapserver.services.delivery import DeliveryService
-from mapserver.services.jobs import JobRunner
+from mapserver.services.jobs import JobQueueFull, JobRunner
 from mapserver.services.mapview import MapView
 from mapserver.services.patrol import PatrolService
 from mapserver.services.planner import PlannerService
@@ -49,6 +50,13 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["SETTINGS"] = settings
     app.config["JSON_AS_ASCII"] = False
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.max_request_mb * 1024 * 1024)
+    safety.configure(
+        safety.ReadLimits(
+            max_rows=settings.max_upload_rows,
+            max_expanded_bytes=int(settings.max_expanded_mb * 1024 * 1024),
+        )
+    )
     app.json = StrictJSONProvider(app)  # no NaN/Infinity ever reaches a browser
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     store = open_store(settings.database_url)
@@ -60,7 +68,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         share_threshold=settings.share_threshold,
     )
 
-    app.extensions["jobs"] = JobRunner(store)
+    app.extensions["jobs"] = JobRunner(store, max_queue=settings.job_queue)
     app.extensions["checkpoints"] = CheckpointService(store)
     app.extensions["delivery"] = DeliveryService(store)
     app.extensions["patrol"] = PatrolService(store)
@@ -148,6 +156,22 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         app.logger.warning("malformed request %s: %r", request.path, err)
         what = f"missing field {err}" if isinstance(err, KeyError) else str(err)
         return jsonify(code="bad_request", message=f"malformed request: {what}"), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(err: RequestEntityTooLarge):
+        """A body over ``max_request_mb``: a JSON 413 saying the limit."""
+        limit = settings.max_request_mb
+        message = i18n.translate("request_too_large", g.get("lang", settings.language))
+        return (
+            jsonify(code="request_too_large", message=message.format(mb=f"{limit:g}")),
+            413,
+        )
+
+    @app.errorhandler(JobQueueFull)
+    def _busy(err: JobQueueFull):
+        """One running job per user and a bounded queue: 429 with the reason."""
+        message = i18n.translate(err.key, g.get("lang", settings.language))
+        return jsonify(code=err.code, message=message.format(**err.values)), 429
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
@@ -12,12 +11,13 @@ from werkzeug.utils import secure_filename
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.services import events as service
 from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
+from mapserver.web import params
 from mapserver.web.access import check
 from mapserver.web.auth import write_access
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
 
-_TRUE = ("1", "true", "on", "yes")
+MAX_DISTANCE_M = 5_000.0
 
 
 def _store():
@@ -25,18 +25,10 @@ def _store():
 
 
 def _distance(raw: str | None) -> float:
-    """The building search distance of a request, metres."""
-    if raw in (None, ""):
-        return DEFAULT_MAX_DISTANCE_M
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ValidationError(
-            [ValidationIssue("request", None, "max_distance_m", f"'{raw}' is not metres ≥ 0")]
-        )
-    return value
+    """The building search distance of a request, metres (0 to 5,000)."""
+    return params.number(
+        raw, "max_distance_m", low=0, high=MAX_DISTANCE_M, default=DEFAULT_MAX_DISTANCE_M
+    )
 
 
 @bp.post("/upload")
@@ -58,7 +50,7 @@ def upload():
             file=upload.filename,
             source_crs=request.form.get("crs") or None,
             max_distance_m=_distance(request.form.get("max_distance_m")),
-            replace=request.form.get("replace", "").lower() in _TRUE,
+            replace=params.flag(request.form.get("replace")),
             user=g.user,
         )
     return jsonify(report)

@@ -299,6 +299,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "confirm_remove": {"zh": "确定删除该用户？", "en": "Remove this user?"},
     "done": {"zh": "已完成", "en": "Done"},
     "suppressed": {"zh": "<5", "en": "<5"},
+    "request_too_large": {
+        "zh": "请求过大: 上传不得超过 {mb} MB",
+        "en": "Request too large: at most {mb} MB per request",
+    },
+    "job_running": {
+        "zh": "用户 {user} 已有一项计算在进行, 请等它完成",
+        "en": "User {user} already has a job running; wait until it finishes",
+    },
+    "job_queue_full": {
+        "zh": "计算队列已满 ({count} 项), 请稍后再试",
+        "en": "The job queue is full ({count} jobs); try again later",
+    },
 }
 
 

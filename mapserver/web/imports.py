@@ -13,12 +13,11 @@ from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.io.mapping import ColumnMapping, parse_mapping
 from mapserver.services import statusio
 from mapserver.services.importpreview import preview_file
+from mapserver.web import params
 from mapserver.web.access import check
 from mapserver.web.auth import write_access
 
 bp = Blueprint("imports", __name__, url_prefix="/api")
-
-_TRUE = ("1", "true", "on", "yes")
 
 
 def _store():
@@ -32,7 +31,7 @@ def _admin_reads() -> None:
 
 def _flag(name: str) -> bool:
     """A yes/no form field."""
-    return str(request.form.get(name, "")).lower() in _TRUE
+    return params.flag(request.form.get(name))
 
 
 def _mapping(key: str) -> ColumnMapping:

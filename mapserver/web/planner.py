@@ -19,10 +19,13 @@ from flask import (
 )
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.web import params
 from mapserver.web.access import check, check_grid
 from mapserver.web.auth import current_user, write_access
 
 bp = Blueprint("planner", __name__)
+
+_MAX_ID = 2**31 - 1  # version numbers are database integers
 
 
 def _planner():
@@ -93,14 +96,16 @@ def people(parent_id: str):
     Only for a parent grid in the reader's area, so only its households are listed."""
     _reads(parent_id)
     body = _body()
-    low, high = body.get("per_volunteer") or (3, 5)
+    low, high = params.integer_pair(
+        body.get("per_volunteer"), "per_volunteer", low=1, high=1000, default=(3, 5)
+    )
     return jsonify(
         _planner().people(
             parent_id,
             body.get("assignment") or {},
             people=[str(p) for p in body.get("people") or []],
             volunteers=[str(v) for v in body.get("volunteers") or []],
-            per_volunteer=(int(low), int(high)),
+            per_volunteer=(low, high),
         )
     )
 
@@ -138,10 +143,10 @@ def save(parent_id: str):
     optional ``names``/``persons`` per cell. 409 when someone saved in between."""
     check_grid(parent_id)
     body = _body()
-    base = body.get("base_version")
+    base = params.integer(body.get("base_version"), "base_version", low=0, high=_MAX_ID, default=0)
     result = _planner().save(
         parent_id,
-        base_version=None if base in (None, "") else int(base),
+        base_version=None if body.get("base_version") in (None, "") else base,
         assignment=body.get("assignment") or {},
         names=body.get("names"),
         persons=body.get("persons"),
@@ -166,19 +171,19 @@ def rollback(parent_id: str):
     check_grid(parent_id)
     body = _body()
     return jsonify(
-        _planner().rollback(parent_id, int(body.get("version", 0)), user=g.user.username)
+        _planner().rollback(
+            parent_id,
+            params.integer(body.get("version"), "version", low=0, high=_MAX_ID, default=0),
+            user=g.user.username,
+        )
     )
 
 
 @bp.get("/api/planner/compare")
 def compare():
     """Buildings and households that moved between versions ``a`` and ``b``."""
-    try:
-        a, b = int(request.args["a"]), int(request.args["b"])
-    except (KeyError, ValueError) as err:
-        raise ValidationError(
-            [ValidationIssue("request", None, "a", "give two version numbers a and b")]
-        ) from err
+    a = params.integer(request.args.get("a"), "a", low=0, high=_MAX_ID)
+    b = params.integer(request.args.get("b"), "b", low=0, high=_MAX_ID)
     _reads(_version_parent(a))
     _reads(_version_parent(b))
     return jsonify(_planner().compare(a, b))

@@ -20,6 +20,7 @@ from flask import (
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.services import access
 from mapserver.services.delivery import DeliveryRequest
+from mapserver.web import params
 from mapserver.web.access import check, check_route, require
 from mapserver.web.auth import current_user, write_access
 
@@ -30,8 +31,26 @@ def _delivery():
     return current_app.extensions["delivery"]
 
 
+# Allowed ranges of the numbers of a delivery request (vehicles from the settings).
+_DELIVERY_BOUNDS: dict[str, tuple[float, float]] = {
+    "boxes_per_household": (1, 100),
+    "trips": (1, 20),
+    "time_limit_s": (0.5, 600),
+}
+
+
 def _delivery_request(body: dict) -> DeliveryRequest:
-    """Parse a plan request; unknown fields and bad numbers are named."""
+    """Parse a plan request; unknown fields and bad numbers are named.
+
+    Vehicle counts are bounded by ``max_vehicles`` and the solve time is
+    clamped to ``max_job_time_s`` (settings).
+    """
+    settings = current_app.config["SETTINGS"]
+    bounds = {
+        **_DELIVERY_BOUNDS,
+        "vans": (0, settings.max_vehicles),
+        "tricycles": (0, settings.max_vehicles),
+    }
     known = {f.name: f for f in fields(DeliveryRequest)}
     issues = [
         ValidationIssue("request", None, key, "unknown field") for key in body if key not in known
@@ -41,26 +60,28 @@ def _delivery_request(body: dict) -> DeliveryRequest:
         if key not in known:
             continue
         default = known[key].default
+        low, high = bounds.get(key, (0, 10**6))
         try:
             if isinstance(default, bool):
-                values[key] = str(value).lower() in ("1", "true", "yes", "on")
+                values[key] = params.flag(value)
             elif isinstance(default, int):
-                values[key] = int(value)
+                values[key] = params.integer(value, key, low=int(low), high=int(high))
             elif isinstance(default, float):
-                values[key] = float(value)
+                values[key] = params.number(value, key, low=low, high=high)
             elif isinstance(default, tuple):
                 items = [value] if isinstance(value, str) else list(value or [])
                 values[key] = tuple(str(v) for v in items)
             else:
                 values[key] = None if value in (None, "") else str(value)
-        except (TypeError, ValueError):
-            issues.append(ValidationIssue("request", None, key, f"bad value {value!r}"))
+        except ValidationError as err:
+            issues.extend(err.issues)
+        except TypeError:
+            issues.append(ValidationIssue("request", None, key, f"bad value {value!r:.40}"))
     if values.get("run", "morning") not in ("morning", "afternoon"):
         issues.append(ValidationIssue("request", None, "run", "must be morning or afternoon"))
-    if not 0.5 <= values.get("time_limit_s", 5.0) <= 600:
-        issues.append(ValidationIssue("request", None, "time_limit_s", "must be 0.5 to 600 s"))
     if issues:
         raise ValidationError(issues)
+    values["time_limit_s"] = min(values.get("time_limit_s", 5.0), settings.max_job_time_s)
     return DeliveryRequest(**values)
 
 
@@ -75,6 +96,9 @@ def create_delivery_plan():
     if rows is not None:
         if not isinstance(rows, list) or not rows:
             raise ValidationError([ValidationIssue("request", None, "orders", "a list of rows")])
+        cap = current_app.config["SETTINGS"].max_stops
+        if len(rows) > cap:
+            raise params.refuse("orders", f"{len(rows):,} orders: at most {cap:,} per request")
         orders = pd.DataFrame(rows)
     plan_request = _delivery_request(body)
     user = g.user.username
@@ -91,6 +115,7 @@ def create_delivery_plan():
                 progress=progress,
             )
         },
+        user=user,
     )
     return jsonify(job_id=job_id), 202
 
@@ -187,6 +212,7 @@ def replan_delivery(plan_id: str):
         "replan",
         {"plan_id": plan_id, "now": body.get("now")},
         lambda progress: {"plan_id": service.replan(plan_id, user=user, now_s=now_s)},
+        user=user,
     )
     return jsonify(job_id=job_id), 202
 
@@ -283,21 +309,14 @@ def create_patrol_plan():
         grids = [grids]
     if not isinstance(grids, list):
         raise ValidationError([ValidationIssue("request", None, "grids", "a list of grid ids")])
-    try:
-        teams = int(body.get("teams", 1))
-        shift_h = float(body.get("shift_h", 8))
-        if not 0 < shift_h <= 24:
-            raise ValueError(shift_h)
-    except (TypeError, ValueError) as err:
-        raise ValidationError(
-            [ValidationIssue("request", None, "teams", "teams and shift_h must be numbers")]
-        ) from err
+    teams = params.integer(body.get("teams"), "teams", low=1, high=50, default=1)
+    shift_h = params.number(
+        body.get("shift_h"), "shift_h", low=0, high=24, default=8, low_open=True
+    )
     if kind not in ("streets", "checkpoints"):
         raise ValidationError(
             [ValidationIssue("request", None, "kind", "must be streets or checkpoints")]
         )
-    if not 1 <= teams <= 50:
-        raise ValidationError([ValidationIssue("request", None, "teams", "must be 1 to 50")])
     if kind == "streets" and not grids:
         raise ValidationError([ValidationIssue("request", None, "grids", "give grid ids")])
     user = g.user.username
@@ -314,7 +333,7 @@ def create_patrol_plan():
                 grid_ids=list(grids) or None, teams=teams, user=user, progress=progress
             )
         }
-    job_id = current_app.extensions["jobs"].submit("patrol", body, work)
+    job_id = current_app.extensions["jobs"].submit("patrol", body, work, user=user)
     return jsonify(job_id=job_id), 202
 
 
