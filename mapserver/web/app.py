@@ -110,6 +110,13 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         lang = request.args.get("lang") or request.cookies.get("lang")
         g.lang = i18n.pick_language(lang, settings.language)
 
+    @app.before_request
+    def _size_limit() -> None:
+        """Refuse a declared body over the limit at once, whether or not a view reads it."""
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+
     @app.context_processor
     def _page_context() -> dict:
         from mapserver.services.access import menu as access_menu

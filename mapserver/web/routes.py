@@ -105,7 +105,7 @@ def create_delivery_plan():
     service = _delivery()
     job_id = current_app.extensions["jobs"].submit(
         "delivery",
-        body,
+        {**body, "time_limit_s": plan_request.time_limit_s},  # as clamped
         lambda progress: {
             "plan_id": service.plan(
                 plan_request,
