@@ -32,8 +32,11 @@ def texts(values: Iterable[object], index: pd.Index | None = None) -> pd.Series:
     return pd.Series([text(v) for v in values], index=index, dtype=object)
 
 
+MAX_COUNT = 1_000_000_000  # households, residents, persons: far below a database integer
+
+
 def count(value: object) -> tuple[bool, int | None]:
-    """Parse a non-negative whole number; returns (ok, value), blank is (True, None)."""
+    """Parse a whole number from 0 to MAX_COUNT; returns (ok, value), blank is (True, None)."""
     raw = text(value)
     if raw is None:
         return True, None
@@ -41,7 +44,7 @@ def count(value: object) -> tuple[bool, int | None]:
         number = float(raw)
     except ValueError:
         return False, None
-    if not np.isfinite(number) or number < 0 or not number.is_integer():
+    if not np.isfinite(number) or not 0 <= number <= MAX_COUNT or not number.is_integer():
         return False, None
     return True, int(number)
 

@@ -160,6 +160,7 @@ def save(parent_id: str):
 @write_access(capability="grids.edit")
 def publish(version_id: int):
     """Make a version the live grids (the command map switches to it)."""
+    version_id = params.integer(version_id, "version_id", low=0, high=_MAX_ID)
     check_grid(_version_parent(version_id))
     return jsonify(_planner().publish(version_id))
 
@@ -192,6 +193,7 @@ def compare():
 @bp.get("/api/planner/versions/<int:version_id>/export")
 def export(version_id: int):
     """A version's cells as GeoJSON (default) or GeoPackage (``format=gpkg``)."""
+    version_id = params.integer(version_id, "version_id", low=0, high=_MAX_ID)
     _reads(_version_parent(version_id))
     if request.args.get("format", "geojson") == "gpkg":
         data = _planner().export(version_id)
