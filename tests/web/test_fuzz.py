@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import shutil
 import zipfile
 from urllib.parse import quote
@@ -23,9 +24,9 @@ from mapserver.web.openapi import openapi_document
 
 # Streams run for minutes by design; they are not request/answer operations.
 SKIPPED = {("get", "/api/stream")}
-EXAMPLES = 12
+EXAMPLES = 6
 SLOW = {"/api/cordon", "/api/cordon/tradeoff", "/api/entrances", "/api/planner/{parent_id}/propose"}
-SLOW_EXAMPLES = 5
+SLOW_EXAMPLES = 3
 
 # Fields the views read that the description does not list (or lists as a bare object).
 EXTRA_BODY = {
@@ -71,6 +72,33 @@ EXTRA_BODY = {
     "/api/delivery/plans/{plan_id}/routes/{route_id}/stops/{stop_id}": ["state", "reason"],
     "/api/status": ["entity_kind", "entity_id", "status", "persons", "rows"],
 }
+# Plausible values per field, drawn half the time, so that hostile values in the other
+# fields get past the first checks and reach the deeper parsing.
+GOOD = {
+    "status": ["red", "green", "yellow"],
+    "entity_kind": ["household", "building"],
+    "kind": ["streets", "checkpoints"],
+    "op": ["move", "split", "merge", "draw"],
+    "state": ["delivered", "failed", "pending"],
+    "run": ["morning", "afternoon"],
+    "solver": ["pyvrp", "ortools"],
+    "rule": ["sealed_households", "statuses"],
+    "coords": ["wgs84", "gcj02"],
+    "by": ["day", "grid"],
+    "level": ["small", "micro", "community"],
+    "format": ["geojson", "gpkg"],
+    "persons": [1, 3],
+    "assignment": [{}],
+    "per_volunteer": [[3, 5]],
+    "teams": [1, 2],
+    "vans": [1],
+    "time_limit_s": [0.5],
+    "version": [1],
+    "version_id": ["1"],
+    "a": ["1"],
+    "b": ["1"],
+    "since": ["0"],
+}
 EXTRA_QUERY = {"/api/roads/closures": ["buffer_m", "reopen"]}
 FORM_FIELDS = [
     "layer",
@@ -111,6 +139,23 @@ HOSTILE = [
     "../../etc/passwd",
     "/vsicurl/http://127.0.0.1:9/x",
 ]
+HOSTILE_JSON = [
+    1e308,
+    -1e308,
+    2**63,
+    2**80,
+    -1,
+    0,
+    0.5,
+    math.nan,
+    math.inf,
+    "1e308",
+    [0, 0],
+    {},
+    "",
+]
+HOSTILE_PATH = ["9" * 30, str(2**63), "-1", "0", "..", "%00", " ", "1e308"]
+ROW_FIELDS = ("entity_id", "entity_kind", "status", "persons")
 scalars = st.one_of(
     st.sampled_from(HOSTILE),
     st.integers(-(2**70), 2**70),
@@ -190,54 +235,111 @@ def fuzz_app(tmp_path_factory, demo_db_template):
 
 
 @pytest.fixture(scope="module")
-def ids(demo_layers) -> list[str]:
-    """Real identifiers to mix in, so that values reach past the not-found checks."""
+def ids(demo_layers) -> dict[str, str]:
+    """Real identifiers, so that values reach past the not-found checks."""
     grids = demo_layers["grids"]
-    return [
-        str(grids[grids["level"] == "small"]["grid_id"].iloc[0]),
-        str(grids[grids["level"] == "micro"]["grid_id"].iloc[0]),
-        str(demo_layers["buildings"]["building_id"].iloc[0]),
-        str(demo_layers["households"]["household_id"].iloc[0]),
-        "1",
-        "grid",
-        "building",
-    ]
+    return {
+        "small": str(grids[grids["level"] == "small"]["grid_id"].iloc[0]),
+        "micro": str(grids[grids["level"] == "micro"]["grid_id"].iloc[0]),
+        "building": str(demo_layers["buildings"]["building_id"].iloc[0]),
+        "household": str(demo_layers["households"]["household_id"].iloc[0]),
+    }
 
 
-def _request(method: str, path: str, operation: dict, ids: list[str]) -> st.SearchStrategy:
-    """A strategy of (url, keyword arguments for the test client) for one operation."""
+def _plausible(name: str, ids: dict[str, str]) -> list:
+    """Values of a field that pass its checks (real ids, known codes, small numbers)."""
+    if name in GOOD:
+        return GOOD[name]
+    if name in ("entity_id",):
+        return [ids["household"], ids["building"]]
+    if name in ("building", "buildings"):
+        return [ids["building"]] if name == "building" else [[ids["building"]]]
+    if name in ("grid", "parent", "parent_id", "to", "cell", "keep", "remove"):
+        return [ids["small"], ids["micro"]]
+    if name == "grids":
+        return [[ids["small"]]]
+    return []
+
+
+def _targets(method: str, path: str, operation: dict) -> list[str | None]:
+    """What one operation lets a client attack: each parameter, field, file, the body whole."""
+    declared = operation.get("parameters", [])
+    names = [p["name"] for p in declared] + EXTRA_QUERY.get(path, [])
+    content = operation.get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    if (method == "post" and "multipart/form-data" in content) or path == "/api/import":
+        names += ["file", *FORM_FIELDS]
+    elif method == "post":
+        fields = sorted({*schema.get("properties", {}), *EXTRA_BODY.get(path, [])})
+        names += [*fields, "<body>"]
+        if "rows" in fields:
+            names += [f"rows.{name}" for name in ROW_FIELDS]
+    return [None, *names]
+
+
+def _request(
+    method: str, path: str, operation: dict, ids: dict[str, str], attacked: str | None
+) -> st.SearchStrategy:
+    """A strategy of (url, keyword arguments for the test client) for one operation.
+
+    Each example picks one parameter or field to attack (or none); every other
+    one takes a plausible value or is left out, so the attack reaches the code
+    that parses it instead of stopping at a missing id.
+    """
     declared = operation.get("parameters", [])
     path_names = [p["name"] for p in declared if p["in"] == "path"]
     query_names = [p["name"] for p in declared if p["in"] == "query"] + EXTRA_QUERY.get(path, [])
     content = operation.get("requestBody", {}).get("content", {})
     schema = content.get("application/json", {}).get("schema", {})
     fields = sorted({*schema.get("properties", {}), *EXTRA_BODY.get(path, [])})
-    id_values = st.sampled_from(ids)
-    value = st.one_of(json_values, id_values, st.lists(id_values, max_size=3))
+    multipart = (method == "post" and "multipart/form-data" in content) or path == "/api/import"
+    hostile_json = st.sampled_from(HOSTILE_JSON) | json_values
+    hostile_path = st.sampled_from(HOSTILE_PATH) | query_values
+
+    def pick(draw, name: str, hostile: st.SearchStrategy, attacked: str | None):
+        """The value of ``name``: hostile when attacked, else plausible (or None: left out)."""
+        if name == attacked:
+            return draw(hostile)
+        good = _plausible(name, ids)
+        return draw(st.sampled_from(good)) if good else None
 
     @st.composite
     def build(draw):
         url = path
         for name in path_names:
-            url = url.replace(
-                f"{{{name}}}", quote(draw(st.one_of(id_values, query_values)), safe="")
-            )
+            raw = pick(draw, name, hostile_path, attacked)
+            raw = ids["small"] if raw is None else raw
+            url = url.replace(f"{{{name}}}", quote(str(raw), safe=""))
         query = {}
         for name in query_names:
-            if draw(st.booleans()):
-                query[name] = draw(st.one_of(query_values, id_values))
+            raw = pick(draw, name, query_values, attacked)
+            if raw is not None:
+                query[name] = str(raw)
         kwargs: dict = {"query_string": query}
-        if (method == "post" and "multipart/form-data" in content) or path == "/api/import":
-            suffix, data = draw(files)
+        if multipart:
+            suffix, data = draw(files) if attacked == "file" else (".csv", FILE_BODIES[0])
             form = {"file": (io.BytesIO(data), f"upload{suffix}")}
             for name in FORM_FIELDS:
-                if draw(st.booleans()):
-                    form[name] = draw(query_values)
+                raw = pick(draw, name, query_values, attacked)
+                if raw is not None:
+                    form[name] = str(raw)
             kwargs.update(data=form, content_type="multipart/form-data")
         elif method == "post":
-            if fields and draw(st.booleans()):
-                body = {name: draw(value) for name in fields if draw(st.booleans())}
-            else:
+            body = {}
+            for name in fields:
+                raw = pick(draw, name, hostile_json, attacked)
+                if raw is not None:
+                    body[name] = raw
+            if (attacked or "").startswith("rows."):
+                row = {}
+                for name in ROW_FIELDS:
+                    raw = pick(
+                        draw, name, hostile_json, attacked and attacked.removeprefix("rows.")
+                    )
+                    if raw is not None:
+                        row[name] = raw
+                body = {"rows": [row]}
+            if attacked == "<body>":
                 body = draw(json_values)
             kwargs.update(data=json.dumps(body), content_type="application/json")
         return url, kwargs
@@ -245,12 +347,19 @@ def _request(method: str, path: str, operation: dict, ids: list[str]) -> st.Sear
     return build()
 
 
+CASES = [
+    (method, path, operation, attacked)
+    for method, path, operation in OPERATIONS
+    for attacked in _targets(method, path, operation)
+]
+
+
 @pytest.mark.parametrize(
-    "method,path,operation",
-    OPERATIONS,
-    ids=[f"{m.upper()} {p}" for m, p, _ in OPERATIONS],
+    "method,path,operation,attacked",
+    CASES,
+    ids=[f"{m.upper()} {p} {a or '-'}" for m, p, _, a in CASES],
 )
-def test_no_server_errors(fuzz_app, ids, method, path, operation):
+def test_no_server_errors(fuzz_app, ids, method, path, operation, attacked):
     client = fuzz_app.test_client()
     token = fuzz_app.extensions["store"].create_token("admin")
     headers = {"Authorization": f"Bearer {token}"}
@@ -262,7 +371,7 @@ def test_no_server_errors(fuzz_app, ids, method, path, operation):
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(_request(method, path, operation, ids))
+    @given(_request(method, path, operation, ids, attacked))
     def check(request):
         url, kwargs = request
         response = getattr(client, method)(url, headers=headers, **kwargs)
