@@ -82,6 +82,7 @@ def read_vector(
     if suffix == ".kml":
         safety.sniff_kml(path, path.name)
         gdf = _read_kml(path)
+        safety.check_rows(path.name, len(gdf))
     elif suffix in (".zip", ".shp"):
         if suffix == ".zip":
             source = f"/vsizip/{path}/{safety.check_zipped_shapefile(path, path.name)}"
@@ -229,8 +230,11 @@ def _read_kml(path: Path) -> gpd.GeoDataFrame:
     driver = next((d for d in ("LIBKML", "KML") if d in drivers), None)
     if driver is None:
         return _parse_kml(path)
-    layers = [name for name, _ in pyogrio.list_layers(path)]
-    frames = [pyogrio.read_dataframe(path, layer=name) for name in layers]
+    try:
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+    except pyogrio.errors.DataSourceError as err:
+        raise safety.refuse(path.name, f"cannot read the file as KML: {safety.quote(err)}") from err
+    frames = [_gdal_read(str(path), path.name, "KML", layer=name) for name in layers]
     frames = [f for f in frames if len(f)]
     if not frames:
         return gpd.GeoDataFrame(geometry=[], crs=STORAGE_CRS)

@@ -155,11 +155,11 @@ def sniff_geojson(path: Path, file: str) -> int:
     Returns the number of features. Raises ValidationError otherwise, quoting
     nothing of the file beyond its first characters' kind.
     """
-    head = path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head.startswith(b"{"):
+    raw = path.read_bytes()
+    if not raw[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         raise refuse(file, "not GeoJSON: the file does not start with a JSON object")
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as err:
         raise refuse(file, f"not GeoJSON: invalid JSON ({quote(err)})") from err
     kind = data.get("type") if isinstance(data, dict) else None
