@@ -198,3 +198,30 @@ def test_busy_user_gets_429(app, client, demo_layers):
         assert answer["code"] == "too_many_jobs" and "admin" in answer["message"]
     finally:
         release.set()
+
+
+def test_vrt_upload_is_refused_without_leaking_the_file_it_names(app, client, tmp_path):
+    import io
+    import sqlite3
+
+    secret = tmp_path / "secret.sqlite"
+    with sqlite3.connect(secret) as con:
+        con.execute("CREATE TABLE users (username TEXT, hash TEXT)")
+        con.execute("INSERT INTO users VALUES ('admin', 'pbkdf2:SECRETHASH')")
+    vrt = (
+        f'<OGRVRTDataSource><OGRVRTLayer name="users"><SrcDataSource>{secret}</SrcDataSource>'
+        "<SrcSQL>SELECT * FROM users</SrcSQL></OGRVRTLayer></OGRVRTDataSource>"
+    )
+    store = app.extensions["store"]
+    before = len(store.read_grids())
+    response = client.post(
+        "/api/import",
+        data={"file": (io.BytesIO(vrt.encode()), "grids.geojson"), "replace": "1"},
+        headers=_auth(app),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "grids.geojson" in text and "not GeoJSON" in text
+    assert "SECRETHASH" not in text and "OGRVRT" not in text
+    assert len(store.read_grids()) == before
