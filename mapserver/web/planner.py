@@ -125,6 +125,7 @@ def propose(parent_id: str):
         lambda progress: service.propose(
             parent_id, target=body.get("target"), keep_current=bool(body.get("keep_current", True))
         ),
+        user=g.user.username,
     )
     return jsonify(job_id=job_id), 202
 
