@@ -118,8 +118,8 @@ def test_every_bounded_number_out_of_range_gives_400_naming_field_and_range(
 def test_numbers_in_range_are_still_accepted(app, client, demo_layers):
     auth = _auth(app)
     small = _grid(demo_layers, "small")
-    assert client.get("/api/changes?since=0").status_code == 200
-    assert client.get("/api/changes?since=3.0").status_code == 200
+    assert client.get("/api/changes?since=0", headers=auth).status_code == 200
+    assert client.get("/api/changes?since=3.0", headers=auth).status_code == 200
     response = client.post(
         f"/api/planner/{small}/people",
         json={"assignment": {}, "per_volunteer": [3, 5]},
