@@ -7,7 +7,9 @@ features. No Flask here.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +54,7 @@ class _Snapshot:
     grid_codes: pd.Series
     building_codes: pd.Series
     other_rules: dict = field(default_factory=dict)  # rule -> (grid codes, building codes)
+    memo: dict = field(default_factory=dict)  # answers counted once per snapshot
 
     def codes(self, rule: str, threshold: float, default: str) -> tuple[pd.Series, pd.Series]:
         """Grid and building colour codes under ``rule`` (computed once per snapshot)."""
@@ -130,6 +133,7 @@ class MapView:
         self._lock = threading.Lock()
         self._layers: _Layers | None = None
         self._snapshot: _Snapshot | None = None
+        self._checked_at = -math.inf  # when the cached snapshot was last found current
 
     # -- caches keyed by what the database says, never the only copy -------------
     def layers(self) -> _Layers:
@@ -155,7 +159,7 @@ class MapView:
                 self._snapshot = None
             return self._layers
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self, *, max_age_s: float = 0.0) -> _Snapshot:
         """The roll-up as of the store's latest committed change.
 
         The first call reads the whole status table and rolls it up. Later calls
@@ -163,12 +167,24 @@ class MapView:
         just the buildings they touch (their households and status rows, read by
         id) and add the difference to those buildings' grids and every ancestor,
         so a batch reaches the map without re-reading a million rows.
+
+        ``max_age_s`` > 0 lets a snapshot found current less than that many seconds
+        ago answer without looking at the store: under many writes a second each
+        process then recounts a few times a second, not once per request. Every
+        answer names its ``seq``, and the live feed brings the map on from there
+        (its deltas are always computed with ``max_age_s=0``).
         """
+        if max_age_s > 0:
+            with self._lock:
+                snap = self._snapshot
+                if snap is not None and time.monotonic() - self._checked_at < max_age_s:
+                    return snap
         layers = self.layers()
         seq = self.store.last_seq()
         with self._lock:
             snap = self._snapshot
             if snap is not None and snap.seq >= seq:
+                self._checked_at = time.monotonic()
                 return snap
             result = None
             if snap is not None:
@@ -195,6 +211,7 @@ class MapView:
                     rule=self.colour_rule, threshold=self.share_threshold
                 ),
             )
+            self._checked_at = time.monotonic()
             return self._snapshot
 
     def _read_all_status(self) -> pd.DataFrame:
@@ -299,6 +316,52 @@ class MapView:
         result = snap.result
         codes = self._codes(snap, rule)[1]
         return self._status(result.building_households, result.building_persons, codes, building_id)
+
+    def status_table(self, snap: _Snapshot, kind: str, rule: str | None = None) -> dict[str, dict]:
+        """Status of every grid (``kind="grid"``) or building of a snapshot, id -> the
+        dict :meth:`grid_status` / :meth:`building_status` gives; counted once per snapshot
+        in one pass over the count tables (not a row look-up per id)."""
+        key = ("status", kind, rule or self.colour_rule)
+        found = snap.memo.get(key)
+        if found is not None:
+            return found
+        result = snap.result
+        households = result.grid_households if kind == "grid" else result.building_households
+        persons = result.grid_persons if kind == "grid" else result.building_persons
+        persons = persons.reindex(index=households.index, fill_value=0)
+        codes = self._codes(snap, rule)[0 if kind == "grid" else 1].reindex(households.index)
+        h_cols = [str(c) for c in households.columns]
+        p_cols = [str(c) for c in persons.columns]
+        table: dict[str, dict] = {}
+        rows = zip(
+            households.index,
+            households.to_numpy().tolist(),
+            persons.to_numpy().tolist(),
+            codes.tolist(),
+            strict=True,
+        )
+        for entity_id, h_row, p_row, code in rows:
+            counts = {c: int(n) for c, n in zip(h_cols, h_row, strict=True) if n > 0}
+            person_counts = {c: int(n) for c, n in zip(p_cols, p_row, strict=True) if n > 0}
+            code = None if code is None or pd.isna(code) else str(code)
+            table[str(entity_id)] = {
+                "counts": counts,
+                "person_counts": person_counts,
+                "households": int(sum(counts.values())),
+                "persons": int(sum(person_counts.values())),
+                "status": code,
+                "colour": self.scheme.colour(code),
+            }
+        snap.memo[key] = table
+        return table
+
+    def grid_status(self, snap: _Snapshot, grid_id: str, rule: str | None = None) -> dict:
+        """Counts, status code and colour of one grid in a snapshot."""
+        return self._grid_status(snap, grid_id, rule)
+
+    def building_status(self, snap: _Snapshot, building_id: str, rule: str | None = None) -> dict:
+        """Counts, status code and colour of one building in a snapshot."""
+        return self._building_status(snap, building_id, rule)
 
     def levels(self) -> list[str]:
         """Grid levels present in the data, top first."""
@@ -409,9 +472,12 @@ class MapView:
             stack.extend(children.get(gid, []))
         return out
 
-    def summary(self, *, grid_id: str | None = None) -> dict:
-        """Counts per status code (households and persons) for one grid or the whole area."""
-        snap = self.snapshot()
+    def summary(self, *, grid_id: str | None = None, max_age_s: float = 0.0) -> dict:
+        """Counts per status code (households and persons) for one grid or the whole area
+        (``max_age_s`` as for :meth:`snapshot`)."""
+        snap = self.snapshot(max_age_s=max_age_s)
+        if grid_id is None and "summary" in snap.memo:
+            return dict(snap.memo["summary"])
         if grid_id is None:
             counts = snap.result.building_households.sum(axis=0)
             persons = snap.result.building_persons.sum(axis=0)
@@ -423,7 +489,10 @@ class MapView:
             status["persons"] = sum(status["person_counts"].values())
         else:
             status = self._grid_status(snap, grid_id)
-        return {"seq": snap.seq, "grid_id": grid_id, "scheme": self.scheme.name, **status}
+        answer = {"seq": snap.seq, "grid_id": grid_id, "scheme": self.scheme.name, **status}
+        if grid_id is None:
+            snap.memo["summary"] = answer
+        return dict(answer)
 
     def changes(self, since: int, *, rule: str | None = None) -> dict:
         """What changed after ``since``: new status and colour of every affected building

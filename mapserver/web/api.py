@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from werkzeug.utils import secure_filename
 
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.services import access, statusio
+from mapserver.services.livefeed import LiveFeed
+from mapserver.services.mapjson import GZIP_MIN_BYTES, Answer, MapJSON
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.web import i18n, params
 from mapserver.web.access import check, reader_area, require
@@ -25,6 +28,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 SSE_MAX_SECONDS = 300  # the browser's EventSource reconnects by itself after this
 MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
 MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
+_FEED_LOCK = threading.Lock()
+MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 
 
 def _view() -> MapView:
@@ -77,8 +82,14 @@ def config():
 
 @bp.get("/grids")
 def grids():
-    """Grids with live status as GeoJSON; filter by level, parent and bbox."""
-    found = _view().grid_features(
+    """Grids with live status as GeoJSON; filter by level, parent and bbox.
+
+    Answers carry an entity tag (data version, change-log seq, query): a repeated
+    query answers 304 while nothing moved, and bodies are gzipped when asked for.
+    A reader limited to an area gets the scoped answer, built for the request.
+    """
+    scope = reader_area()
+    query = dict(
         level=request.args.get("level") or None,
         parent_id=request.args.get("parent") or None,
         ids=request.args.getlist("id") or None,
@@ -86,18 +97,52 @@ def grids():
         coords=_coords(),
         rule=_rule(),
     )
-    return jsonify(access.scope_grid_features(found, reader_area()))
+    if scope is not None:
+        found = _view().grid_features(**query)
+        return jsonify(access.scope_grid_features(found, scope))
+    return _cached_json(_mapjson().grids(**query))
 
 
 @bp.get("/buildings")
 @require("personal.read")
 def buildings():
     """Buildings with live status as GeoJSON; filter by grid (subtree) and bbox (only the
-    buildings of the reader's area)."""
-    found = _view().building_features(
+    buildings of the reader's area; entity tag and gzip as for ``/api/grids``)."""
+    query = dict(
         grid_id=request.args.get("grid") or None, bbox=_bbox(), coords=_coords(), rule=_rule()
     )
-    return jsonify(access.scope_building_features(found, reader_area()))
+    scope = reader_area()
+    if scope is not None:
+        found = _view().building_features(**query)
+        return jsonify(access.scope_building_features(found, scope))
+    return _cached_json(_mapjson().buildings(**query))
+
+
+def _mapjson() -> MapJSON:
+    """The process's cache of layer answers, made on first use."""
+    cache = current_app.extensions.get("mapjson")
+    if cache is None:
+        with _FEED_LOCK:
+            cache = current_app.extensions.get("mapjson")
+            if cache is None:
+                cache = MapJSON(_view(), max_age_s=MAP_MAX_AGE_S)
+                current_app.extensions["mapjson"] = cache
+    return cache
+
+
+def _cached_json(answer: Answer) -> Response:
+    """A cached JSON answer: 304 when the client holds it, gzip when the client takes it."""
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.if_none_match.contains_weak(answer.etag):
+        response = Response(status=304, headers=headers)
+    else:
+        body = answer.body
+        if len(body) >= GZIP_MIN_BYTES and "gzip" in request.accept_encodings:
+            body = answer.gzipped()
+            headers["Content-Encoding"] = "gzip"
+        response = Response(body, mimetype="application/json", headers=headers)
+    response.set_etag(answer.etag, weak=True)
+    return response
 
 
 @bp.get("/households")
@@ -137,7 +182,7 @@ def summary():
     """Counts per status code for one grid (with its subtree) or the whole area; outside
     the reader's area small counts are suppressed."""
     grid_id = request.args.get("grid") or None
-    found = _view().summary(grid_id=grid_id)
+    found = _view().summary(grid_id=grid_id, max_age_s=MAP_MAX_AGE_S)
     scope = reader_area()
     if scope is not None and (grid_id is None or grid_id not in scope):
         found = access.public_status(found)
@@ -158,13 +203,20 @@ def changes():
 
 @bp.get("/stream")
 def stream():
-    """Server-sent events: one ``change`` event each time the change log moves past ``since``.
+    """Server-sent events: a ``change`` event carrying the coalesced delta each time the
+    change log moves past ``since`` (at most one a second), ``delivery`` on a stop mark.
 
-    The loop reads the change log's sequence from the database, so a change
-    written through any server process reaches every open map.
+    One follower thread per process reads the change log (see
+    :mod:`mapserver.services.livefeed`), so a change written through any server
+    process reaches every open map, and the delta is computed once for all streams.
     """
-    store = current_app.extensions["store"]
-    interval = current_app.config["SETTINGS"].poll_interval_s
+    feed = _feed()
+    rule = _rule()
+    if rule == _view().colour_rule:
+        rule = None  # the feed's deltas are in the server's rule
+    # the feed's deltas show everything: a reader limited to an area (or another colour
+    # rule) is told only the new seq and pulls /api/changes, which is cut to the area
+    shared = rule is None and reader_area() is None
     last = request.headers.get("Last-Event-ID") or request.args.get("since") or "0"
     try:
         last_seq = int(last)
@@ -174,31 +226,49 @@ def stream():
     def events():
         nonlocal last_seq
         started = time.monotonic()
-        yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'seq': store.last_seq()})}\n\n"
-        beat = time.monotonic()
-        last_stop = store.last_stop_event()
+        try:
+            tick = feed.current()
+        except OperationalError:
+            return  # database gone or unreachable: the browser reconnects by itself
+        yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'seq': tick.seq})}\n\n"
+        last_stop = tick.stop_seq
+        if last_seq < tick.seq:  # the map missed changes: it pulls them itself
+            behind = {"seq": tick.seq, "since": last_seq}
+            data = feed.event_data(tick, last_seq) if shared else json.dumps(behind)
+            yield f"id: {tick.seq}\nevent: change\ndata: {data}\n\n"
+            last_seq = tick.seq
         while time.monotonic() - started < SSE_MAX_SECONDS:
-            try:
-                seq = store.last_seq()
-                stop = store.last_stop_event()
-            except OperationalError:
-                return  # database gone or unreachable: the browser reconnects by itself
-            if stop > last_stop:
-                yield f"event: delivery\ndata: {json.dumps({'stop_seq': stop})}\n\n"
-                last_stop = stop
-                beat = time.monotonic()
-            if seq > last_seq:
-                data = json.dumps({"seq": seq, "since": last_seq})
-                yield f"id: {seq}\nevent: change\ndata: {data}\n\n"
-                last_seq = seq
-                beat = time.monotonic()
-            elif time.monotonic() - beat > 15:
+            newer = feed.wait(tick, timeout=15)
+            if newer is tick:
                 yield ": keep-alive\n\n"
-                beat = time.monotonic()
-            time.sleep(interval)
+                continue
+            tick = newer
+            if tick.stop_seq > last_stop:
+                yield f"event: delivery\ndata: {json.dumps({'stop_seq': tick.stop_seq})}\n\n"
+                last_stop = tick.stop_seq
+            if tick.seq > last_seq:
+                if shared:
+                    data = feed.event_data(tick, last_seq)
+                else:
+                    data = json.dumps({"seq": tick.seq, "since": last_seq})
+                yield f"id: {tick.seq}\nevent: change\ndata: {data}\n\n"
+                last_seq = tick.seq
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(stream_with_context(events()), mimetype="text/event-stream", headers=headers)
+
+
+def _feed() -> LiveFeed:
+    """The process's live feed (one change-log follower for every stream), made on first use."""
+    feed = current_app.extensions.get("livefeed")
+    if feed is None:
+        with _FEED_LOCK:
+            feed = current_app.extensions.get("livefeed")
+            if feed is None:
+                interval = current_app.config["SETTINGS"].poll_interval_s
+                feed = LiveFeed(_view(), poll_s=interval)
+                current_app.extensions["livefeed"] = feed
+    return feed
 
 
 @bp.get("/search")

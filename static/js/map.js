@@ -681,10 +681,20 @@
     }
   }
   function connectLive() {
-    const source = new EventSource(`/api/stream?since=${state.seq}`);
+    if (state.source) state.source.close(); // the stream's deltas are coloured by one rule
+    const source = (state.source = new EventSource(`/api/stream?since=${state.seq}${state.rule ? `&rule=${state.rule}` : ""}`));
     source.addEventListener("change", (e) => {
       const data = JSON.parse(e.data);
-      if (data.seq > state.seq) pullChanges();
+      if (data.seq <= state.seq) return;
+      // the event carries the coalesced delta since the stream's last event; a map
+      // whose data is older than that (or an event without the delta) pulls the changes
+      if (data.grids && data.buildings && data.since <= state.seq) {
+        state.seq = data.seq;
+        applyChange(data);
+        document.body.dataset.seq = String(state.seq);
+      } else {
+        pullChanges();
+      }
     });
     source.addEventListener("hello", () => el("live").classList.add("on"));
     source.addEventListener("delivery", () => loadDeliveries());
@@ -752,6 +762,7 @@
   el("colour-rule").addEventListener("change", () => {
     state.rule = el("colour-rule").value;
     loadFeatures();
+    if (state.source) connectLive();
   });
   el("colour-mode").addEventListener("change", () => {
     state.mode = el("colour-mode").value;

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import time
+
 import pandas as pd
 
+from mapserver.services.mapjson import MapJSON
 from mapserver.services.mapview import MapView
+from mapserver.status.scheme import load_scheme
 from mapserver.store import StatusRow, open_store
 
 
@@ -40,4 +46,93 @@ def test_patched_rollup_equals_full_recount(demo_db_url, demo_layers):
         pd.testing.assert_frame_equal(patched[name], frame, check_dtype=False, obj=name)
     changes = live.changes(0)
     assert changes["seq"] == store.last_seq()
+    store.dispose()
+
+
+def test_snapshot_max_age_reuses_a_young_snapshot_only(demo_db_url, demo_layers):
+    store = open_store(demo_db_url)
+    live = MapView(store)
+    before = live.snapshot()
+    household = demo_layers["households"]["household_id"].iloc[0]
+    seq = store.apply_status([StatusRow("household", household, "red")], user="t", source="t")
+    assert live.snapshot(max_age_s=60).seq == before.seq  # young enough: no look at the store
+    assert live.snapshot().seq == seq
+    time.sleep(0.05)
+    household = demo_layers["households"]["household_id"].iloc[1]
+    seq = store.apply_status([StatusRow("household", household, "red")], user="t", source="t")
+    assert live.snapshot(max_age_s=0.01).seq == seq  # too old: the store is asked
+    store.dispose()
+
+
+def _features(collection: dict) -> dict:
+    return {f["id"]: f for f in collection["features"]}
+
+
+def test_cached_layer_answers_equal_the_uncached_ones(demo_db_url, demo_layers):
+    store = open_store(demo_db_url)
+    live = MapView(store)
+    cache = MapJSON(live)
+    grids = demo_layers["grids"]
+    parent = grids.query("level == 'community'")["grid_id"].iloc[0]
+    bbox = tuple(demo_layers["buildings"].total_bounds * [1, 1, 0.99999, 0.99999])
+    queries = [
+        {"level": "small"},
+        {"level": "micro", "bbox": bbox},
+        {"parent_id": parent},
+        {"ids": grids["grid_id"].iloc[:3].tolist(), "coords": "gcj02"},
+        {"level": "community", "rule": "share"},
+    ]
+    for query in queries:
+        cached = json.loads(cache.grids(**query).body)
+        plain = json.loads(json.dumps(live.grid_features(**query)))
+        assert cached["seq"] == plain["seq"]
+        assert _features(cached) == _features(plain), query
+        assert [f["id"] for f in cached["features"]] == [f["id"] for f in plain["features"]]
+    big = grids.query("level == 'big'")["grid_id"].iloc[0]
+    for query in ({"grid_id": big}, {"bbox": bbox}, {"grid_id": big, "coords": "gcj02"}):
+        cached = json.loads(cache.buildings(**query).body)
+        plain = json.loads(json.dumps(live.building_features(**query)))
+        assert cached["truncated"] == plain["truncated"]
+        assert _features(cached) == _features(plain), query
+    store.dispose()
+
+
+def test_cached_answer_moves_with_a_write_and_gzips(demo_db_url, demo_layers):
+    store = open_store(demo_db_url)
+    live = MapView(store)
+    cache = MapJSON(live)
+    households = demo_layers["households"]
+    building = households["building_id"].iloc[0]
+    leaf = demo_layers["buildings"].set_index("building_id").at[building, "grid_id"]
+    first = cache.buildings(grid_id=leaf)
+    assert cache.buildings(grid_id=leaf) is first  # nothing moved: the same answer
+    rows = households.loc[households["building_id"] == building, "household_id"]
+    store.apply_status([StatusRow("household", h, "red") for h in rows], user="t", source="t")
+    second = cache.buildings(grid_id=leaf)
+    assert second.etag != first.etag
+    colour = load_scheme("hongkou6").colour("red")
+    assert _features(json.loads(second.body))[building]["properties"]["colour"] == colour
+    assert _features(json.loads(first.body))[building]["properties"]["colour"] != colour
+    assert gzip.decompress(second.gzipped()) == second.body
+    store.dispose()
+
+
+def test_status_table_equals_one_by_one_status(demo_db_url, demo_layers):
+    store = open_store(demo_db_url)
+    live = MapView(store)
+    households = demo_layers["households"]["household_id"]
+    store.apply_status(
+        [StatusRow("household", h, "red") for h in households.iloc[::7]], user="t", source="t"
+    )
+    snap = live.snapshot()
+    for rule in (None, "share"):
+        grids = live.status_table(snap, "grid", rule)
+        assert any(s["status"] == "red" for s in grids.values())
+        for grid_id in demo_layers["grids"]["grid_id"]:
+            one = live.grid_status(snap, grid_id, rule)
+            assert grids.get(grid_id, one) == one
+        buildings = live.status_table(snap, "building", rule)
+        for building_id in demo_layers["buildings"]["building_id"]:
+            one = live.building_status(snap, building_id, rule)
+            assert buildings.get(building_id, one) == one
     store.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -260,3 +261,56 @@ def test_colour_rule_per_request(viewer):
         assert status == (over[0] if over else max(counts, key=counts.get))
     assert {f["properties"]["status"] for f in share} != {f["properties"]["status"] for f in worst}
     assert client.get("/api/grids?rule=loudest").status_code == 400
+
+
+def test_grids_answer_304_until_a_write_and_gzip_when_asked(client, admin_token, demo_layers):
+    import gzip
+    import json
+
+    first = client.get("/api/grids?level=community")
+    etag = first.headers["ETag"]
+    again = client.get("/api/grids?level=community", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.data
+    zipped = client.get("/api/grids?level=community", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.data)) == first.get_json()
+    household = demo_layers["households"]["household_id"].iloc[0]
+    write = {"entity_id": household, "status": "red"}
+    assert client.post("/api/status", json=write, headers=_auth(admin_token)).status_code == 200
+    time.sleep(1.1)  # past the age a map answer may have
+    moved = client.get("/api/grids?level=community", headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert moved.get_json()["seq"] > first.get_json()["seq"]
+
+
+def test_stream_event_carries_the_delta(app, client, demo_layers):
+    import json
+
+    from mapserver.store import StatusRow
+
+    households = demo_layers["households"]
+    building = households["building_id"].iloc[0]
+    ids = households.loc[households["building_id"] == building, "household_id"]
+    behind = client.get("/api/config").get_json()["seq"] - 1
+    response = client.get(f"/api/stream?since={behind}", buffered=False)
+    chunks = iter(response.response)
+
+    def next_event(kind: str) -> dict:
+        for chunk in chunks:
+            text = chunk.decode() if isinstance(chunk, bytes) else chunk
+            if f"event: {kind}" in text:
+                return json.loads(text.split("data: ", 1)[1].split("\n", 1)[0])
+        raise AssertionError(f"no {kind} event")
+
+    seq = next_event("hello")["seq"]
+    catch_up = next_event("change")  # the map is one change behind: it is told to pull
+    assert catch_up == {"seq": seq, "since": behind}
+    rows = [StatusRow("household", h, "red") for h in ids]
+    app.extensions["store"].apply_status(rows, user="t", source="t")  # as another process
+    data = next_event("change")
+    response.close()
+    assert data["since"] == seq and data["changed"] == len(rows)
+    assert data["buildings"][building]["colour"] == COLOURS["red"]
+    leaf = demo_layers["buildings"].set_index("building_id").at[building, "grid_id"]
+    assert data["grids"][leaf]["status"] == "red"
+    assert data["summary"]["counts"]["red"] >= len(rows)

@@ -1,0 +1,249 @@
+"""Grid and building layers of the command map as ready JSON text, cached.
+
+Every ``/api/grids`` call used to read the layer from the store, rebuild each
+geometry and serialise the whole collection. Here each feature's geometry and
+fixed properties are serialised once per data version (and coordinate system),
+each status once per change-log snapshot, and whole answers are kept by an
+entity tag naming the data version, the snapshot and the query, so a repeated
+query costs a lookup (or a 304). No Flask here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from mapserver.services.mapview import MapView, geometry_json, or_none
+
+ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
+GZIP_MIN_BYTES = 1024
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+@dataclass
+class Answer:
+    """One layer answer: its (weak) entity tag and body (UTF-8 JSON), gzip made on first use."""
+
+    etag: str
+    body: bytes
+    _gzipped: bytes | None = field(default=None, repr=False)
+
+    def gzipped(self) -> bytes:
+        """The body compressed with gzip (computed once)."""
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=5)
+        return self._gzipped
+
+
+@dataclass
+class _Pieces:
+    """Serialised fixed parts of features, for one data version."""
+
+    version: int
+    bounds: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> (n, 4) bounds
+    text: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+
+
+class MapJSON:
+    """Cached JSON answers of the map layers of one :class:`MapView`.
+
+    Parameters
+    ----------
+    view
+        The live map view (layers per data version, status per snapshot).
+    max_age_s
+        Passed to :meth:`MapView.snapshot`: how stale a status snapshot may be
+        (the answer names its ``seq``; the live feed brings the map on from there).
+    """
+
+    def __init__(self, view: MapView, *, max_age_s: float = 0.0) -> None:
+        self.view = view
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._pieces: _Pieces | None = None
+        self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._status_text: tuple[int, dict[tuple[str, str, str], str]] = (-1, {})
+
+    # -- entity tags and the answer cache --------------------------------------------
+    def _etag(self, kind: str, query: Sequence[object]) -> tuple[str, object]:
+        layers = self.view.layers()
+        snap = self.view.snapshot(max_age_s=self.max_age_s)
+        digest = hashlib.sha1(_dumps([kind, *query]).encode()).hexdigest()[:16]
+        return f"{layers.version}.{snap.seq}.{digest}", snap
+
+    def _answer(self, etag: str, build) -> Answer:
+        with self._lock:
+            found = self._answers.get(etag)
+            if found is not None:
+                self._answers.move_to_end(etag)
+                return found
+        answer = Answer(etag=etag, body=build().encode())
+        with self._lock:
+            self._answers[etag] = answer
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return answer
+
+    def _fixed(self) -> _Pieces:
+        layers = self.view.layers()
+        with self._lock:
+            if self._pieces is None or self._pieces.version != layers.version:
+                self._pieces = _Pieces(version=layers.version)
+            return self._pieces
+
+    # -- feature text ----------------------------------------------------------------
+    def _status(self, snap, kind: str, entity_id: str, rule: str | None) -> str:
+        seq, table = self._status_text
+        if seq != snap.seq:
+            table = {}
+            self._status_text = (snap.seq, table)
+        key = (kind, entity_id, rule or "")
+        text = table.get(key)
+        if text is None:
+            status = self.view.status_table(snap, kind, rule).get(entity_id)
+            if status is None:  # no counts row: the one-by-one answer (no counts)
+                if kind == "grid":
+                    status = self.view.grid_status(snap, entity_id, rule)
+                else:
+                    status = self.view.building_status(snap, entity_id, rule)
+            text = table[key] = _dumps(status)[1:]  # without the opening brace
+        return text
+
+    def _feature(self, pieces: _Pieces, layers, kind: str, row, coords: str) -> tuple[str, str]:
+        key = (kind, str(row.Index), coords)
+        found = pieces.text.get(key)
+        if found is not None:
+            return found
+        if kind == "grid":
+            gid = str(row.Index)
+            area = str(layers.area_class.get(gid, "none"))
+            props = {
+                "id": gid,
+                "kind": "grid",
+                "name": or_none(row.name),
+                "level": or_none(row.level),
+                "parent_id": or_none(row.parent_id),
+                "person": or_none(row.person),
+                "phone": or_none(row.phone),
+                "target_households": (
+                    None if pd.isna(row.target_households) else int(row.target_households)
+                ),
+                "area_class": area,
+                "area_colour": self.view.area_scheme.colour(None if area == "none" else area),
+                "children": len(layers.children.get(gid, [])),
+            }
+        else:
+            grid_id = row.grid_id
+            props = {
+                "id": str(row.Index),
+                "kind": "building",
+                "name": or_none(row.name),
+                "address": or_none(row.address),
+                "grid_id": or_none(grid_id),
+                "grid_name": (
+                    or_none(layers.grids.at[grid_id, "name"])
+                    if grid_id in layers.grids.index
+                    else None
+                ),
+            }
+        head = f'{{"type":"Feature","id":{_dumps(props["id"])},"properties":{_dumps(props)[:-1]},'
+        tail = f',"geometry":{_dumps(geometry_json(row.geometry, coords=coords))}}}'
+        pieces.text[key] = (head, tail)
+        return head, tail
+
+    def _collection(self, kind: str, frame: pd.DataFrame, snap, coords: str, rule, extra: str):
+        pieces = self._fixed()
+        layers = self.view.layers()
+        parts = []
+        for row in frame.itertuples():
+            head, tail = self._feature(pieces, layers, kind, row, coords)
+            parts.append(head + self._status(snap, kind, str(row.Index), rule) + tail)
+        return (
+            f'{{"type":"FeatureCollection","seq":{snap.seq}{extra},"features":['
+            + ",".join(parts)
+            + "]}"
+        )
+
+    def _in_bbox(self, name: str, frame: pd.DataFrame, bbox) -> np.ndarray:
+        pieces = self._fixed()
+        bounds = pieces.bounds.get(name)
+        if bounds is None or len(bounds) != len(frame):
+            bounds = pieces.bounds[name] = shapely.bounds(frame.geometry.to_numpy())
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        return (
+            (bounds[:, 2] >= minx)
+            & (bounds[:, 0] <= maxx)
+            & (bounds[:, 3] >= miny)
+            & (bounds[:, 1] <= maxy)
+        )
+
+    # -- the layers ------------------------------------------------------------------
+    def grids(
+        self,
+        *,
+        level: str | None = None,
+        parent_id: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        ids: list[str] | None = None,
+        coords: str = "wgs84",
+        rule: str | None = None,
+    ) -> Answer:
+        """Grids with status as a GeoJSON FeatureCollection (same content as
+        :meth:`MapView.grid_features`), from the cache when nothing moved."""
+        etag, snap = self._etag("grids", [level, parent_id, bbox, ids, coords, rule])
+
+        def build() -> str:
+            frame = self.view.layers().grids
+            mask = np.ones(len(frame), dtype=bool)
+            if level is not None:
+                mask &= (frame["level"] == level).to_numpy()
+            if parent_id is not None:
+                mask &= (frame["parent_id"] == parent_id).to_numpy()
+            if ids is not None:
+                mask &= frame.index.isin(ids)
+            if bbox is not None:
+                mask &= self._in_bbox("grids", frame, bbox)
+            return self._collection("grid", frame[mask], snap, coords, rule, "")
+
+        return self._answer(etag, build)
+
+    def buildings(
+        self,
+        *,
+        grid_id: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        coords: str = "wgs84",
+        limit: int = 5000,
+        rule: str | None = None,
+    ) -> Answer:
+        """Buildings with status inside a grid's subtree or a bbox (same content as
+        :meth:`MapView.building_features`), from the cache when nothing moved."""
+        etag, snap = self._etag("buildings", [grid_id, bbox, coords, limit, rule])
+
+        def build() -> str:
+            frame = self.view.layers().buildings
+            mask = np.ones(len(frame), dtype=bool)
+            if grid_id is not None:
+                subtree = [grid_id, *self.view.descendants(grid_id)]
+                mask &= frame["grid_id"].isin(subtree).to_numpy()
+            if bbox is not None:
+                mask &= self._in_bbox("buildings", frame, bbox)
+            chosen = frame[mask]
+            truncated = "true" if len(chosen) > limit else "false"
+            return self._collection(
+                "building", chosen.head(limit), snap, coords, rule, f',"truncated":{truncated}'
+            )
+
+        return self._answer(etag, build)
