@@ -263,7 +263,8 @@ def test_colour_rule_per_request(viewer):
     assert client.get("/api/grids?rule=loudest").status_code == 400
 
 
-def test_grids_answer_304_until_a_write_and_gzip_when_asked(client, admin_token, demo_layers):
+def test_grids_answer_304_until_a_write_and_gzip_when_asked(viewer, admin_token, demo_layers):
+    client = viewer  # reading needs a login
     import gzip
     import json
 
@@ -283,7 +284,8 @@ def test_grids_answer_304_until_a_write_and_gzip_when_asked(client, admin_token,
     assert moved.get_json()["seq"] > first.get_json()["seq"]
 
 
-def test_stream_event_carries_the_delta(app, client, demo_layers):
+def test_stream_event_carries_the_delta(app, viewer, demo_layers):
+    client = viewer  # reading needs a login
     import json
 
     from mapserver.store import StatusRow
@@ -314,3 +316,28 @@ def test_stream_event_carries_the_delta(app, client, demo_layers):
     leaf = demo_layers["buildings"].set_index("building_id").at[building, "grid_id"]
     assert data["grids"][leaf]["status"] == "red"
     assert data["summary"]["counts"]["red"] >= len(rows)
+
+
+def test_stream_of_an_area_reader_carries_no_delta(app, client, demo_layers):
+    import json
+
+    from mapserver.store import StatusRow
+
+    _login(client, "worker")  # a worker reads only their own grid
+    seq = app.extensions["store"].last_seq()
+    response = client.get(f"/api/stream?since={seq}", buffered=False)
+    chunks = iter(response.response)
+    household = demo_layers["households"]["household_id"].iloc[-1]
+    for chunk in chunks:
+        if b"event: hello" in (chunk if isinstance(chunk, bytes) else chunk.encode()):
+            break
+    app.extensions["store"].apply_status(
+        [StatusRow("household", household, "red")], user="t", source="t"
+    )
+    for chunk in chunks:
+        text = chunk.decode() if isinstance(chunk, bytes) else chunk
+        if "event: change" in text:
+            data = json.loads(text.split("data: ", 1)[1].split("\n", 1)[0])
+            break
+    response.close()
+    assert data == {"seq": seq + 1, "since": seq}  # the map pulls /api/changes, cut to its area
