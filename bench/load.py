@@ -149,9 +149,10 @@ def _start_server(args: argparse.Namespace, url: str, port: int, work: Path) -> 
     )
 
 
-async def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+async def _wait_ready(base: str, proc: subprocess.Popen, token: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 msg = f"server exited with {proc.returncode} before answering"
@@ -545,7 +546,7 @@ def main() -> int:
             port = _free_port()
             proc = _start_server(args, url, port, work)
             base = f"http://127.0.0.1:{port}"
-            asyncio.run(_wait_ready(base, proc))
+            asyncio.run(_wait_ready(base, proc, token))
             load = Load(base, token, households, codes, args)
             started = time.monotonic()
             figures = asyncio.run(load.run())
