@@ -31,6 +31,7 @@ OTHER_TABLES: tuple[str, ...] = (
     "meta",
     "plan_versions",
     "route_plans",
+    "route_problems",
     "stop_events",
     "column_mappings",
     "import_log",
@@ -171,7 +172,12 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),  # JSON: routes, stops, geometry
-        sa.Column("blob", sa.LargeBinary(), nullable=True),  # solver state for re-planning
+    )
+    tables["route_problems"] = sa.Table(
+        "route_problems",
+        metadata,
+        sa.Column("plan_id", sa.Text(), primary_key=True),
+        sa.Column("problem", sa.Text(), nullable=False),  # JSON: what re-planning needs
     )
     tables["stop_events"] = sa.Table(
         "stop_events",

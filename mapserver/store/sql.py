@@ -259,24 +259,30 @@ class Store:
     # -- route plans and stop events ------------------------------------------------
 
     def save_route_plan(
-        self, *, kind: str, name: str, data: dict, blob: bytes | None = None, user: str
+        self, *, kind: str, name: str, data: dict, problem: dict | None = None, user: str
     ) -> str:
-        """Save a delivery or patrol plan (JSON ``data``, optional solver ``blob``); its id."""
+        """Save a delivery or patrol plan (JSON ``data``; ``problem``: the JSON data
+        re-planning needs, kept apart); returns its id."""
         with self._write() as conn:
             return routes.insert_plan(
                 conn,
-                self.tables["route_plans"],
+                self.tables,
                 kind=kind,
                 name=name,
                 data=data,
-                blob=blob,
+                problem=problem,
                 user=user,
             )
 
     def get_route_plan(self, plan_id: str) -> dict:
-        """A saved plan (``data`` decoded, ``blob`` raw); NotFoundError when missing."""
+        """A saved plan (``data`` decoded); NotFoundError when missing."""
         with self.engine.connect() as conn:
             return routes.read_plan(conn, self.tables["route_plans"], plan_id)
+
+    def get_route_problem(self, plan_id: str) -> dict | None:
+        """The re-planning data saved with a plan (None when it was saved without)."""
+        with self.engine.connect() as conn:
+            return routes.read_problem(conn, self.tables["route_problems"], plan_id)
 
     def list_route_plans(self, *, kind: str | None = None) -> list[dict]:
         """Saved plans, newest first, without their data."""
