@@ -18,16 +18,19 @@ logged-in user) with :func:`bind` for the length of a request.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from mapserver.store.writes import utc_now
 
+T = TypeVar("T")
 TABLE = "audit_log"
 MAX_JSON_CHARS = 2000
 SYSTEM_ACTOR = "system"
@@ -92,6 +95,21 @@ def snapshot() -> AuditContext:
     context = current()
     name = context.actor_name()
     return AuditContext(address=context.address, actor=lambda: name)
+
+
+def carry(func: Callable[..., T]) -> Callable[..., T]:
+    """Wrap ``func`` to run with this thread's audit context (e.g. in a job's worker thread)."""
+    context = snapshot()
+
+    @functools.wraps(func)
+    def run(*args: object, **kwargs: object) -> T:
+        bind(context)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            clear()
+
+    return run
 
 
 _PG_GUARD = """

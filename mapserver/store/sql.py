@@ -874,6 +874,7 @@ class Store:
                 sa.select(table.c.plan_id, table.c.route_id).where(table.c.username == username)
             ).all()
         return [(r.plan_id, r.route_id) for r in rows]
+
     # -- the audit log -----------------------------------------------------------------
 
     def record_audit(
