@@ -134,3 +134,24 @@ def test_every_kind_has_a_label_in_both_languages():
     for kind in audit.KINDS:
         entry = i18n.STRINGS[f"audit_kind_{kind}"]
         assert entry["zh"] and entry["en"] and entry["zh"] != entry["en"]
+
+
+def test_planner_publish_names_the_user_of_the_request(app, client, admin_token, demo_layers):
+    client.environ_base["REMOTE_ADDR"] = ADDRESS
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    grids = demo_layers["grids"]
+    parent = str(grids[grids["level"] == "small"]["grid_id"].iloc[0])
+    assignment = client.get(f"/api/planner/{parent}", headers=auth).get_json()["assignment"]
+    saved = client.post(
+        f"/api/planner/{parent}/versions",
+        json={"base_version": None, "assignment": assignment},
+        headers=auth,
+    )
+    version = saved.get_json()["version"]
+    assert client.post(f"/api/planner/versions/{version}/publish", headers=auth).status_code == 200
+    rows = _rows(app, kind="grid")
+    assert [(r["kind"], r["actor"], r["address"], r["new"]["version"]) for r in rows] == [
+        ("grid.publish", "admin", ADDRESS, version),
+        ("grid.save", "admin", ADDRESS, version),
+    ]
+    assert {r["entity"] for r in rows} == {f"grid:{parent}"}
