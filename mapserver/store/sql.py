@@ -173,8 +173,10 @@ class Store:
                     "changelog": None
                     if status_from is None or not len(layers["status"])
                     else [status_from + 1, status_from + len(layers["status"])],
+                    "as": user,
                 },
-                actor=user,
+                # A request's user when there is one (``user`` may be a label: "closures").
+                actor=audit.current().actor_name() or user,
             )
             self._bump_data_version(conn)
             if self.dialect == "postgresql":

@@ -155,3 +155,20 @@ def test_planner_publish_names_the_user_of_the_request(app, client, admin_token,
         ("grid.save", "admin", ADDRESS, version),
     ]
     assert {r["entity"] for r in rows} == {f"grid:{parent}"}
+
+
+def test_road_closures_name_the_admin_not_the_service(app, client, admin_token, demo_layers):
+    edges = demo_layers["road_edges"]
+    street = edges[(edges["road_class"] == "street") & ~edges["closed"]].iloc[0]
+    point = street.geometry.interpolate(0.5, normalized=True)
+    feature = {"type": "Feature", "properties": {}, "geometry": point.__geo_interface__}
+    response = client.post(
+        "/api/roads/closures",
+        json={"type": "FeatureCollection", "features": [feature]},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert response.status_code == 200
+    row = _rows(app, kind="import.layers")[0]
+    assert row["actor"] == "admin" and row["new"]["as"] == "closures"
+    assert row["new"]["rows"] == {"road_edges": len(edges)}
+    assert row["address"] == "127.0.0.1"
