@@ -25,6 +25,7 @@ _INDEXED: dict[str, tuple[str, ...]] = {
 
 OTHER_TABLES: tuple[str, ...] = (
     "changelog",
+    "audit_log",
     "users",
     "tokens",
     "jobs",
@@ -37,7 +38,6 @@ OTHER_TABLES: tuple[str, ...] = (
     "import_log",
     "events",
     "route_drivers",
-    "audit_log",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -102,6 +102,26 @@ def plan_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def audit_table(metadata: sa.MetaData) -> sa.Table:
+    """The append-only ``audit_log``: who did what to which entity, when, from where.
+
+    ``at`` is UTC ISO 8601; ``old``/``new`` are small JSON texts (see store/audit.py).
+    """
+    return sa.Table(
+        "audit_log",
+        metadata,
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.Text(), nullable=False, index=True),
+        sa.Column("actor", sa.Text(), nullable=False, index=True),
+        sa.Column("address", sa.Text(), nullable=True),
+        sa.Column("kind", sa.Text(), nullable=False, index=True),
+        sa.Column("entity", sa.Text(), nullable=True, index=True),
+        sa.Column("old", sa.Text(), nullable=True),
+        sa.Column("new", sa.Text(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+
+
 def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     """Return the metadata and every table of the store for a backend.
 
@@ -129,6 +149,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables["changelog"] = sa.Table(
         "changelog", metadata, *changelog_columns, sqlite_autoincrement=True
     )
+    tables["audit_log"] = audit_table(metadata)
     tables["users"] = sa.Table(
         "users",
         metadata,
@@ -202,28 +223,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     )
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))
-    tables["audit_log"] = audit_table(metadata)
     return metadata, tables
-
-
-def audit_table(metadata: sa.MetaData) -> sa.Table:
-    """The append-only ``audit_log``: who did what to which entity, when, from where.
-
-    ``at`` is UTC ISO 8601; ``old``/``new`` are small JSON texts (see store/audit.py).
-    """
-    return sa.Table(
-        "audit_log",
-        metadata,
-        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("at", sa.Text(), nullable=False, index=True),
-        sa.Column("actor", sa.Text(), nullable=False, index=True),
-        sa.Column("address", sa.Text(), nullable=True),
-        sa.Column("kind", sa.Text(), nullable=False, index=True),
-        sa.Column("entity", sa.Text(), nullable=True, index=True),
-        sa.Column("old", sa.Text(), nullable=True),
-        sa.Column("new", sa.Text(), nullable=True),
-        sqlite_autoincrement=True,
-    )
 
 
 def import_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
