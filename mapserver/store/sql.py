@@ -645,6 +645,36 @@ class Store:
                 sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
             ).scalar_one()
 
+    # -- the audit log -----------------------------------------------------------------
+
+    def record_audit(
+        self,
+        kind: str,
+        *,
+        entity: str | None = None,
+        old: object = None,
+        new: object = None,
+        actor: str | None = None,
+    ) -> int:
+        """Append one audit row on its own (a login, success or failure); returns its seq.
+
+        Changes made by the store are audited inside their own transactions; see
+        :func:`mapserver.store.audit.record` for the fields.
+        """
+        with self._write() as conn:
+            return self._audit(conn, kind=kind, entity=entity, old=old, new=new, actor=actor)
+
+    def read_audit(
+        self, where: audit.AuditFilter, *, limit: int = 200, before: int | None = None
+    ) -> list[dict]:
+        """Audit rows matching a filter, newest first (``before``: only seq below it)."""
+        with self.engine.connect() as conn:
+            return audit.read(conn, self.tables["audit_log"], where, limit=limit, before=before)
+
+    def iter_audit(self, where: audit.AuditFilter) -> Iterator[dict]:
+        """Every audit row matching a filter, oldest first, read in batches (exports)."""
+        return audit.iterate(self.engine, self.tables["audit_log"], where)
+
     # -- inspection --------------------------------------------------------------------
 
     def row_counts(self) -> dict[str, int]:
@@ -876,36 +906,6 @@ class Store:
                 sa.select(table.c.plan_id, table.c.route_id).where(table.c.username == username)
             ).all()
         return [(r.plan_id, r.route_id) for r in rows]
-
-    # -- the audit log -----------------------------------------------------------------
-
-    def record_audit(
-        self,
-        kind: str,
-        *,
-        entity: str | None = None,
-        old: object = None,
-        new: object = None,
-        actor: str | None = None,
-    ) -> int:
-        """Append one audit row on its own (a login, success or failure); returns its seq.
-
-        Changes made by the store are audited inside their own transactions; see
-        :func:`mapserver.store.audit.record` for the fields.
-        """
-        with self._write() as conn:
-            return self._audit(conn, kind=kind, entity=entity, old=old, new=new, actor=actor)
-
-    def read_audit(
-        self, where: audit.AuditFilter, *, limit: int = 200, before: int | None = None
-    ) -> list[dict]:
-        """Audit rows matching a filter, newest first (``before``: only seq below it)."""
-        with self.engine.connect() as conn:
-            return audit.read(conn, self.tables["audit_log"], where, limit=limit, before=before)
-
-    def iter_audit(self, where: audit.AuditFilter) -> Iterator[dict]:
-        """Every audit row matching a filter, oldest first, read in batches (exports)."""
-        return audit.iterate(self.engine, self.tables["audit_log"], where)
 
     # -- jobs --------------------------------------------------------------------------
 
