@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -221,7 +221,7 @@ class AuditFilter:
 
     ``actor`` matches exactly; ``kind`` matches a kind or a family (``"user"``
     matches ``"user.create"``); ``entity`` matches any part of the entity;
-    ``since``/``until`` are UTC dates (inclusive) or ISO times.
+    ``since``/``until`` are UTC dates (inclusive) or ISO times (with an offset, or UTC).
     """
 
     actor: str | None = None
@@ -253,7 +253,9 @@ def _instant(text: str, field: str, *, end: bool = False) -> str:
         if len(text) == 10:
             day = date.fromisoformat(text)
             return (day + timedelta(days=1) if end else day).isoformat()
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment.isoformat(timespec="milliseconds")
     except ValueError:
         msg = f"{field} {text!r} is not a date (YYYY-MM-DD) or an ISO time"
         raise ValueError(msg) from None

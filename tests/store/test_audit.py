@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -123,9 +125,13 @@ def test_user_changes_name_the_acting_user_and_address(store: Store):
 
 
 def test_filters_by_actor_kind_entity_and_dates(store: Store):
-    store.record_audit("login.ok", entity="user:a", actor="a")
-    store.record_audit("login.failed", entity="user:50%_b", actor="b")
-    store.record_audit("user.create", entity="user:c", actor="a")
+    for kind, entity, actor in (
+        ("login.ok", "user:a", "a"),
+        ("login.failed", "user:50%_b", "b"),
+        ("user.create", "user:c", "a"),
+    ):
+        store.record_audit(kind, entity=entity, actor=actor)
+        time.sleep(0.005)  # distinct millisecond times for the time filters below
     assert [r["entity"] for r in _rows(store, actor="a")] == ["user:c", "user:a"]
     assert len(_rows(store, kind="login")) == 2 and len(_rows(store, kind="log")) == 0
     assert [r["actor"] for r in _rows(store, entity="50%_")] == ["b"]
@@ -134,6 +140,11 @@ def test_filters_by_actor_kind_entity_and_dates(store: Store):
     assert len(_rows(store, since=today, until=today)) == 3
     assert _rows(store, until="2000-01-01") == [] and _rows(store, since="2999-01-01") == []
     assert len(_rows(store, since=f"{today}T00:00:00+00:00")) == 3
+    newest_at = store.read_audit(AuditFilter(), limit=1)[0]["at"]
+    assert len(_rows(store, since=newest_at)) == 1 and len(_rows(store, until=newest_at)) == 2
+    # The same instant written in Beijing time (UTC+8) selects the same rows.
+    shifted = datetime.fromisoformat(newest_at).astimezone(timezone(timedelta(hours=8)))
+    assert len(_rows(store, since=shifted.isoformat())) == 1
     with pytest.raises(ValueError, match="since 'yesterday' is not a date"):
         _rows(store, since="yesterday")
     newest, *older = store.read_audit(AuditFilter(), limit=10)
