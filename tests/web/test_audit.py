@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 
 from mapserver.store import audit
 from mapserver.store.audit import AuditFilter
+from mapserver.web import audit as audit_view
 from mapserver.web import i18n
 from tests.conftest import DEMO_PASSWORD
 
@@ -172,3 +174,18 @@ def test_road_closures_name_the_admin_not_the_service(app, client, admin_token, 
     assert row["actor"] == "admin" and row["new"]["as"] == "closures"
     assert row["new"]["rows"] == {"road_edges": len(edges)}
     assert row["address"] == "127.0.0.1"
+
+
+def test_older_entries_page_by_sequence(app, client, monkeypatch):
+    monkeypatch.setattr(audit_view, "PAGE_ROWS", 2)
+    _login(client, "admin")
+    everything = [r["seq"] for r in _rows(app)]
+    seen = []
+    url = "/audit?lang=en"
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
+        link = re.search(r'id="audit-older" href="([^"]+)"', html)
+        url = link.group(1).replace("&amp;", "&") if link else None
+        assert url is None or "lang=en" in url
+    assert seen == everything and len(seen) > 2
