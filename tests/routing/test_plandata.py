@@ -9,6 +9,7 @@ import pytest
 
 from mapserver.network import build_graph
 from mapserver.routing.fleet import VehicleType
+from mapserver.routing.plan import RoutePlan
 from mapserver.routing.plandata import plan_from_data, plan_to_data
 from mapserver.routing.stops import Drop, Stop
 from mapserver.routing.vrp import replan, solve
@@ -17,6 +18,25 @@ from tests.routing.test_vrp import CVRP_STOPS, SPEED_KMH, brute_force, stop
 
 def _through_json(data: dict) -> dict:
     return json.loads(json.dumps(data, ensure_ascii=False))
+
+
+def replan_after_first_stop(plan: RoutePlan, graph) -> RoutePlan:
+    """Re-plan once the longest route's first stop is delivered; check what is left."""
+    route = max(plan.routes, key=lambda r: len(r.visits))
+    done = route.visits[0]
+    moved = replan(
+        plan,
+        graph,
+        delivered=[done.stop.stop_id],
+        positions={route.route_id: done.stop.node_id},
+        now_s=done.depart_s,
+        time_limit_s=0.3,
+    )
+    left = {s.stop_id for s in plan.stops} - {done.stop.stop_id}
+    assert moved.is_feasible(), moved.violations()
+    assert {v.stop.stop_id for r in moved.routes for v in r.visits} == left
+    assert all(r.start_s >= done.depart_s for r in moved.routes)
+    return moved
 
 
 @pytest.fixture
@@ -52,18 +72,7 @@ def test_replan_from_data_reaches_the_brute_force_optimum(graph):
     loaded = plan_from_data(_through_json(plan_to_data(plan)))
     again = replan(loaded, graph, delivered=[], positions={}, now_s=0, time_limit_s=0.3)
     assert again.is_feasible() and again.cost == brute_force(graph, CVRP_STOPS, fleet)
-    route = max(loaded.routes, key=lambda r: len(r.visits))
-    done = route.visits[0]
-    moved = replan(
-        loaded,
-        graph,
-        delivered=[done.stop.stop_id],
-        positions={route.route_id: done.stop.node_id},
-        now_s=done.depart_s,
-        time_limit_s=0.3,
-    )
-    left = {s.stop_id for s in CVRP_STOPS} - {done.stop.stop_id}
-    assert moved.is_feasible() and {v.stop.stop_id for r in moved.routes for v in r.visits} == left
+    moved = replan_after_first_stop(loaded, graph)
     # A re-planned plan (vehicles moved, stops dropped) is plain data too.
     assert plan_from_data(_through_json(plan_to_data(moved))) == moved
 
