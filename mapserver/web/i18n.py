@@ -328,6 +328,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit_older": {"zh": "更早的记录", "en": "Older entries"},
     "audit_none": {"zh": "没有符合条件的记录", "en": "No entries match"},
     "audit_all_kinds": {"zh": "全部类型", "en": "All kinds"},
+    "audit_bad_filter": {"zh": "筛选条件有误", "en": "Bad filter"},
     "audit_hint": {
         "zh": "批量状态变更与导入各记一条，注明变更日志序号范围；逐条明细见变更日志。",
         "en": "A status batch or an import is one entry naming its change-log sequence "

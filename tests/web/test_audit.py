@@ -105,7 +105,7 @@ def test_page_filters_and_refuses_a_bad_date(app, client):
     assert "user:mallory" not in client.get("/audit?to=2000-01-01").get_data(as_text=True)
     bad = client.get("/audit?from=someday")
     assert bad.status_code == 400
-    assert "since &#39;someday&#39; is not a date" in bad.get_data(as_text=True)
+    assert "筛选条件有误: since &#39;someday&#39; is not a date" in bad.get_data(as_text=True)
     assert client.get("/audit.csv?to=31/12/2026").status_code == 400
 
 
