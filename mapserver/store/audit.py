@@ -45,6 +45,7 @@ KINDS: tuple[str, ...] = (
     "grid.rollback",
     "route_plan.create",
     "stop.mark",
+    "route.assign",
     "login.ok",
     "login.failed",
     "user.create",

@@ -862,32 +862,61 @@ class Store:
         if password is not None:
             values["password_hash"] = auth.hash_password(password)
         with self._write() as conn:
-            if self._user(conn, username) is None:
+            found = self._user(conn, username)
+            if found is None:
                 msg = f"user {username!r} does not exist"
                 raise NotFoundError(msg)
             if values:
                 conn.execute(sa.update(table).where(table.c.username == username).values(values))
-            return self._user(conn, username)[0]  # type: ignore[index]
+            after = self._user(conn, username)[0]  # type: ignore[index]
+            if values:
+                self._audit(
+                    conn,
+                    kind="user.update",
+                    entity=f"user:{username}",
+                    old={"role": found[0].role, "grid_id": found[0].grid_id},
+                    new={
+                        "role": after.role,
+                        "grid_id": after.grid_id,
+                        **({"password": "changed"} if password is not None else {}),
+                    },
+                )
+            return after
 
     def delete_user(self, username: str) -> None:
         """Remove a user and their API tokens; NotFoundError when there is none."""
         with self._write() as conn:
-            if self._user(conn, username) is None:
+            found = self._user(conn, username)
+            if found is None:
                 msg = f"user {username!r} does not exist"
                 raise NotFoundError(msg)
             for name in ("tokens", "users"):
                 table = self.tables[name]
                 conn.execute(sa.delete(table).where(table.c.username == username))
+            self._audit(
+                conn,
+                kind="user.remove",
+                entity=f"user:{username}",
+                old={"role": found[0].role, "grid_id": found[0].grid_id},
+            )
 
     def assign_driver(self, plan_id: str, route_id: str, username: str | None) -> None:
         """Assign a route to a driver (None: unassign)."""
         table = self.tables["route_drivers"]
         with self._write() as conn:
             where = (table.c.plan_id == plan_id) & (table.c.route_id == route_id)
+            before = conn.execute(sa.select(table.c.username).where(where)).scalar()
             conn.execute(sa.delete(table).where(where))
             if username is not None:
                 values = {"plan_id": plan_id, "route_id": route_id, "username": username}
                 conn.execute(sa.insert(table), values)
+            self._audit(
+                conn,
+                kind="route.assign",
+                entity=f"route:{plan_id}/{route_id}",
+                old={"driver": before},
+                new={"driver": username},
+            )
 
     def route_drivers(self, plan_id: str) -> dict[str, str]:
         """Route id → assigned driver's username, for one plan."""

@@ -208,3 +208,40 @@ def test_no_code_path_edits_or_deletes_audit_rows():
     probe = ast.parse('sa.delete(tables["audit_log"])').body[0].value
     assert probe.func.attr == "delete" and "audit" in ast.unparse(probe)
     assert _WRITE.search("DELETE FROM audit_log") and _WRITE.search('update "audit_log" set')
+
+
+def test_role_password_removal_and_driver_assignment(store: Store):
+    store.create_user("zhang", "pw-1", role="driver")
+    audit.bind(AuditContext(address="10.1.2.3", actor=lambda: "admin"))
+    try:
+        store.update_user("zhang", role="dispatcher", grid_id="G-1")
+        store.update_user("zhang", password="pw-2")
+        store.update_user("zhang")  # nothing changes: nothing recorded
+        store.assign_driver("P1", "van-1", "zhang")
+        store.assign_driver("P1", "van-1", None)
+        store.delete_user("zhang")
+    finally:
+        audit.clear()
+    users = _rows(store, entity="user:zhang", kind="user")
+    got = [(r["kind"], r["old"], r["new"]) for r in reversed(users)]
+    assert got == [
+        ("user.create", None, {"role": "driver", "grid_id": None, "password": "set"}),
+        (
+            "user.update",
+            {"role": "driver", "grid_id": None},
+            {"role": "dispatcher", "grid_id": "G-1"},
+        ),
+        (
+            "user.update",
+            {"role": "dispatcher", "grid_id": "G-1"},
+            {"role": "dispatcher", "grid_id": "G-1", "password": "changed"},
+        ),
+        ("user.remove", {"role": "dispatcher", "grid_id": "G-1"}, None),
+    ]
+    assert {(r["actor"], r["address"]) for r in users[:3]} == {("admin", "10.1.2.3")}
+    assigned = _rows(store, kind="route.assign")
+    assert [(r["old"], r["new"]) for r in reversed(assigned)] == [
+        ({"driver": None}, {"driver": "zhang"}),
+        ({"driver": "zhang"}, {"driver": None}),
+    ]
+    assert {r["entity"] for r in assigned} == {"route:P1/van-1"}
