@@ -57,9 +57,13 @@ def test_logins_and_writes_are_recorded_with_the_client_address(app, demo_layers
     )
 
 
-def test_a_job_keeps_the_address_of_the_request_that_started_it(app):
+def test_a_job_keeps_the_address_of_the_request_that_started_it(app, admin_token):
     store = app.extensions["store"]
-    with app.test_request_context("/api/x", environ_base={"REMOTE_ADDR": ADDRESS}):
+    with app.test_request_context(
+        "/api/x",
+        environ_base={"REMOTE_ADDR": ADDRESS},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    ):
         app.preprocess_request()
         job = app.extensions["jobs"].submit(
             "test",
