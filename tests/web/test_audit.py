@@ -193,3 +193,24 @@ def test_older_entries_page_by_sequence(app, client, monkeypatch):
         url = link.group(1).replace("&amp;", "&") if link else None
         assert url is None or "lang=en" in url
     assert seen == everything and len(seen) > 2
+
+
+def test_user_page_changes_name_the_admin_and_address(app, client, admin_token):
+    client.environ_base["REMOTE_ADDR"] = ADDRESS
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    body = {"username": "赵六", "password": "pw-赵六-1", "role": "driver"}
+    assert client.post("/api/users", json=body, headers=auth).status_code == 201
+    changed = client.patch("/api/users/赵六", json={"role": "dispatcher"}, headers=auth)
+    assert changed.status_code == 200
+    reset = client.patch("/api/users/赵六", json={"password": "pw-赵六-2"}, headers=auth)
+    assert reset.status_code == 200
+    assert client.delete("/api/users/赵六", headers=auth).status_code == 200
+    rows = _rows(app, entity="user:赵六")
+    assert [(r["kind"], r["actor"], r["address"]) for r in rows] == [
+        ("user.remove", "admin", ADDRESS),
+        ("user.update", "admin", ADDRESS),
+        ("user.update", "admin", ADDRESS),
+        ("user.create", "admin", ADDRESS),
+    ]
+    assert rows[2]["new"]["role"] == "dispatcher" and rows[1]["new"]["password"] == "changed"
+    assert "pw-赵六" not in str(app.extensions["store"].table_rows("audit_log"))
