@@ -4,6 +4,7 @@ from mapserver.routing.fleet import RUNS, Depot, VehicleType, default_fleet, for
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.routing.orders import Order, orders_from_status, orders_from_table
 from mapserver.routing.plan import Leg, Route, RoutePlan, Vehicle, Visit
+from mapserver.routing.plandata import plan_from_data, plan_to_data
 from mapserver.routing.stops import (
     Drop,
     Stop,
@@ -35,6 +36,8 @@ __all__ = [
     "manifest_text",
     "orders_from_status",
     "orders_from_table",
+    "plan_from_data",
+    "plan_to_data",
     "replan",
     "route_gpx",
     "run_window",

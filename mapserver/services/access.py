@@ -37,6 +37,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "import": frozenset({"admin"}),
     # the user list: add, change role or grid, remove, reset passwords
     "users.manage": frozenset({"admin"}),
+    # the audit log: who changed what, when, from where (page and CSV export)
+    "audit.read": frozenset({"admin"}),
 }
 
 # Roles whose area is the whole district when they have no grid.
@@ -225,4 +227,6 @@ def menu(user: UserLike | None) -> list[str]:
         items.append("planner")
     if can(user, "users.manage"):
         items.append("users")
+    if can(user, "audit.read"):
+        items.append("audit")
     return items

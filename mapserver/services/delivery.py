@@ -2,14 +2,13 @@
 
 A plan is solved from the store's live layers (orders from the status table by a
 rule, or an uploaded order list), saved with everything a driver page needs
-(routes, stops, drops, leg geometry, GPX, manifest) and the solver's plan object
-for re-planning. Drivers' marks are stop events in the store, so every process
-and the command map see them.
+(routes, stops, drops, leg geometry, GPX, manifest) and, apart, the plan as plain
+JSON data for re-planning (never serialised objects). Drivers' marks are stop
+events in the store, so every process and the command map see them.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -173,7 +172,11 @@ class DeliveryService:
             "manifest_text": {r.route_id: manifest_text(r) for r in plan.routes},
         }
         return self.store.save_route_plan(
-            kind="delivery", name=name, data=data, blob=pickle.dumps(plan), user=user
+            kind="delivery",
+            name=name,
+            data=data,
+            problem=routing.plan_to_data(plan),
+            user=user,
         )
 
     # -- reading ------------------------------------------------------------------
@@ -298,10 +301,17 @@ class DeliveryService:
     ) -> str:
         """Plan what is left from each vehicle's position (its last delivered stop); new id."""
         saved = self.store.get_route_plan(plan_id)
-        if not saved.get("blob"):
-            msg = f"plan '{plan_id}' has no solver state to re-plan from"
+        problem = self.store.get_route_problem(plan_id)
+        if problem is None:
+            msg = (
+                f"plan '{plan_id}' was saved without re-planning data (by an earlier "
+                "version of the server): plan the run again instead"
+            )
             raise NotFoundError(msg)
-        plan = pickle.loads(saved["blob"])  # written by this server in _save, never by users
+        try:
+            plan = routing.plan_from_data(problem)
+        except ValueError as err:
+            raise _refuse("replan", err) from err
         states = self.store.stop_states(plan_id)
         delivered = {stop for (_r, stop), e in states.items() if e["state"] == "delivered"}
         positions = {}

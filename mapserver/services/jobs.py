@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from mapserver.errors import ValidationError
-from mapserver.store import Store
+from mapserver.store import Store, audit
 
 Progress = Callable[[float], None]
 JobFunction = Callable[[Progress], dict]
@@ -69,7 +69,7 @@ class JobRunner:
                 self._users.add(user)
         try:
             job_id = self.store.create_job(kind, params)
-            future = self._pool.submit(self._run, job_id, func)
+            future = self._pool.submit(audit.carry(self._run), job_id, func)
         except BaseException:
             self._release(user)
             raise

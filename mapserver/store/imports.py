@@ -43,9 +43,9 @@ def list_mappings(conn: sa.Connection, table: sa.Table) -> list[dict]:
 
 def log_import(
     conn: sa.Connection, table: sa.Table, *, user: str, mode: str, files: list[str], summary: dict
-) -> None:
-    """Append one import to the log (in the import's own transaction)."""
-    conn.execute(
+) -> int:
+    """Append one import to the log (in the import's own transaction); returns its id."""
+    result = conn.execute(
         sa.insert(table).values(
             at=utc_now(),
             by=user,
@@ -54,6 +54,7 @@ def log_import(
             summary=json.dumps(summary, ensure_ascii=False, sort_keys=True),
         )
     )
+    return int(result.inserted_primary_key[0])
 
 
 def recent_imports(conn: sa.Connection, table: sa.Table, *, limit: int = 50) -> list[dict]:

@@ -16,31 +16,42 @@ STOP_STATES: tuple[str, ...] = ("delivered", "failed", "pending")
 
 def insert_plan(
     conn: sa.Connection,
-    table: sa.Table,
+    tables: dict[str, sa.Table],
     *,
     kind: str,
     name: str,
     data: dict,
-    blob: bytes | None,
+    problem: dict | None,
     user: str,
 ) -> str:
-    """Save a plan and return its new id."""
+    """Save a plan (and, when given, the JSON data re-planning needs); return its new id."""
     if kind not in PLAN_KINDS:
         msg = f"plan kind {kind!r} is not one of {', '.join(PLAN_KINDS)}"
         raise ValueError(msg)
     plan_id = uuid.uuid4().hex[:12]
     conn.execute(
-        sa.insert(table).values(
+        sa.insert(tables["route_plans"]).values(
             plan_id=plan_id,
             kind=kind,
             name=name,
             created_at=utc_now(),
             created_by=user,
             data=json.dumps(data, ensure_ascii=False),
-            blob=blob,
         )
     )
+    if problem is not None:
+        conn.execute(
+            sa.insert(tables["route_problems"]).values(
+                plan_id=plan_id, problem=json.dumps(problem, ensure_ascii=False)
+            )
+        )
     return plan_id
+
+
+def read_problem(conn: sa.Connection, table: sa.Table, plan_id: str) -> dict | None:
+    """The re-planning data saved with a plan, or None (a plan saved without it)."""
+    text = conn.execute(sa.select(table.c.problem).where(table.c.plan_id == plan_id)).scalar()
+    return None if text is None else json.loads(text)
 
 
 def read_plan(conn: sa.Connection, table: sa.Table, plan_id: str) -> dict:
@@ -56,7 +67,7 @@ def read_plan(conn: sa.Connection, table: sa.Table, plan_id: str) -> dict:
 
 def list_plans(conn: sa.Connection, table: sa.Table, kind: str | None) -> list[dict]:
     """Saved plans, newest first, without data."""
-    columns = [c for c in table.columns if c.name not in ("data", "blob")]
+    columns = [c for c in table.columns if c.name != "data"]
     query = sa.select(*columns).order_by(table.c.created_at.desc(), table.c.plan_id)
     if kind is not None:
         query = query.where(table.c.kind == kind)

@@ -25,12 +25,14 @@ _INDEXED: dict[str, tuple[str, ...]] = {
 
 OTHER_TABLES: tuple[str, ...] = (
     "changelog",
+    "audit_log",
     "users",
     "tokens",
     "jobs",
     "meta",
     "plan_versions",
     "route_plans",
+    "route_problems",
     "stop_events",
     "column_mappings",
     "import_log",
@@ -100,6 +102,26 @@ def plan_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def audit_table(metadata: sa.MetaData) -> sa.Table:
+    """The append-only ``audit_log``: who did what to which entity, when, from where.
+
+    ``at`` is UTC ISO 8601; ``old``/``new`` are small JSON texts (see store/audit.py).
+    """
+    return sa.Table(
+        "audit_log",
+        metadata,
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.Text(), nullable=False, index=True),
+        sa.Column("actor", sa.Text(), nullable=False, index=True),
+        sa.Column("address", sa.Text(), nullable=True),
+        sa.Column("kind", sa.Text(), nullable=False, index=True),
+        sa.Column("entity", sa.Text(), nullable=True, index=True),
+        sa.Column("old", sa.Text(), nullable=True),
+        sa.Column("new", sa.Text(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+
+
 def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     """Return the metadata and every table of the store for a backend.
 
@@ -127,6 +149,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables["changelog"] = sa.Table(
         "changelog", metadata, *changelog_columns, sqlite_autoincrement=True
     )
+    tables["audit_log"] = audit_table(metadata)
     tables["users"] = sa.Table(
         "users",
         metadata,
@@ -171,7 +194,12 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),  # JSON: routes, stops, geometry
-        sa.Column("blob", sa.LargeBinary(), nullable=True),  # solver state for re-planning
+    )
+    tables["route_problems"] = sa.Table(
+        "route_problems",
+        metadata,
+        sa.Column("plan_id", sa.Text(), primary_key=True),
+        sa.Column("problem", sa.Text(), nullable=False),  # JSON: what re-planning needs
     )
     tables["stop_events"] = sa.Table(
         "stop_events",

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import auth, events, imports, jobs, plans, routes
+from mapserver.store import audit, auth, events, imports, jobs, plans, routes
 from mapserver.store.engine import fetch_rows, make_engine
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
@@ -91,6 +91,7 @@ class Store:
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7305170)")
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
             self.metadata.create_all(conn)
+            audit.protect(conn)
 
     def import_layers(
         self,
@@ -155,9 +156,28 @@ class Store:
                 bulk_insert(conn, table, names, columns)
             if status_from is not None:
                 fill_persons(conn, self.tables, after_seq=status_from)
+            shown = mode if isinstance(mode, str) else json.dumps(mode, sort_keys=True)
+            import_id = None
             if log is not None:
-                shown = mode if isinstance(mode, str) else json.dumps(mode, sort_keys=True)
-                imports.log_import(conn, self.tables["import_log"], user=user, mode=shown, **log)
+                import_id = imports.log_import(
+                    conn, self.tables["import_log"], user=user, mode=shown, **log
+                )
+            self._audit(
+                conn,
+                kind="import.layers",
+                entity=None if import_id is None else f"import_log:{import_id}",
+                new={
+                    "mode": shown,
+                    "rows": {name: len(frame) for name, frame in layers.items()},
+                    "files": (log or {}).get("files"),
+                    "changelog": None
+                    if status_from is None or not len(layers["status"])
+                    else [status_from + 1, status_from + len(layers["status"])],
+                    "as": user,
+                },
+                # A request's user when there is one (``user`` may be a label: "closures").
+                actor=audit.current().actor_name() or user,
+            )
             self._bump_data_version(conn)
             if self.dialect == "postgresql":
                 # Fresh statistics, or the planner scans a million rows for a few ids.
@@ -187,6 +207,10 @@ class Store:
         """The latest imports (who, when, files, mode, rows per layer), newest first."""
         with self.engine.connect() as conn:
             return imports.recent_imports(conn, self.tables["import_log"], limit=limit)
+
+    def _audit(self, conn: sa.Connection, **entry: object) -> int:
+        """Append an audit row in this write's transaction (see store/audit.py)."""
+        return audit.record(conn, self.tables["audit_log"], **entry)  # type: ignore[arg-type]
 
     def _bump_data_version(self, conn: sa.Connection) -> None:
         """Count one more change of the layers (not status) inside a write transaction."""
@@ -223,7 +247,7 @@ class Store:
         with self._write() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE plan_versions IN EXCLUSIVE MODE")
-            return plans.insert_version(
+            version = plans.insert_version(
                 conn,
                 self.tables["plan_versions"],
                 parent_id,
@@ -232,6 +256,15 @@ class Store:
                 user=user,
                 label=label,
             )
+            self._audit(
+                conn,
+                kind="grid.save",
+                entity=f"grid:{parent_id}",
+                old={"version": base_version},
+                new={"version": version, "cells": len(cells), "label": label},
+                actor=user,
+            )
+            return version
 
     def get_plan(self, version_id: int) -> dict:
         """One plan version with its cells and assignment (NotFoundError when missing)."""
@@ -249,34 +282,69 @@ class Store:
             latest = plans.latest_version(conn, self.tables["plan_versions"], parent_id)
         return None if latest is None else int(latest["version_id"])
 
-    def publish_plan(self, version_id: int) -> dict:
-        """Make a version the live children of its parent grid, in one transaction."""
+    def publish_plan(self, version_id: int, *, user: str | None = None) -> dict:
+        """Make a version the live children of its parent grid, in one transaction.
+
+        ``user`` is who publishes, for the audit log (default: the bound request's user).
+        """
         with self._write() as conn:
+            before = self._published_version(conn, version_id)
             result = plans.publish_version(conn, self.tables, version_id, dialect=self.dialect)
+            self._audit(
+                conn,
+                kind="grid.publish",
+                entity=f"grid:{result['parent_id']}",
+                old={"version": before},
+                new={"version": version_id, "cells": result["cells"]},
+                actor=user,
+            )
             self._bump_data_version(conn)
         return result
+
+    def _published_version(self, conn: sa.Connection, version_id: int) -> int | None:
+        """The version now published for the parent grid of ``version_id`` (None: none)."""
+        table = self.tables["plan_versions"]
+        parent = sa.select(table.c.parent_id).where(table.c.version_id == version_id)
+        query = sa.select(sa.func.max(table.c.version_id)).where(
+            table.c.parent_id == parent.scalar_subquery(), table.c.state == "published"
+        )
+        return conn.execute(query).scalar()
 
     # -- route plans and stop events ------------------------------------------------
 
     def save_route_plan(
-        self, *, kind: str, name: str, data: dict, blob: bytes | None = None, user: str
+        self, *, kind: str, name: str, data: dict, problem: dict | None = None, user: str
     ) -> str:
-        """Save a delivery or patrol plan (JSON ``data``, optional solver ``blob``); its id."""
+        """Save a delivery or patrol plan (JSON ``data``; ``problem``: the JSON data
+        re-planning needs, kept apart); returns its id."""
         with self._write() as conn:
-            return routes.insert_plan(
+            plan_id = routes.insert_plan(
                 conn,
-                self.tables["route_plans"],
+                self.tables,
                 kind=kind,
                 name=name,
                 data=data,
-                blob=blob,
+                problem=problem,
                 user=user,
             )
+            self._audit(
+                conn,
+                kind="route_plan.create",
+                entity=f"route_plan:{plan_id}",
+                new={"kind": kind, "name": name},
+                actor=user,
+            )
+            return plan_id
 
     def get_route_plan(self, plan_id: str) -> dict:
-        """A saved plan (``data`` decoded, ``blob`` raw); NotFoundError when missing."""
+        """A saved plan (``data`` decoded); NotFoundError when missing."""
         with self.engine.connect() as conn:
             return routes.read_plan(conn, self.tables["route_plans"], plan_id)
+
+    def get_route_problem(self, plan_id: str) -> dict | None:
+        """The re-planning data saved with a plan (None when it was saved without)."""
+        with self.engine.connect() as conn:
+            return routes.read_problem(conn, self.tables["route_problems"], plan_id)
 
     def list_route_plans(self, *, kind: str | None = None) -> list[dict]:
         """Saved plans, newest first, without their data."""
@@ -294,10 +362,21 @@ class Store:
         user: str,
     ) -> int:
         """Record a stop delivered / failed (with reason) / pending again; returns its seq."""
+        table = self.tables["stop_events"]
         with self._write() as conn:
-            return routes.insert_stop_event(
+            before = conn.execute(
+                sa.select(table.c.state, table.c.reason)
+                .where(
+                    table.c.plan_id == plan_id,
+                    table.c.route_id == route_id,
+                    table.c.stop_id == stop_id,
+                )
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            ).first()
+            seq = routes.insert_stop_event(
                 conn,
-                self.tables["stop_events"],
+                table,
                 plan_id=plan_id,
                 route_id=route_id,
                 stop_id=stop_id,
@@ -305,6 +384,15 @@ class Store:
                 reason=reason,
                 user=user,
             )
+            self._audit(
+                conn,
+                kind="stop.mark",
+                entity=f"stop:{plan_id}/{route_id}/{stop_id}",
+                old=None if before is None else {"state": before.state, "reason": before.reason},
+                new={"state": state, "reason": reason, "seq": seq},
+                actor=user,
+            )
+            return seq
 
     def stop_states(self, plan_id: str) -> dict[tuple[str, str], dict]:
         """Latest event per (route id, stop id) of a plan."""
@@ -337,7 +425,16 @@ class Store:
                 user=user,
                 label=f"rollback to {version_id}",
             )
+            before = self._published_version(conn, new)
             result = plans.publish_version(conn, self.tables, new, dialect=self.dialect)
+            self._audit(
+                conn,
+                kind="grid.rollback",
+                entity=f"grid:{parent_id}",
+                old={"version": before},
+                new={"version": new, "from_version": version_id, "cells": result["cells"]},
+                actor=user,
+            )
             self._bump_data_version(conn)
         return result
 
@@ -508,7 +605,21 @@ class Store:
         if not rows:
             return self.last_seq()
         with self._write() as conn:
-            return apply_status_rows(conn, self.tables, rows, user=user, source=source)
+            last = apply_status_rows(conn, self.tables, rows, user=user, source=source)
+            first = last - len(rows) + 1
+            entry: dict = {"rows": len(rows), "source": source, "changelog": [first, last]}
+            if len(rows) == 1:
+                entry.update(status=rows[0].status, persons=rows[0].persons)
+            self._audit(
+                conn,
+                kind="status.write",
+                entity=f"{rows[0].entity_kind}:{rows[0].entity_id}"
+                if len(rows) == 1
+                else audit.seq_range(first, last),
+                new=entry,
+                actor=user,
+            )
+            return last
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
         """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).
@@ -533,6 +644,36 @@ class Store:
             return conn.execute(
                 sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
             ).scalar_one()
+
+    # -- the audit log -----------------------------------------------------------------
+
+    def record_audit(
+        self,
+        kind: str,
+        *,
+        entity: str | None = None,
+        old: object = None,
+        new: object = None,
+        actor: str | None = None,
+    ) -> int:
+        """Append one audit row on its own (a login, success or failure); returns its seq.
+
+        Changes made by the store are audited inside their own transactions; see
+        :func:`mapserver.store.audit.record` for the fields.
+        """
+        with self._write() as conn:
+            return self._audit(conn, kind=kind, entity=entity, old=old, new=new, actor=actor)
+
+    def read_audit(
+        self, where: audit.AuditFilter, *, limit: int = 200, before: int | None = None
+    ) -> list[dict]:
+        """Audit rows matching a filter, newest first (``before``: only seq below it)."""
+        with self.engine.connect() as conn:
+            return audit.read(conn, self.tables["audit_log"], where, limit=limit, before=before)
+
+    def iter_audit(self, where: audit.AuditFilter) -> Iterator[dict]:
+        """Every audit row matching a filter, oldest first, read in batches (exports)."""
+        return audit.iterate(self.engine, self.tables["audit_log"], where)
 
     # -- inspection --------------------------------------------------------------------
 
@@ -577,7 +718,7 @@ class Store:
         See :func:`mapserver.store.events.write_events` for ``rejoin`` and the counts.
         """
         with self._write() as conn:
-            return events.write_events(
+            counts = events.write_events(
                 conn,
                 self.tables,
                 frame,
@@ -587,6 +728,15 @@ class Store:
                 report=report,
                 rejoin=rejoin,
             )
+            mode = "rejoin" if rejoin else "replace" if replace else "merge"
+            self._audit(
+                conn,
+                kind="import.events",
+                entity="events",
+                new={"mode": mode, "file": file, **counts},
+                actor=user,
+            )
+            return counts
 
     def read_events(self, *, grid_ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
         """Stored events in EPSG:4326, optionally only those joined to ``grid_ids``."""
@@ -615,8 +765,17 @@ class Store:
             "grid_id": grid_id,
         }
         with self._write() as conn:
+            found = self._user(conn, username)
             conn.execute(sa.delete(table).where(table.c.username == username))
             conn.execute(sa.insert(table), values)
+            old = None if found is None else {"role": found[0].role, "grid_id": found[0].grid_id}
+            self._audit(
+                conn,
+                kind="user.create",
+                entity=f"user:{username}",
+                old=old,
+                new={"role": role, "grid_id": grid_id, "password": "set"},
+            )
         return User(username=username, role=role, grid_id=grid_id)
 
     def _user(self, conn: sa.Connection, username: str) -> tuple[User, str] | None:
@@ -654,6 +813,7 @@ class Store:
                 "created_at": utc_now(),
             }
             conn.execute(sa.insert(self.tables["tokens"]), values)
+            self._audit(conn, kind="token.create", entity=f"user:{username}")
         return token
 
     def user_for_token(self, token: str) -> User | None:
@@ -702,32 +862,61 @@ class Store:
         if password is not None:
             values["password_hash"] = auth.hash_password(password)
         with self._write() as conn:
-            if self._user(conn, username) is None:
+            found = self._user(conn, username)
+            if found is None:
                 msg = f"user {username!r} does not exist"
                 raise NotFoundError(msg)
             if values:
                 conn.execute(sa.update(table).where(table.c.username == username).values(values))
-            return self._user(conn, username)[0]  # type: ignore[index]
+            after = self._user(conn, username)[0]  # type: ignore[index]
+            if values:
+                self._audit(
+                    conn,
+                    kind="user.update",
+                    entity=f"user:{username}",
+                    old={"role": found[0].role, "grid_id": found[0].grid_id},
+                    new={
+                        "role": after.role,
+                        "grid_id": after.grid_id,
+                        **({"password": "changed"} if password is not None else {}),
+                    },
+                )
+            return after
 
     def delete_user(self, username: str) -> None:
         """Remove a user and their API tokens; NotFoundError when there is none."""
         with self._write() as conn:
-            if self._user(conn, username) is None:
+            found = self._user(conn, username)
+            if found is None:
                 msg = f"user {username!r} does not exist"
                 raise NotFoundError(msg)
             for name in ("tokens", "users"):
                 table = self.tables[name]
                 conn.execute(sa.delete(table).where(table.c.username == username))
+            self._audit(
+                conn,
+                kind="user.remove",
+                entity=f"user:{username}",
+                old={"role": found[0].role, "grid_id": found[0].grid_id},
+            )
 
     def assign_driver(self, plan_id: str, route_id: str, username: str | None) -> None:
         """Assign a route to a driver (None: unassign)."""
         table = self.tables["route_drivers"]
         with self._write() as conn:
             where = (table.c.plan_id == plan_id) & (table.c.route_id == route_id)
+            before = conn.execute(sa.select(table.c.username).where(where)).scalar()
             conn.execute(sa.delete(table).where(where))
             if username is not None:
                 values = {"plan_id": plan_id, "route_id": route_id, "username": username}
                 conn.execute(sa.insert(table), values)
+            self._audit(
+                conn,
+                kind="route.assign",
+                entity=f"route:{plan_id}/{route_id}",
+                old={"driver": before},
+                new={"driver": username},
+            )
 
     def route_drivers(self, plan_id: str) -> dict[str, str]:
         """Route id → assigned driver's username, for one plan."""

@@ -17,7 +17,7 @@ from mapserver.services.jobs import JobQueueFull, JobRunner
 from mapserver.services.mapview import MapView
 from mapserver.services.patrol import PatrolService
 from mapserver.services.planner import PlannerService
-from mapserver.store import open_store
+from mapserver.store import audit, open_store
 from mapserver.web import i18n
 from mapserver.web.jsonout import StrictJSONProvider
 
@@ -26,6 +26,12 @@ def _leaflet_dir() -> Path:
     import xstatic.pkg.leaflet as leaflet
 
     return Path(leaflet.BASE_DIR)
+
+
+def _request_actor() -> str | None:
+    """The user this request has authenticated as so far (no store read), or None."""
+    user = g.get("_user")
+    return None if user is None else user.username
 
 
 def create_app(settings: Settings | dict | None = None) -> Flask:
@@ -75,6 +81,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.extensions["planner"] = PlannerService(store)
 
     from mapserver.web.api import bp as api_bp
+    from mapserver.web.audit import bp as audit_bp
     from mapserver.web.auth import bp as auth_bp
     from mapserver.web.events import bp as events_bp
     from mapserver.web.imports import bp as imports_bp
@@ -95,6 +102,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     from mapserver.web import access as web_access
 
     web_access.install(app)
+    app.register_blueprint(audit_bp)
 
     leaflet_dir = _leaflet_dir()
 
@@ -116,6 +124,15 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         limit = app.config["MAX_CONTENT_LENGTH"]
         if request.content_length is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
+
+    @app.before_request
+    def _audit_context() -> None:
+        """Audit rows written during this request name its client address and user."""
+        audit.bind(audit.AuditContext(address=request.remote_addr, actor=_request_actor))
+
+    @app.teardown_request
+    def _audit_done(_err: BaseException | None) -> None:
+        audit.clear()
 
     @app.context_processor
     def _page_context() -> dict:

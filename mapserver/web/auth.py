@@ -102,9 +102,12 @@ def login():
         target = url_for("pages.command_map")
     if request.method == "POST":
         store = current_app.extensions["store"]
-        user = store.check_password(
-            request.form.get("username", ""), request.form.get("password", "")
-        )
+        name = request.form.get("username", "")
+        user = store.check_password(name, request.form.get("password", ""))
+        if user is None:
+            store.record_audit("login.failed", entity=f"user:{name[:64]}", actor=name[:64] or "-")
+        else:
+            store.record_audit("login.ok", entity=f"user:{user.username}", actor=user.username)
         if user is not None:
             session.clear()
             session["user"] = user.username
