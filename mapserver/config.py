@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import secrets
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +39,8 @@ class Settings:
         SQLAlchemy URL: ``sqlite:///path`` (embedded default) or
         ``postgresql+psycopg://...`` (PostGIS).
     secret_key
-        Flask session secret.
+        Secret that signs session cookies (``MAPSERVER_SECRET_KEY``). None: read or
+        create the secret file beside the SQLite database (see :func:`secret_key_for`).
     scheme
         Name of the status scheme in ``geodata/schemes`` used for colours.
     colour_rule
@@ -60,10 +66,22 @@ class Settings:
         Orders a delivery request may carry.
     job_queue
         Jobs waiting or running at once (beyond: 429); one running job per user.
+    cookie_secure
+        Send the session cookie only over HTTPS (set it when served behind HTTPS).
+    session_hours
+        Lifetime of a login session in hours; logout ends it at once.
+    token_days
+        Lifetime of an API token in days, counted from its creation.
+    login_max_failures
+        Failed logins for one username within ``login_lock_minutes`` that lock it.
+    login_max_failures_per_address
+        Failed logins from one client address within ``login_lock_minutes`` that lock it.
+    login_lock_minutes
+        How long a lock lasts, and the window in which failures are counted.
     """
 
     database_url: str = "sqlite:///instance/mapserver.sqlite"
-    secret_key: str = "dev-secret-change-me"
+    secret_key: str | None = None
     scheme: str = "hongkou6"
     colour_rule: str = "worst"
     share_threshold: float = 0.1
@@ -78,6 +96,12 @@ class Settings:
     max_vehicles: int = 200
     max_stops: int = 5_000
     job_queue: int = 8
+    cookie_secure: bool = False
+    session_hours: float = 12.0
+    token_days: float = 90.0
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_lock_minutes: float = 15.0
     extra: dict = field(default_factory=dict)
 
 
@@ -112,8 +136,111 @@ def load_settings(**overrides: object) -> Settings:
         key = f"MAPSERVER_{name.upper()}"
         if env.get(key):
             values[name] = kind(env[key])
+    values.update(_session_settings(env))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_SESSION_NUMBERS: dict[str, type] = {
+    "session_hours": float,
+    "token_days": float,
+    "login_max_failures": int,
+    "login_max_failures_per_address": int,
+    "login_lock_minutes": float,
+}
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; ``problems`` names each variable and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _session_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Read the cookie, session, token and lockout settings from ``MAPSERVER_*`` variables."""
+    values: dict[str, object] = {}
+    raw = env.get("MAPSERVER_COOKIE_SECURE", "").strip().lower()
+    if raw:
+        if raw not in (*_TRUE, *_FALSE):
+            msg = f"MAPSERVER_COOKIE_SECURE={raw!r}: use one of {', '.join(_TRUE + _FALSE)}"
+            raise SettingsError([msg])
+        values["cookie_secure"] = raw in _TRUE
+    for name, kind in _SESSION_NUMBERS.items():
+        key = f"MAPSERVER_{name.upper()}"
+        if not env.get(key):
+            continue
+        try:
+            number = kind(env[key])
+        except ValueError:
+            number = 0
+        if not (math.isfinite(number) and number > 0):
+            msg = f"{key}={env[key]!r}: must be a positive {'whole ' if kind is int else ''}number"
+            raise SettingsError([msg])
+        values[name] = number
+    return values
+
+
+def secret_file_for(database_url: str) -> Path | None:
+    """Return the secret file beside a SQLite database file, or None for other databases.
+
+    ``sqlite:///instance/mapserver.sqlite`` -> ``instance/mapserver.sqlite.secret``; an
+    in-memory SQLite database or PostgreSQL has no file.
+    """
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    database = database_url[len(prefix) :].split("?", 1)[0]
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().with_name(Path(database).name + ".secret")
+
+
+def secret_key_for(settings: Settings) -> str:
+    """Return the key that signs session cookies; never a built-in constant.
+
+    A configured ``secret_key`` wins. Else, for a SQLite database file, the key is read
+    from ``<database>.secret`` (mode 0600), created with 256 random bits on first use,
+    so every process on that database shares it and sessions survive restarts. An
+    in-memory database gets a random key for this process. PostgreSQL needs a
+    configured key (the same on every app host): :class:`SettingsError` otherwise.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.database_url.startswith(("sqlite://", "sqlite+pysqlite://")):
+        path = secret_file_for(settings.database_url)
+        return secrets.token_urlsafe(32) if path is None else _read_or_create_secret(path)
+    msg = (
+        "no session secret for this database: set MAPSERVER_SECRET_KEY to the same long "
+        "random value on every app host, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+    raise SettingsError([msg])
+
+
+def _read_or_create_secret(path: Path) -> str:
+    """Read the secret file, creating it (mode 0600, atomically) when missing."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):  # another process was first: use theirs
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 16:
+        msg = f"{path}: the session secret is empty or too short; delete the file to make a new one"
+        raise SettingsError([msg])
+    return key
 
 
 def test_database_url() -> str | None:

@@ -138,6 +138,32 @@ def client(app):
     return app.test_client()
 
 
+def _login_form(client, username: str, password: str = DEMO_PASSWORD, *, next_path: str = ""):
+    """Post the login form as a browser does: first the page (for its CSRF token), then the form.
+
+    Returns the response of the POST.
+    """
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    data = {"username": username, "password": password, "csrf": csrf}
+    return client.post(f"/login{next_path}", data=data)
+
+
+@pytest.fixture
+def login():
+    """A function (client, username, password=demo password) -> the session's CSRF token
+    after logging in through the login form."""
+
+    def _login(client, username: str, password: str = DEMO_PASSWORD) -> str:
+        response = _login_form(client, username, password)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        with client.session_transaction() as session:
+            return session["csrf"]
+
+    return _login
+
+
 @pytest.fixture
 def admin_token(app) -> str:
     """An API token of the demo admin."""

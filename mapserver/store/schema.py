@@ -38,6 +38,8 @@ OTHER_TABLES: tuple[str, ...] = (
     "import_log",
     "events",
     "route_drivers",
+    "sessions",
+    "login_failures",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -223,6 +225,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     )
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))
+    tables.update(session_tables(metadata))
     return metadata, tables
 
 
@@ -248,6 +251,33 @@ def import_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("files", sa.Text(), nullable=False),  # JSON list of names
             sa.Column("summary", sa.Text(), nullable=False),  # JSON: rows per layer, deletions
             sqlite_autoincrement=True,
+        ),
+    }
+
+
+def session_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """The ``sessions`` (server-side logins) and ``login_failures`` (lockout) tables.
+
+    Times are ISO 8601 UTC strings, which compare in time order.
+    """
+    return {
+        "sessions": sa.Table(
+            "sessions",
+            metadata,
+            sa.Column("session", sa.Text(), primary_key=True),  # SHA-256 of the session id
+            sa.Column("username", sa.Text(), nullable=False, index=True),
+            # digest of the user's password hash at login: a new password ends the session
+            sa.Column("password_tag", sa.Text(), nullable=False),
+            sa.Column("created_at", sa.Text(), nullable=False),
+            sa.Column("expires_at", sa.Text(), nullable=False),
+        ),
+        "login_failures": sa.Table(
+            "login_failures",
+            metadata,
+            sa.Column("key", sa.Text(), primary_key=True),  # "user:<name>" or "addr:<ip>"
+            sa.Column("failures", sa.Integer(), nullable=False),
+            sa.Column("first_at", sa.Text(), nullable=False),
+            sa.Column("locked_until", sa.Text(), nullable=True),
         ),
     }
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import geopandas as gpd
 import pandas as pd
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError
-from mapserver.store import audit, auth, events, imports, jobs, plans, routes
+from mapserver.store import audit, auth, events, imports, jobs, plans, routes, sessions
 from mapserver.store.engine import fetch_rows, make_engine
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
@@ -750,7 +751,10 @@ class Store:
     def create_user(
         self, username: str, password: str, *, role: str = "worker", grid_id: str | None = None
     ) -> User:
-        """Create or replace a user (password stored as a PBKDF2-SHA256 hash)."""
+        """Create or replace a user (password stored as a PBKDF2-SHA256 hash).
+
+        Replacing a user is a password reset: their sessions and tokens end with it.
+        """
         if role not in ROLES:
             msg = f"role {role!r} is not one of {', '.join(ROLES)}"
             raise ValueError(msg)
@@ -768,6 +772,7 @@ class Store:
             found = self._user(conn, username)
             conn.execute(sa.delete(table).where(table.c.username == username))
             conn.execute(sa.insert(table), values)
+            self._end_logins(conn, username)
             old = None if found is None else {"role": found[0].role, "grid_id": found[0].grid_id}
             self._audit(
                 conn,
@@ -777,6 +782,13 @@ class Store:
                 new={"role": role, "grid_id": grid_id, "password": "set"},
             )
         return User(username=username, role=role, grid_id=grid_id)
+
+    def _end_logins(self, conn: sa.Connection, username: str) -> int:
+        """Delete every session and token of a user; return how many tokens went."""
+        sessions_table = self.tables["sessions"]
+        conn.execute(sa.delete(sessions_table).where(sessions_table.c.username == username))
+        tokens = self.tables["tokens"]
+        return conn.execute(sa.delete(tokens).where(tokens.c.username == username)).rowcount
 
     def _user(self, conn: sa.Connection, username: str) -> tuple[User, str] | None:
         """Return a user and their password hash."""
@@ -793,10 +805,15 @@ class Store:
         return None if found is None else found[0]
 
     def check_password(self, username: str, password: str) -> User | None:
-        """Return the user when the password matches, else None."""
+        """Return the user when the password matches, else None.
+
+        An unknown username costs the same hash as a known one, so the answer time
+        does not tell which usernames exist.
+        """
         with self.engine.connect() as conn:
             found = self._user(conn, username)
-        if found is None or not auth.verify_password(password, found[1]):
+        stored = auth.dummy_hash() if found is None else found[1]
+        if not auth.verify_password(password, stored) or found is None:
             return None
         return found[0]
 
@@ -816,13 +833,64 @@ class Store:
             self._audit(conn, kind="token.create", entity=f"user:{username}")
         return token
 
-    def user_for_token(self, token: str) -> User | None:
-        """Return the user owning a token, or None."""
+    def user_for_token(
+        self, token: str, *, max_age_days: float = 90.0, now: datetime | None = None
+    ) -> User | None:
+        """Return the user owning a token, or None (unknown, revoked or expired).
+
+        A token expires ``max_age_days`` after its creation.
+        """
         tokens = self.tables["tokens"]
         with self.engine.connect() as conn:
-            username = conn.execute(
-                sa.select(tokens.c.username).where(tokens.c.token == auth.token_digest(token))
-            ).scalar()
+            row = conn.execute(
+                sa.select(tokens.c.username, tokens.c.created_at).where(
+                    tokens.c.token == auth.token_digest(token)
+                )
+            ).first()
+            if row is None or sessions.token_expired(
+                row.created_at, max_age_days=max_age_days, now=now or datetime.now(UTC)
+            ):
+                return None
+            found = self._user(conn, row.username)
+        return None if found is None else found[0]
+
+    def revoke_tokens(self, username: str) -> int:
+        """Revoke every API token of a user; return how many there were."""
+        tokens = self.tables["tokens"]
+        with self._write() as conn:
+            return conn.execute(sa.delete(tokens).where(tokens.c.username == username)).rowcount
+
+    def end_logins(self, username: str) -> int:
+        """End every session and revoke every token of a user; return the tokens revoked."""
+        with self._write() as conn:
+            return self._end_logins(conn, username)
+
+    # -- login sessions and lockout ------------------------------------------------------
+
+    def open_session(
+        self, username: str, *, hours: float = 12.0, now: datetime | None = None
+    ) -> str:
+        """Start a login session of ``hours`` for a user; return the session id (secret)."""
+        with self._write() as conn:
+            found = self._user(conn, username)
+            if found is None:
+                msg = f"user {username!r} does not exist"
+                raise NotFoundError(msg)
+            return sessions.open_session(
+                conn,
+                self.tables["sessions"],
+                username,
+                found[1],
+                hours=hours,
+                now=now or datetime.now(UTC),
+            )
+
+    def user_for_session(self, session_id: str, *, now: datetime | None = None) -> User | None:
+        """Return the user of a live session, or None (unknown, ended or expired)."""
+        with self.engine.connect() as conn:
+            username = sessions.session_username(
+                conn, self.tables, session_id, now=now or datetime.now(UTC)
+            )
             found = None if username is None else self._user(conn, username)
         return None if found is None else found[0]
 
@@ -868,6 +936,8 @@ class Store:
                 raise NotFoundError(msg)
             if values:
                 conn.execute(sa.update(table).where(table.c.username == username).values(values))
+            if password is not None:  # a new password ends every session and token
+                self._end_logins(conn, username)
             after = self._user(conn, username)[0]  # type: ignore[index]
             if values:
                 self._audit(
@@ -884,13 +954,13 @@ class Store:
             return after
 
     def delete_user(self, username: str) -> None:
-        """Remove a user and their API tokens; NotFoundError when there is none."""
+        """Remove a user, their sessions and API tokens; NotFoundError when there is none."""
         with self._write() as conn:
             found = self._user(conn, username)
             if found is None:
                 msg = f"user {username!r} does not exist"
                 raise NotFoundError(msg)
-            for name in ("tokens", "users"):
+            for name in ("tokens", "sessions", "users"):
                 table = self.tables[name]
                 conn.execute(sa.delete(table).where(table.c.username == username))
             self._audit(
@@ -935,6 +1005,37 @@ class Store:
                 sa.select(table.c.plan_id, table.c.route_id).where(table.c.username == username)
             ).all()
         return [(r.plan_id, r.route_id) for r in rows]
+
+    def close_session(self, session_id: str) -> None:
+        """End one session (logout)."""
+        table = self.tables["sessions"]
+        with self._write() as conn:
+            conn.execute(sa.delete(table).where(table.c.session == auth.token_digest(session_id)))
+
+    def login_lock(self, keys: Iterable[str], *, now: datetime | None = None) -> float:
+        """Return the seconds left on the longest login lock of ``keys`` (0: not locked)."""
+        with self.engine.connect() as conn:
+            return sessions.lock_seconds(
+                conn, self.tables["login_failures"], keys, now=now or datetime.now(UTC)
+            )
+
+    def record_login_failure(
+        self, limits: Mapping[str, int], *, window_s: float, now: datetime | None = None
+    ) -> None:
+        """Count a failed login against each key (-> failures that lock it for ``window_s``)."""
+        with self._write() as conn:
+            sessions.record_failure(
+                conn,
+                self.tables["login_failures"],
+                limits,
+                window_s=window_s,
+                now=now or datetime.now(UTC),
+            )
+
+    def clear_login_failures(self, keys: Iterable[str]) -> None:
+        """Forget the failed logins and locks of ``keys`` (after a successful login)."""
+        with self._write() as conn:
+            sessions.clear_failures(conn, self.tables["login_failures"], keys)
 
     # -- jobs --------------------------------------------------------------------------
 

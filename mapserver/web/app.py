@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask, abort, g, jsonify, request, send_from_directory
 from shapely.errors import GEOSException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from mapserver.config import STATIC_DIR, TEMPLATES_DIR, Settings, load_settings
+from mapserver.config import (
+    STATIC_DIR,
+    TEMPLATES_DIR,
+    Settings,
+    load_settings,
+    secret_key_for,
+)
 from mapserver.errors import ConflictError, NotFoundError, ValidationError
 from mapserver.io import safety
 from mapserver.services.checkpoints import CheckpointService
@@ -19,6 +27,7 @@ from mapserver.services.patrol import PatrolService
 from mapserver.services.planner import PlannerService
 from mapserver.store import audit, open_store
 from mapserver.web import i18n
+from mapserver.web.headers import security_headers
 from mapserver.web.jsonout import StrictJSONProvider
 
 
@@ -53,7 +62,12 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         static_folder=str(STATIC_DIR),
         static_url_path="/static",
     )
-    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["SECRET_KEY"] = secret_key_for(settings)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.cookie_secure
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_hours)
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False  # the cookie ends when the session does
     app.config["SETTINGS"] = settings
     app.config["JSON_AS_ASCII"] = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_request_mb * 1024 * 1024)
@@ -67,6 +81,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     store = open_store(settings.database_url)
     app.extensions["store"] = store
+    app.extensions["clock"] = lambda: datetime.now(UTC)  # sessions, tokens, lockout
     app.extensions["mapview"] = MapView(
         store,
         settings.scheme,
@@ -117,6 +132,13 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     def _language() -> None:
         lang = request.args.get("lang") or request.cookies.get("lang")
         g.lang = i18n.pick_language(lang, settings.language)
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in security_headers(g.get("csp_nonce")).items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.before_request
     def _size_limit() -> None:
@@ -147,6 +169,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
             "csrf": csrf_token(),
             "basemap": settings.basemap,
             "menu": access_menu(current_user()),
+            "csp_nonce": g.get("csp_nonce", ""),
         }
 
     @app.errorhandler(ValidationError)

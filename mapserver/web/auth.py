@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hmac
+import math
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import (
@@ -31,20 +34,31 @@ def _request_token() -> str | None:
     return token or request.headers.get("X-API-Token") or None
 
 
+def _now() -> datetime:
+    """The app's clock (``app.extensions["clock"]``, replaceable in tests): aware UTC."""
+    return current_app.extensions["clock"]()
+
+
 def current_user() -> User | None:
     """The user of this request: from a valid API token, else from the session.
 
-    A session user is re-read from the store on every request, so a changed role or
-    grid (or a removed user) takes effect at once.
+    The session cookie carries only a session id; the session and its user are looked
+    up in the store on every request, so logout, a password reset, a changed role or
+    grid (or a removed user) take effect at once. Expired tokens are refused.
     """
     if "_user" in g:
         return g._user
     store = current_app.extensions["store"]
+    settings = current_app.config["SETTINGS"]
     token = _request_token()
-    user = store.user_for_token(token) if token else None
+    user = (
+        store.user_for_token(token, max_age_days=settings.token_days, now=_now()) if token else None
+    )
     g._by_token = user is not None
-    if user is None and session.get("user"):
-        user = store.get_user(session["user"])
+    if user is None and session.get("sid"):
+        user = store.user_for_session(session["sid"], now=_now())
+        if user is None:
+            session.pop("sid", None)
     g._user = user
     return user
 
@@ -93,32 +107,76 @@ def _local_path(target: str) -> bool:
     )
 
 
+def _csrf_sent_ok() -> bool:
+    """Whether the form (or header) carries this session's CSRF token."""
+    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _lock_limits(username: str) -> dict[str, int]:
+    """Lockout keys of a login attempt -> failures that lock them (by name and by address)."""
+    settings = current_app.config["SETTINGS"]
+    return {
+        f"user:{username[:200]}": settings.login_max_failures,
+        f"addr:{request.remote_addr or 'unknown'}": settings.login_max_failures_per_address,
+    }
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Log in with a username and password, then go back where the user came from."""
-    error = None
+    """Log in with a username and password, then go back where the user came from.
+
+    The form must carry the CSRF token of the page it came from. Repeated failures
+    lock the username and the client address for ``login_lock_minutes``.
+    """
+    error, minutes, status = None, 0, 200
     target = request.args.get("next") or url_for("pages.command_map")
     if not _local_path(target):
         target = url_for("pages.command_map")
     if request.method == "POST":
+        settings = current_app.config["SETTINGS"]
         store = current_app.extensions["store"]
-        name = request.form.get("username", "")
-        user = store.check_password(name, request.form.get("password", ""))
-        if user is None:
-            store.record_audit("login.failed", entity=f"user:{name[:64]}", actor=name[:64] or "-")
+        username = request.form.get("username", "")
+        limits = _lock_limits(username)
+        now = _now()
+        if not _csrf_sent_ok():
+            error, status = "login_expired", 403
+        elif (wait_s := store.login_lock(limits, now=now)) > 0:
+            error, minutes, status = "login_locked", math.ceil(wait_s / 60), 429
+            store.record_audit(
+                "login.failed",
+                entity=f"user:{username[:64]}",
+                actor=username[:64] or "-",
+                new={"reason": "locked"},
+            )
         else:
-            store.record_audit("login.ok", entity=f"user:{user.username}", actor=user.username)
-        if user is not None:
-            session.clear()
-            session["user"] = user.username
-            csrf_token()
-            return redirect(target)
-        error = "login_failed"
-    return render_template("login.html", error=error, next=target)
+            user = store.check_password(username, request.form.get("password", ""))
+            if user is not None:
+                store.record_audit("login.ok", entity=f"user:{user.username}", actor=user.username)
+                store.clear_login_failures([f"user:{username[:200]}"])
+                session.clear()
+                session.permanent = True
+                session["sid"] = store.open_session(
+                    user.username, hours=settings.session_hours, now=now
+                )
+                csrf_token()
+                return redirect(target)
+            store.record_login_failure(limits, window_s=settings.login_lock_minutes * 60, now=now)
+            store.record_audit(
+                "login.failed", entity=f"user:{username[:64]}", actor=username[:64] or "-"
+            )
+            error = "login_failed"
+    page = render_template("login.html", error=error, minutes=minutes, next=target)
+    return page, status
 
 
-@bp.get("/logout")
+@bp.post("/logout")
 def logout():
-    """Forget the session's user."""
+    """End this session in the store and forget it (a POST with the CSRF token)."""
+    if not _csrf_sent_ok():
+        abort(403, description="missing or wrong CSRF token")
+    if session.get("sid"):
+        current_app.extensions["store"].close_session(session["sid"])
     session.clear()
     return redirect(url_for("pages.command_map"))

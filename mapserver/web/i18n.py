@@ -40,6 +40,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "username": {"zh": "用户名", "en": "Username"},
     "password": {"zh": "密码", "en": "Password"},
     "login_failed": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "login_expired": {
+        "zh": "登录页面已过期，请重新输入",
+        "en": "The login page expired; please enter your details again",
+    },
+    "login_locked": {
+        "zh": "登录失败次数过多，请 {minutes} 分钟后再试",
+        "en": "Too many failed logins; try again in {minutes} min",
+    },
     "entry_title": {"zh": "住户状态登记", "en": "Household status entry"},
     "building": {"zh": "楼栋", "en": "Building"},
     "household": {"zh": "住户", "en": "Household"},

@@ -164,7 +164,10 @@ def test_upload_with_one_bad_row_changes_nothing(app, client, admin_token, demo_
 def _login(client, username: str) -> str:
     page = client.get("/login")
     assert page.status_code == 200
-    response = client.post("/login", data={"username": username, "password": "demo2020"})
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    form = {"username": username, "password": "demo2020", "csrf": csrf}
+    response = client.post("/login", data=form)
     assert response.status_code == 302
     with client.session_transaction() as session:
         return session["csrf"]
@@ -206,7 +209,10 @@ def test_entry_page_needs_login_and_lists_own_buildings(client, demo_layers):
 
 
 def test_wrong_password_is_refused(client):
-    response = client.post("/login", data={"username": "admin", "password": "nope"})
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    response = client.post("/login", data={"username": "admin", "password": "nope", "csrf": csrf})
     assert response.status_code == 200
     assert "用户名或密码错误" in response.get_data(as_text=True)
 

@@ -244,7 +244,7 @@ def test_planner_move_save_publish_then_command_map(live_server, browser, demo_l
 
     before = total(cells[0]), total(cells[1])
     page.click(f"path.pl-building[data-id='{building['building_id']}']", force=True)
-    page.wait_for_function("document.getElementById('selected-count').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('selected-count').textContent === '1'")
     page.click(f"tr[data-cell='{cells[1]}'] button.move-here")
     page.wait_for_function(
         "([cell, n]) => Number(document.querySelector(`tr[data-cell='${cell}'] td.hh`)"
@@ -284,7 +284,7 @@ def test_worker_entry_form_on_a_phone(live_server, browser):
     own = [o for o in options if o]
     assert own
     page.select_option("#building", own[0])
-    page.wait_for_function("document.querySelectorAll('#household option').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#household option').length > 0")
     household = page.eval_on_selector("#household", "el => el.value")
     page.check("input[name=status][value=grey]")
     page.click("#entry button[type=submit]")

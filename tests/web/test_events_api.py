@@ -23,7 +23,11 @@ def _strict(response):
 
 
 def _login(client, username: str) -> str:
-    response = client.post("/login", data={"username": username, "password": "demo2020"})
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    form = {"username": username, "password": "demo2020", "csrf": csrf}
+    response = client.post("/login", data=form)
     assert response.status_code == 302
     with client.session_transaction() as session:
         return session["csrf"]
@@ -74,7 +78,7 @@ def test_upload_needs_an_admin_with_csrf(client, cases, admin_token):
     assert _upload(client, body).status_code == 401
     worker_csrf = _login(client, "worker")
     assert _upload(client, body, {"X-CSRF-Token": worker_csrf}).status_code == 403
-    client.get("/logout")
+    client.post("/logout", headers={"X-CSRF-Token": worker_csrf})
     csrf = _login(client, "admin")
     assert _upload(client, body).status_code == 403  # no CSRF token
     ok = _upload(client, body, {"X-CSRF-Token": csrf})

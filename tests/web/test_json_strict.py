@@ -52,7 +52,11 @@ def test_provider_raises_under_test_and_writes_null_in_production(app):
 
 
 def _login(client) -> None:
-    response = client.post("/login", data={"username": "admin", "password": DEMO_PASSWORD})
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    form = {"username": "admin", "password": DEMO_PASSWORD, "csrf": csrf}
+    response = client.post("/login", data=form)
     assert response.status_code == 302
 
 

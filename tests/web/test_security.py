@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 
 def _login(client, username: str, password: str = "demo2020") -> str:
-    client.post("/login", data={"username": username, "password": password})
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    client.post("/login", data={"username": username, "password": password, "csrf": csrf})
     with client.session_transaction() as session:
         return session["csrf"]
 
@@ -31,7 +36,13 @@ def test_worker_without_grid_writes_nothing(app, client, demo_layers):
 def test_role_change_takes_effect_on_an_open_session(app, client, demo_layers):
     csrf = _login(client, "admin")
     store = app.extensions["store"]
-    store.create_user("admin", "demo2020", role="worker", grid_id=_small(demo_layers))
+    users = store.tables["users"]
+    with store.engine.begin() as conn:  # a role change that keeps the password (and session)
+        conn.execute(
+            sa.update(users)
+            .where(users.c.username == "admin")
+            .values(role="worker", grid_id=_small(demo_layers))
+        )
     far = demo_layers["households"]["household_id"].iloc[-1]
     response = client.post(
         "/api/status", json={"entity_id": far, "status": "red"}, headers={"X-CSRF-Token": csrf}
@@ -63,8 +74,12 @@ def test_workers_cannot_save_plans(app, client, demo_layers):
 
 def test_login_does_not_redirect_off_site(client):
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        client.get("/login")
+        with client.session_transaction() as session:
+            csrf = session["csrf"]
         response = client.post(
-            f"/login?next={target}", data={"username": "admin", "password": "demo2020"}
+            f"/login?next={target}",
+            data={"username": "admin", "password": "demo2020", "csrf": csrf},
         )
         assert response.status_code == 302
         assert response.headers["Location"] == "/"
