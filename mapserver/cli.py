@@ -792,10 +792,6 @@ def build_parser() -> argparse.ArgumentParser:
     from mapserver.cli_events import add_parser as add_events_parser
 
     add_events_parser(sub)
-
-    from mapserver.cli_tokens import add_parser as add_tokens_parser
-
-    add_tokens_parser(sub)
     return parser
 
 

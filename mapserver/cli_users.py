@@ -1,4 +1,4 @@
-"""The ``mapserver user`` sub-commands: add, list, remove, role, password, assign."""
+"""The ``mapserver user`` sub-commands: add, list, remove, role, password, assign, token."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from mapserver.config import load_settings
 from mapserver.errors import NotFoundError
 from mapserver.services.access import ROLES
 
-ACTIONS: tuple[str, ...] = ("add", "list", "remove", "role", "password", "assign")
+ACTIONS: tuple[str, ...] = ("add", "list", "remove", "role", "password", "assign", "token")
 
 
 def legacy_argv(argv: list[str]) -> list[str]:
@@ -100,6 +100,27 @@ def cmd_password(args: argparse.Namespace) -> int:
     return _change(args, password=args.password)
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a new API token of a user, or with ``--revoke`` revoke every token they have."""
+    settings = load_settings(database_url=args.database)
+    store = _open(args)
+    try:
+        if args.revoke:
+            count = store.revoke_tokens(args.username)
+            print(f"已吊销 {count} 个令牌 / revoked {count} token(s) of {args.username}")
+            return 0
+        try:
+            token = store.create_token(args.username)
+        except NotFoundError as err:
+            print(f"  {err}", file=sys.stderr)
+            return 2
+        print(f"token: {token}")
+        print(f"  有效 {settings.token_days:g} 天 / valid for {settings.token_days:g} days")
+        return 0
+    finally:
+        store.dispose()
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     """Remove a user and their API tokens."""
     store = _open(args)
@@ -143,7 +164,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``user add|list|remove|role|password|assign`` to the command line."""
     user = sub.add_parser(
         "user",
-        help="users: add, list, remove, role, password, assign (a route to a driver)",
+        help="users: add, list, remove, role, password, assign (a route to a driver), token",
     )
     actions = user.add_subparsers(dest="user_action", required=True)
     add = actions.add_parser("add", help="create a user (the old `user NAME PASSWORD` form)")
@@ -158,6 +179,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     remove = actions.add_parser("remove", help="remove a user and their tokens")
     remove.add_argument("username")
     remove.set_defaults(func=cmd_remove)
+    token = actions.add_parser("token", help="issue an API token, or --revoke all of a user's")
+    token.add_argument("username")
+    token.add_argument("--revoke", action="store_true", help="revoke every token of the user")
+    token.set_defaults(func=cmd_token)
     role = actions.add_parser("role", help="change a user's role (and grid)")
     role.add_argument("username")
     role.add_argument("role", choices=ROLES)

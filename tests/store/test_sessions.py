@@ -113,3 +113,18 @@ def test_lockout_per_key_window_and_clear(users):
     assert users.login_lock(["addr:10.0.0.1"], now=START + timedelta(minutes=20)) > 0
     users.clear_login_failures(["addr:10.0.0.1", "user:ann"])
     assert users.login_lock(limits, now=START + timedelta(minutes=20)) == 0
+
+
+def test_new_password_or_removal_ends_sessions_and_tokens(users):
+    session = users.open_session("bo", now=START)
+    token = users.create_token("bo")
+    users.update_user("bo", role="planner")  # no new password: logins stay
+    assert users.user_for_session(session, now=START).role == "planner"
+    assert users.user_for_token(token).role == "planner"
+    users.update_user("bo", password="new")
+    assert users.user_for_session(session, now=START) is None
+    assert users.user_for_token(token) is None
+    session = users.open_session("ann", now=START)
+    users.delete_user("ann")
+    assert users.user_for_session(session, now=START) is None
+    assert not [row for row in users.table_rows("sessions") if "ann" in row]
