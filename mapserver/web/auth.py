@@ -80,10 +80,8 @@ def write_access(*, role: str | None = None, capability: str | None = None) -> C
             user = current_user()
             if user is None:
                 abort(401, description="login or API token required")
-            if not g.get("_by_token"):
-                sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf")
-                if not sent or sent != session.get("csrf"):
-                    abort(403, description="missing or wrong CSRF token")
+            if not g.get("_by_token") and not _csrf_sent_ok():
+                abort(403, description="missing or wrong CSRF token")
             if role is not None and user.role != role and user.role != "admin":
                 abort(403, description=f"role '{role}' required")
             if capability is not None and not access.can(user, capability):
@@ -109,7 +107,7 @@ def _local_path(target: str) -> bool:
 
 def _csrf_sent_ok() -> bool:
     """Whether the form (or header) carries this session's CSRF token."""
-    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf") or ""
     expected = session.get("csrf") or ""
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
