@@ -121,6 +121,14 @@ def _lock_limits(username: str) -> dict[str, int]:
     }
 
 
+def _audit_failure(username: str, **new: str) -> None:
+    """Record a refused login in the audit log (``new``: why, when not the password)."""
+    name = username[:64]
+    current_app.extensions["store"].record_audit(
+        "login.failed", entity=f"user:{name}", actor=name or "-", new=new or None
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Log in with a username and password, then go back where the user came from.
@@ -142,12 +150,7 @@ def login():
             error, status = "login_expired", 403
         elif (wait_s := store.login_lock(limits, now=now)) > 0:
             error, minutes, status = "login_locked", math.ceil(wait_s / 60), 429
-            store.record_audit(
-                "login.failed",
-                entity=f"user:{username[:64]}",
-                actor=username[:64] or "-",
-                new={"reason": "locked"},
-            )
+            _audit_failure(username, reason="locked")
         else:
             user = store.check_password(username, request.form.get("password", ""))
             if user is not None:
@@ -161,9 +164,7 @@ def login():
                 csrf_token()
                 return redirect(target)
             store.record_login_failure(limits, window_s=settings.login_lock_minutes * 60, now=now)
-            store.record_audit(
-                "login.failed", entity=f"user:{username[:64]}", actor=username[:64] or "-"
-            )
+            _audit_failure(username)
             error = "login_failed"
     page = render_template("login.html", error=error, minutes=minutes, next=target)
     return page, status

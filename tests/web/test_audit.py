@@ -17,8 +17,16 @@ from tests.conftest import DEMO_PASSWORD
 ADDRESS = "10.20.30.40"
 
 
+def _post_login(client, username: str, password: str) -> None:
+    """Post the login form with the login page's CSRF token."""
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    client.post("/login", data={"username": username, "password": password, "csrf": csrf})
+
+
 def _login(client, username: str, password: str = DEMO_PASSWORD) -> str:
-    client.post("/login", data={"username": username, "password": password})
+    _post_login(client, username, password)
     with client.session_transaction() as session:
         return session["csrf"]
 
@@ -30,8 +38,8 @@ def _rows(app, **where) -> list[dict]:
 def test_logins_and_writes_are_recorded_with_the_client_address(app, demo_layers):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = ADDRESS
-    client.post("/login", data={"username": "admin", "password": "wrong"})
-    client.post("/login", data={"username": "=cmd|' /C calc'!A0", "password": "x"})
+    _post_login(client, "admin", "wrong")
+    _post_login(client, "=cmd|' /C calc'!A0", "x")
     csrf = _login(client, "admin")
     household = demo_layers["households"]["household_id"].iloc[0]
     response = client.post(
