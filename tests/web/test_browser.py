@@ -280,6 +280,7 @@ def test_worker_entry_form_on_a_phone(live_server, browser):
     page.fill("input[name=username]", "worker")
     page.fill("input[name=password]", "demo2020")
     page.click("button[type=submit]")
+    page.wait_for_selector("#building option", state="attached")  # the entry form, not login
     options = page.eval_on_selector_all("#building option", "els => els.map(e => e.value)")
     own = [o for o in options if o]
     assert own
