@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mapserver.cli_server import default_workers
 from mapserver.config import (
     DEFAULT_DEMO_DIR,
     INSTANCE_DIR,
@@ -14,7 +15,6 @@ from mapserver.config import (
     env_database_url,
     load_settings,
 )
-from mapserver.cli_server import default_workers
 from mapserver.errors import NotFoundError, ValidationError
 from mapserver.model import LAYERS
 

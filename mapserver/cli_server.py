@@ -1,4 +1,4 @@
-"""Command line of the server's life: ``serve`` under gunicorn, ``db init``, ``backup``, ``restore``."""
+"""Command line of the server's life: ``serve`` (gunicorn), ``db init``, ``backup``, ``restore``."""
 
 from __future__ import annotations
 

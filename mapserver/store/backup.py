@@ -102,7 +102,8 @@ def backup_store(store: Store, path: str | Path) -> dict[str, int]:
         if store.dialect == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         else:
-            conn.exec_driver_sql("SELECT 1")  # the read transaction (snapshot) starts here
+            # the read transaction's snapshot starts at its first read
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
         for table in _tables(store):
             columns = list(table.columns)
             kinds = [_kind(c) for c in columns]
