@@ -54,6 +54,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate (or read) the demo district, load it into a fresh store and serve it."""
     from mapserver.store import open_store
 
+    layers = _load_demo_layers(args.scale, seed=args.seed, regenerate=args.regenerate)
+    problem = _scheme_problem(sorted(set(layers["status"]["status"])), load_settings().scheme)
+    if problem:
+        print(f"设置错误，未载入 / bad setting, nothing loaded: {problem}", file=sys.stderr)
+        return 2
     url = args.database or env_database_url()
     if url is None:
         db_path = DEMO_DATABASE
@@ -61,11 +66,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db_path}"
-    layers = _load_demo_layers(args.scale, seed=args.seed, regenerate=args.regenerate)
-    problem = _scheme_problem(sorted(set(layers["status"]["status"])), load_settings().scheme)
-    if problem:
-        print(f"设置错误，未载入 / bad setting, nothing loaded: {problem}", file=sys.stderr)
-        return 2
     store = open_store(url)
     print("写入数据库 / loading into the store …")
     store.import_layers(layers, user="demo")

@@ -174,7 +174,7 @@ def test_sigkill_mid_upload_leaves_all_or_nothing(demo_url: str, demo_layers: di
         for in_write in (True, False):
             rng = random.Random(seed)
             code = _run_and_kill(
-                demo_url, ["import", *files], rng, in_write=in_write, late_s=1.5, any_s=20.0
+                demo_url, ["import", *files], rng, in_write=in_write, late_s=4.0, any_s=20.0
             )
             store = open_store(demo_url)
             counts = store.row_counts()
