@@ -18,28 +18,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from mapserver.store import StatusRow, Store, open_store
-from tests.conftest import ROOT, _empty_postgres, _postgres_url
+from tests.conftest import ROOT
 
 SEEDS = (11, 12, 13)
 WRITE_TABLES = ("households", "status", "changelog", "grids", "buildings", "plan_versions")
 NEW_HOUSEHOLDS = 20_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def demo_url(request, demo_db_url: str, demo_layers: dict) -> str:
-    """The demo district with its users, on each backend."""
-    if request.param == "sqlite":
-        return demo_db_url
-    url = _postgres_url()
-    _empty_postgres(url)
-    store = open_store(url)
-    store.import_layers(demo_layers, user="demo")
-    store.dispose()
-    return url
 
 
 def _writing(url: str) -> bool:
@@ -164,9 +150,9 @@ def _upload_files(folder: Path, demo_layers: dict) -> list[str]:
     return [str(folder / "households.csv"), str(folder / "status.csv")]
 
 
-def test_sigkill_mid_upload_leaves_all_or_nothing(demo_url: str, demo_layers: dict, tmp_path):
+def test_sigkill_mid_upload_leaves_all_or_nothing(demo_store_url: str, demo_layers: dict, tmp_path):
     files = _upload_files(tmp_path / "upload", demo_layers)
-    store = open_store(demo_url)
+    store = open_store(demo_store_url)
     before = store.row_counts()
     store.dispose()
     outcomes = []
@@ -174,9 +160,9 @@ def test_sigkill_mid_upload_leaves_all_or_nothing(demo_url: str, demo_layers: di
         for in_write in (True, False):
             rng = random.Random(seed)
             code = _run_and_kill(
-                demo_url, ["import", *files], rng, in_write=in_write, late_s=4.0, any_s=20.0
+                demo_store_url, ["import", *files], rng, in_write=in_write, late_s=4.0, any_s=20.0
             )
-            store = open_store(demo_url)
+            store = open_store(demo_store_url)
             counts = store.row_counts()
             done = counts["households"] == before["households"] + NEW_HOUSEHOLDS
             if done:
@@ -192,14 +178,14 @@ def test_sigkill_mid_upload_leaves_all_or_nothing(demo_url: str, demo_layers: di
             assert {k: counts[k] for k in expected} == expected, (seed, in_write, code)
             _check_status_log(store)
             store.dispose()
-            _check_integrity(demo_url)
+            _check_integrity(demo_store_url)
             outcomes.append((code, done))
             if done:  # back to the state before, for the next seed
-                _undo_upload(demo_url)
+                _undo_upload(demo_store_url)
     print(f"upload (exit status, committed): {outcomes}")
     # the kills landed before the commit at least once (not every run just finished)
     assert any(code == -signal.SIGKILL and not done for code, done in outcomes), outcomes
-    store = open_store(demo_url)
+    store = open_store(demo_store_url)
     household = demo_layers["households"]["household_id"].iloc[0]
     assert store.apply_status([StatusRow("household", household, "red")], user="t", source="api")
     store.dispose()
@@ -228,9 +214,9 @@ def _largest_leaf_parent(demo_layers: dict) -> str:
     return str(per_parent[~per_parent.index.isin(inner)].index[0])
 
 
-def test_sigkill_mid_publish_leaves_old_or_new_grids(demo_url: str, demo_layers: dict):
+def test_sigkill_mid_publish_leaves_old_or_new_grids(demo_store_url: str, demo_layers: dict):
     parent = _largest_leaf_parent(demo_layers)
-    store = open_store(demo_url)
+    store = open_store(demo_store_url)
     old_children = set(store.read_grids(parent_id=parent)["grid_id"])
     held = set(store.read_buildings(grid_ids=[parent, *old_children])["building_id"])
     store.dispose()
@@ -240,7 +226,7 @@ def test_sigkill_mid_publish_leaves_old_or_new_grids(demo_url: str, demo_layers:
     for seed in SEEDS:
         for in_write in (True, False):
             code = _run_and_kill(
-                demo_url,
+                demo_store_url,
                 args,
                 random.Random(seed),
                 in_write=in_write,
@@ -248,7 +234,7 @@ def test_sigkill_mid_publish_leaves_old_or_new_grids(demo_url: str, demo_layers:
                 any_s=8.0,
                 after_line="saved version",
             )
-            store = open_store(demo_url)
+            store = open_store(demo_store_url)
             versions = store.list_plans(parent)
             published = [
                 v
@@ -267,7 +253,7 @@ def test_sigkill_mid_publish_leaves_old_or_new_grids(demo_url: str, demo_layers:
             grids = store.read_grids()
             assert set(grids["parent_id"].dropna()) <= set(grids["grid_id"])
             store.dispose()
-            _check_integrity(demo_url)
+            _check_integrity(demo_store_url)
             outcomes.append((code, bool(published)))
             old_children = children
     print(f"publish (exit status, published): {outcomes}")

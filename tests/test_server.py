@@ -58,11 +58,11 @@ def _open_stream(port: int) -> socket.socket:
 
 
 def test_serve_runs_gunicorn_workers_and_streams_do_not_starve_requests(
-    demo_db_url: str, free_port, tmp_path: Path
+    demo_store_url: str, free_port, tmp_path: Path
 ):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "mapserver.cli", "--database", demo_db_url, "serve"]
+    command = [sys.executable, "-m", "mapserver.cli", "--database", demo_store_url, "serve"]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--workers", "2", "--threads", "64"],
         env=env,
@@ -84,9 +84,11 @@ def test_serve_runs_gunicorn_workers_and_streams_do_not_starve_requests(
                 assert answer.status == 200
                 json.loads(answer.read())
             took.append(time.monotonic() - started)
-        print(f"with 50 open event streams: {', '.join(f'{t * 1000:.0f} ms' for t in took)}")
+        backend = demo_store_url.split(":")[0]
+        figures = ", ".join(f"{t * 1000:.0f} ms" for t in took)
+        print(f"{backend}, with 50 open event streams: {figures}")
         # a write through one worker reaches a stream held by either worker
-        store = open_store(demo_db_url)
+        store = open_store(demo_store_url)
         household = store.read_households()["household_id"].iloc[0]
         seq = store.apply_status([StatusRow("household", household, "red")], user="t", source="api")
         store.dispose()
