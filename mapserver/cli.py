@@ -111,8 +111,8 @@ def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
     if households > DEMO_DELIVERY_MAX_HOUSEHOLDS:
         print(
             f"  跳过演示保供路线 / skipped the sample delivery run: {households} households "
-            f"(over {DEMO_DELIVERY_MAX_HOUSEHOLDS}); plan one with "
-            "`mapserver deliver --status red --vans 40 --trips 3`"
+            f"(over {DEMO_DELIVERY_MAX_HOUSEHOLDS}, no quick sample); `mapserver deliver` "
+            "plans runs on request (--vans, --trips)"
         )
     else:
         delivery = DeliveryService(store)
