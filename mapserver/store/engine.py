@@ -39,7 +39,9 @@ def make_engine(url: str) -> sa.Engine:
     else:
         if not database.startswith("file:"):
             _private_file(Path(database).expanduser())
-        engine = sa.create_engine(parsed)
+        # one connection per serving thread (see cli_server.DEFAULT_THREADS): SQLite
+        # connections are cheap, waiting 30 s for a pooled one is not
+        engine = sa.create_engine(parsed, pool_size=10, max_overflow=120)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
