@@ -29,13 +29,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_up(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
+def _get(url: str, token: str, timeout: float = 20):
+    """GET with the API token."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
+def _wait_up(url: str, token: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited: {process.stdout.read()}")
         try:
-            with urllib.request.urlopen(f"{url}/api/summary", timeout=5) as answer:
+            with _get(f"{url}/api/summary", token, timeout=5) as answer:
                 if answer.status == 200:
                     return
         except OSError:
@@ -43,12 +49,14 @@ def _wait_up(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None
     raise AssertionError("server did not answer")
 
 
-def _open_stream(port: int) -> socket.socket:
+def _open_stream(port: int, token: str) -> socket.socket:
     """An open /api/stream connection that has received its first event."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(
-        b"GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    head = (
+        "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
     )
+    sock.sendall(head.encode())
     received = b""
     while b"event: hello" not in received:
         chunk = sock.recv(4096)
@@ -61,6 +69,9 @@ def test_serve_runs_gunicorn_workers_and_streams_do_not_starve_requests(
     demo_store_url: str, free_port, tmp_path: Path
 ):
     port = free_port()
+    store = open_store(demo_store_url)
+    token = store.create_token("admin")
+    store.dispose()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "mapserver.cli", "--database", demo_store_url, "serve"]
     process = subprocess.Popen(
@@ -74,13 +85,13 @@ def test_serve_runs_gunicorn_workers_and_streams_do_not_starve_requests(
     url = f"http://127.0.0.1:{port}"
     streams: list[socket.socket] = []
     try:
-        _wait_up(url, process)
+        _wait_up(url, token, process)
         assert len(_children(process.pid)) == 2  # gunicorn master and two workers
-        streams = [_open_stream(port) for _ in range(50)]
+        streams = [_open_stream(port, token) for _ in range(50)]
         took = []
         for path in ("/api/summary", "/api/grids?level=community", "/api/changes?since=0"):
             started = time.monotonic()
-            with urllib.request.urlopen(f"{url}{path}", timeout=20) as answer:
+            with _get(f"{url}{path}", token) as answer:
                 assert answer.status == 200
                 json.loads(answer.read())
             took.append(time.monotonic() - started)
