@@ -195,11 +195,14 @@ def _undo_upload(url: str) -> None:
     """Remove the uploaded rows (test bookkeeping, straight SQL)."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM changelog WHERE entity_id LIKE 'NEW-%'")
-        conn.exec_driver_sql("DELETE FROM status WHERE entity_id LIKE 'NEW-%'")
-        conn.exec_driver_sql("DELETE FROM households WHERE household_id LIKE 'NEW-%'")
-        conn.exec_driver_sql(
-            "DELETE FROM import_log WHERE import_id = (SELECT max(import_id) FROM import_log)"
+        new = {"new": "NEW-%"}
+        conn.execute(sa.text("DELETE FROM changelog WHERE entity_id LIKE :new"), new)
+        conn.execute(sa.text("DELETE FROM status WHERE entity_id LIKE :new"), new)
+        conn.execute(sa.text("DELETE FROM households WHERE household_id LIKE :new"), new)
+        conn.execute(
+            sa.text(
+                "DELETE FROM import_log WHERE import_id = (SELECT max(import_id) FROM import_log)"
+            )
         )
     engine.dispose()
 
