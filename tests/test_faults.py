@@ -160,7 +160,7 @@ def test_sigkill_mid_upload_leaves_all_or_nothing(demo_store_url: str, demo_laye
         for in_write in (True, False):
             rng = random.Random(seed)
             code = _run_and_kill(
-                demo_store_url, ["import", *files], rng, in_write=in_write, late_s=4.0, any_s=20.0
+                demo_store_url, ["import", *files], rng, in_write=in_write, late_s=0.3, any_s=20.0
             )
             store = open_store(demo_store_url)
             counts = store.row_counts()
