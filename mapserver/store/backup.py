@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import shapely
 import sqlalchemy as sa
 
+from mapserver.store import audit
 from mapserver.store.writes import bulk_insert, utc_now
 
 if TYPE_CHECKING:
@@ -216,6 +217,7 @@ def restore_store(store: Store, path: str | Path) -> dict[str, int]:
         if store.dialect == "postgresql":
             names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
             conn.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+        audit.allow_rewrite(conn)  # the append-only audit log is replaced too, here only
         for table in reversed(tables):
             conn.execute(sa.delete(table))
         for table in tables:

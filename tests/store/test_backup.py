@@ -36,7 +36,7 @@ def _fill(store: Store, district: dict) -> None:
     )
     store.publish_plan(version)
     plan_id = store.save_route_plan(
-        kind="delivery", name="上午保供", data={"routes": [1]}, blob=b"\x00\xff", user="甲"
+        kind="delivery", name="上午保供", data={"routes": [1]}, user="甲"
     )
     store.record_stop_event(plan_id, "van-1", "S1", state="failed", reason="无人", user="司机")
     store.save_mapping("hz", "grids", {"columns": {"grid_id": "网格编号"}}, user="甲")
