@@ -83,9 +83,17 @@ def main() -> None:
     )
     ap.add_argument("--max-customers", type=int, default=300)
     args = ap.parse_args()
-    if not args.dir.is_dir():
-        print(f"no CVRP instances at {args.dir}: nothing to do")
-        return
+    if not args.dir.is_dir() or not any(args.dir.glob("X-*.vrp")):
+        print(
+            f"no CVRP instances (X-*.vrp with .sol beside them) at {args.dir}.\n"
+            "They are not in this repository: the X set of Uchoa et al. (2017) is published at\n"
+            "  http://vrp.galgos.inf.puc-rio.br/index.php/en/ (CVRPLIB) and, with solutions,\n"
+            "  in the PyVRP/VRPLIB repository under tests/data/cvrplib/.\n"
+            "Put the .vrp and .sol files in one folder and pass it: --dir PATH "
+            f"(default: {DEFAULT_DIR}, a folder beside the clone).",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     limits = [float(x) for x in args.limits.split(",") if x]
     paths = sorted(
         (p for p in args.dir.glob("X-*.vrp") if customers(p) <= args.max_customers),

@@ -6,26 +6,40 @@ import argparse
 import sys
 from pathlib import Path
 
-from mapserver.config import DEFAULT_DEMO_DIR, env_database_url, load_settings
+from mapserver.cli_server import default_workers
+from mapserver.config import (
+    DEFAULT_DEMO_DIR,
+    INSTANCE_DIR,
+    SettingsError,
+    check_settings,
+    env_database_url,
+    load_settings,
+)
 from mapserver.errors import NotFoundError, ValidationError
 from mapserver.model import LAYERS
 
 DEMO_PASSWORD = "demo2020"  # printed at start; the demo is for trying things out locally
+DEMO_DATABASE = INSTANCE_DIR / "demo.sqlite"
+# Past this many households the demo skips its sample delivery run (a city-wide run is
+# no quick sample); `mapserver deliver` plans one on request.
+DEMO_DELIVERY_MAX_HOUSEHOLDS = 25_000
 
 
-def _demo_dir(scale: float) -> Path:
-    if scale == 1:
-        return DEFAULT_DEMO_DIR
-    return Path("instance") / f"demo-x{scale:g}"
+def _demo_dir(scale: float, seed: int) -> Path:
+    """Where generated demo data is kept: the instance folder, never the package."""
+    suffix = "" if seed == 2020 else f"-seed{seed}"
+    return INSTANCE_DIR / f"demo-x{scale:g}{suffix}"
 
 
 def _load_demo_layers(scale: float, *, seed: int, regenerate: bool) -> dict:
     from mapserver.demo import generate_demo, read_demo, write_demo
 
-    out_dir = _demo_dir(scale)
-    if not regenerate and seed == 2020 and (out_dir / "grids.geojson").is_file():
-        print(f"读取演示数据 / reading demo data: {out_dir}")
-        return read_demo(out_dir)
+    shipped = DEFAULT_DEMO_DIR if scale == 1 and seed == 2020 else None
+    out_dir = _demo_dir(scale, seed)
+    for folder in (out_dir, shipped):
+        if not regenerate and folder is not None and (folder / "grids.geojson").is_file():
+            print(f"读取演示数据 / reading demo data: {folder}")
+            return read_demo(folder)
     print(f"生成演示街道 / generating demo district (scale {scale:g}, seed {seed})")
     layers = generate_demo(seed=seed, scale=scale, progress=True)
     try:
@@ -40,14 +54,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate (or read) the demo district, load it into a fresh store and serve it."""
     from mapserver.store import open_store
 
+    layers = _load_demo_layers(args.scale, seed=args.seed, regenerate=args.regenerate)
+    problem = _scheme_problem(sorted(set(layers["status"]["status"])), load_settings().scheme)
+    if problem:
+        print(f"设置错误，未载入 / bad setting, nothing loaded: {problem}", file=sys.stderr)
+        return 2
     url = args.database or env_database_url()
     if url is None:
-        db_path = Path("instance") / "demo.sqlite"
+        db_path = DEMO_DATABASE
         db_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db_path}"
-    layers = _load_demo_layers(args.scale, seed=args.seed, regenerate=args.regenerate)
     store = open_store(url)
     print("写入数据库 / loading into the store …")
     store.import_layers(layers, user="demo")
@@ -75,9 +93,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     for label, path in links:
         print(f"  {label}: http://{args.host}:{args.port}{path}")
+    print("其他命令请用此数据库 / other commands act on this store with:")
+    print(f"  export DATABASE_URL={url}")
     if args.no_serve:
         return 0
-    return _serve(url, args.host, args.port, anonymous_read=True)  # the demo is public
+    return _serve(url, args.host, args.port, workers=args.workers, anonymous_read=True)
 
 
 def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
@@ -86,11 +106,21 @@ def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
     from mapserver.services.patrol import PatrolService
 
     print("规划上午保供与巡逻路线 / planning the morning deliveries and patrols …")
-    delivery = DeliveryService(store)
-    plan_id = delivery.plan(DeliveryRequest(statuses=("red",), time_limit_s=3), user="demo")
-    links = [("保供路线 / delivery routes", "/routes")]
-    first = delivery.get(plan_id)["plan"]["routes"][0]["route_id"]
-    links.append(("司机页面 / driver page", f"/driver/{plan_id}/{first}"))
+    links: list[tuple[str, str]] = []
+    households = len(layers["households"])
+    if households > DEMO_DELIVERY_MAX_HOUSEHOLDS:
+        print(
+            f"  跳过演示保供路线 / skipped the sample delivery run: {households} households "
+            f"(over {DEMO_DELIVERY_MAX_HOUSEHOLDS}, no quick sample); `mapserver deliver` "
+            "plans runs on request (--vans, --trips)"
+        )
+    else:
+        delivery = DeliveryService(store)
+        request = DeliveryRequest(statuses=("red",), trips=3, time_limit_s=3)
+        plan_id = delivery.plan(request, user="demo")
+        links.append(("保供路线 / delivery routes", "/routes"))
+        first = delivery.get(plan_id)["plan"]["routes"][0]["route_id"]
+        links.append(("司机页面 / driver page", f"/driver/{plan_id}/{first}"))
     patrol = PatrolService(store)
     grids = layers["grids"]
     big = str(grids[grids["level"] == "big"]["grid_id"].iloc[0])
@@ -103,18 +133,59 @@ def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
     return links
 
 
-def _serve(url: str, host: str, port: int, *, anonymous_read: bool | None = None) -> int:
-    from mapserver.web import create_app
+def _stored_codes(url: str) -> list[str]:
+    """The status codes held by the store at ``url``."""
+    from mapserver.store import open_store
 
-    app = create_app({"database_url": url, "anonymous_read": anonymous_read})
-    print(f"作战图 / command map: http://{host}:{port}/")
-    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
-    return 0
+    store = open_store(url)
+    try:
+        return store.status_codes()
+    finally:
+        store.dispose()
+
+
+def _scheme_problem(stored: list[str], scheme_name: str) -> str | None:
+    """Say why the scheme cannot colour these status codes, or None when it can."""
+    from mapserver.status.scheme import load_scheme
+
+    known = {c.code for c in load_scheme(scheme_name).codes}
+    unknown = sorted(set(stored) - known)
+    if not unknown:
+        return None
+    return (
+        f"MAPSERVER_SCHEME={scheme_name!r}: the status data holds codes "
+        f"{', '.join(unknown[:8])} that {scheme_name} does not have (its codes: "
+        f"{', '.join(sorted(known))}); every grid would be grey. Use the scheme the status "
+        "was entered in (the demo's is hongkou6), or re-import the status in this scheme"
+    )
+
+
+def _serve(
+    url: str,
+    host: str,
+    port: int,
+    *,
+    workers: int,
+    threads: int | None = None,
+    anonymous_read: bool | None = None,
+) -> int:
+    """Serve the store at ``url`` under gunicorn after checking the scheme fits its data."""
+    from mapserver.cli_server import DEFAULT_THREADS, run_gunicorn
+
+    settings = load_settings(database_url=url, anonymous_read=anonymous_read)
+    problem = _scheme_problem(_stored_codes(url), settings.scheme)
+    if problem:
+        print(f"设置错误 / bad setting: {problem}", file=sys.stderr)
+        return 2
+    return run_gunicorn(
+        settings, host=host, port=port, workers=workers, threads=threads or DEFAULT_THREADS
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve an existing store."""
-    return _serve(args.database or load_settings().database_url, args.host, args.port)
+    """Serve an existing store with gunicorn (several worker processes)."""
+    url = args.database or load_settings().database_url
+    return _serve(url, args.host, args.port, workers=args.workers, threads=args.threads)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -638,10 +709,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=2020)
     demo.add_argument(
-        "--regenerate", action="store_true", help="generate even if geodata/demo exists"
+        "--regenerate",
+        action="store_true",
+        help="generate even if the data exists (written to instance/demo-x<scale>)",
     )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--workers", type=int, default=default_workers(), help="server processes")
     demo.add_argument(
         "--no-serve", action="store_true", help="load the data, print credentials, exit"
     )
@@ -650,9 +724,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    serve = sub.add_parser("serve", help="serve an existing database")
+    serve = sub.add_parser("serve", help="serve an existing database (gunicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=default_workers(), help="server processes")
+    serve.add_argument(
+        "--threads", type=int, help="threads per process (each open map holds one; default 100)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     imp = sub.add_parser(
@@ -790,17 +868,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_parser(sub)
 
     from mapserver.cli_events import add_parser as add_events_parser
+    from mapserver.cli_server import add_parsers as add_server_parsers
 
     add_events_parser(sub)
+    add_server_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``mapserver`` command."""
+    """Entry point of the ``mapserver`` command: settings are checked once, before any work."""
     from mapserver.cli_users import legacy_argv
 
     argv = legacy_argv(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    try:
+        problems = check_settings(load_settings(database_url=args.database))
+    except SettingsError as err:
+        problems = err.problems
+    if problems:
+        print("设置错误，未启动 / bad settings, nothing done:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

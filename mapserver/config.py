@@ -14,19 +14,37 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+# A source checkout has pyproject.toml beside the package; an installed wheel has not (and
+# its site-packages may hold stray folders, so a folder's presence alone proves nothing).
+SOURCE_CHECKOUT = (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+
+
 def _share_dir(name: str) -> Path:
-    """Return a top-level project folder (templates, static, geodata), editable or installed."""
-    source = PACKAGE_DIR.parent / name
-    if source.is_dir():
-        return source
+    """Return a top-level project folder (templates, static, geodata/...), editable or installed."""
+    if SOURCE_CHECKOUT and (PACKAGE_DIR.parent / name).is_dir():
+        return PACKAGE_DIR.parent / name
     return PACKAGE_DIR / "_share" / name
 
 
 TEMPLATES_DIR = _share_dir("templates")
 STATIC_DIR = _share_dir("static")
 GEODATA_DIR = _share_dir("geodata")
-SCHEMES_DIR = GEODATA_DIR / "schemes"
-DEFAULT_DEMO_DIR = PACKAGE_DIR.parent / "geodata" / "demo"
+SCHEMES_DIR = _share_dir("geodata/schemes")
+# The shipped demo district (read only: generated data goes to INSTANCE_DIR, never here).
+DEFAULT_DEMO_DIR = _share_dir("geodata/demo")
+# Where the command line keeps what it makes: the default store, generated demo districts.
+INSTANCE_DIR = Path("instance")
+COLOUR_RULES: tuple[str, ...] = ("worst", "share")
+BASEMAPS: tuple[str, ...] = ("none", "osm", "gaode")
+LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; ``problems`` names each variable and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -128,7 +146,12 @@ def load_settings(**overrides: object) -> Settings:
         if env.get(key):
             values[name] = env[key]
     if env.get("MAPSERVER_SHARE_THRESHOLD"):
-        values["share_threshold"] = float(env["MAPSERVER_SHARE_THRESHOLD"])
+        text = env["MAPSERVER_SHARE_THRESHOLD"]
+        try:
+            values["share_threshold"] = float(text)
+        except ValueError:
+            msg = f"MAPSERVER_SHARE_THRESHOLD={text!r}: not a number (e.g. 0.1)"
+            raise SettingsError([msg]) from None
     if env.get("MAPSERVER_ANONYMOUS_READ"):
         flag = env["MAPSERVER_ANONYMOUS_READ"].strip().lower()
         values["anonymous_read"] = flag in ("1", "true", "yes", "on")
@@ -150,14 +173,6 @@ _SESSION_NUMBERS: dict[str, type] = {
     "login_max_failures_per_address": int,
     "login_lock_minutes": float,
 }
-
-
-class SettingsError(ValueError):
-    """One or more settings are invalid; ``problems`` names each variable and why."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 def _session_settings(env: Mapping[str, str]) -> dict[str, object]:
@@ -241,6 +256,56 @@ def _read_or_create_secret(path: Path) -> str:
         msg = f"{path}: the session secret is empty or too short; delete the file to make a new one"
         raise SettingsError([msg])
     return key
+
+
+def check_settings(settings: Settings) -> list[str]:
+    """Return every problem of the settings, one line each naming the variable; [] if fine.
+
+    Checked once at start by the command line (exit code 2 with the list), so a bad
+    value never becomes a traceback or a 400 on every request.
+    """
+    import math
+
+    import sqlalchemy as sa
+
+    from mapserver.status.scheme import load_scheme
+
+    problems: list[str] = []
+    try:
+        backend = sa.make_url(settings.database_url).get_backend_name()
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            problems.append(
+                f"DATABASE_URL={settings.database_url!r}: backend {backend!r} is not sqlite "
+                "or postgresql"
+            )
+    except sa.exc.ArgumentError:
+        problems.append(
+            f"DATABASE_URL={settings.database_url!r}: not a database URL "
+            "(sqlite:///instance/mapserver.sqlite or postgresql+psycopg://user@host/db)"
+        )
+    try:
+        load_scheme(settings.scheme)
+    except ValueError as err:
+        problems.append(f"MAPSERVER_SCHEME={settings.scheme!r}: {err}")
+    choices = {
+        "MAPSERVER_COLOUR_RULE": (settings.colour_rule, COLOUR_RULES),
+        "MAPSERVER_BASEMAP": (settings.basemap, BASEMAPS),
+        "MAPSERVER_LANGUAGE": (settings.language, LANGUAGES),
+    }
+    for variable, (value, allowed) in choices.items():
+        if value not in allowed:
+            problems.append(f"{variable}={value!r}: must be one of {', '.join(allowed)}")
+    threshold = settings.share_threshold
+    if not (isinstance(threshold, int | float) and math.isfinite(threshold)) or not (
+        0 < threshold <= 1
+    ):
+        problems.append(f"MAPSERVER_SHARE_THRESHOLD={threshold!r}: must be a share in (0, 1]")
+    if not problems:
+        try:
+            secret_key_for(settings)
+        except SettingsError as err:
+            problems.extend(f"MAPSERVER_SECRET_KEY: {p}" for p in err.problems)
+    return problems
 
 
 def test_database_url() -> str | None:

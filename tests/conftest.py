@@ -392,3 +392,17 @@ def loaded(store: Store, district: dict[str, pd.DataFrame]) -> Store:
     """A store holding the tiny district."""
     store.import_layers(district, user="loader")
     return store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def demo_store_url(request: pytest.FixtureRequest, demo_db_url: str, demo_layers: dict) -> str:
+    """The demo district with its users, on each backend (PostgreSQL emptied first)."""
+    if request.param == "sqlite":
+        return demo_db_url
+    url = _postgres_url()
+    _empty_postgres(url)
+    store = open_store(url)
+    store.import_layers(demo_layers, user="demo")
+    store.create_user("admin", DEMO_PASSWORD, role="admin")
+    store.dispose()
+    return url

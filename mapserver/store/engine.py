@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
+
+FILE_MODE = 0o600  # the store holds personal data: owner read/write only
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -35,8 +38,10 @@ def make_engine(url: str) -> sa.Engine:
         )
     else:
         if not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed)
+            _private_file(Path(database).expanduser())
+        # one connection per serving thread (see cli_server.DEFAULT_THREADS): SQLite
+        # connections are cheap, waiting 30 s for a pooled one is not
+        engine = sa.create_engine(parsed, pool_size=10, max_overflow=120)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -56,6 +61,20 @@ def make_engine(url: str) -> sa.Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so they
+    follow; files made by an older version are tightened here too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        side = Path(f"{path}{suffix}")
+        if side.exists() and side.stat().st_mode & 0o777 != FILE_MODE:
+            side.chmod(FILE_MODE)
 
 
 def fetch_rows(conn: sa.Connection, query: sa.Select) -> list[tuple]:

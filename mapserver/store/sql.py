@@ -686,6 +686,12 @@ class Store:
                 for name, table in self.tables.items()
             }
 
+    def status_codes(self) -> list[str]:
+        """The distinct status codes of the current status table, sorted."""
+        table = self.tables["status"]
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(sa.select(table.c.status).distinct()).scalars())
+
     def table_rows(self, name: str) -> list[tuple]:
         """Every row of a table, sorted, geometry as WKB hex, for before/after snapshots."""
         if name not in self.tables:
