@@ -882,7 +882,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = legacy_argv(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        problems = check_settings(load_settings(database_url=args.database))
+        serving = args.func in (cmd_serve, cmd_demo) and not getattr(args, "no_serve", False)
+        problems = check_settings(load_settings(database_url=args.database), serving=serving)
     except SettingsError as err:
         problems = err.problems
     if problems:

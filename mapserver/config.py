@@ -258,11 +258,12 @@ def _read_or_create_secret(path: Path) -> str:
     return key
 
 
-def check_settings(settings: Settings) -> list[str]:
+def check_settings(settings: Settings, *, serving: bool = False) -> list[str]:
     """Return every problem of the settings, one line each naming the variable; [] if fine.
 
     Checked once at start by the command line (exit code 2 with the list), so a bad
-    value never becomes a traceback or a 400 on every request.
+    value never becomes a traceback or a 400 on every request. ``serving``: the
+    command serves pages, so a session secret must be available too.
     """
     import math
 
@@ -300,7 +301,7 @@ def check_settings(settings: Settings) -> list[str]:
         0 < threshold <= 1
     ):
         problems.append(f"MAPSERVER_SHARE_THRESHOLD={threshold!r}: must be a share in (0, 1]")
-    if not problems:
+    if serving and not problems:
         try:
             secret_key_for(settings)
         except SettingsError as err:

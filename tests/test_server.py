@@ -72,7 +72,11 @@ def test_serve_runs_gunicorn_workers_and_streams_do_not_starve_requests(
     store = open_store(demo_store_url)
     token = store.create_token("admin")
     store.dispose()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MAPSERVER_SECRET_KEY": "test-" + os.urandom(16).hex(),
+    }
     command = [sys.executable, "-m", "mapserver.cli", "--database", demo_store_url, "serve"]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--workers", "2", "--threads", "64"],

@@ -310,7 +310,8 @@ def test_users_passwords_and_tokens(store: Store):
     assert token not in str(store.table_rows("tokens"))
     admin = store.create_user("wang", "new", role="admin")
     assert store.check_password("wang", "s3cret") is None
-    assert store.user_for_token(token) == admin
+    assert store.check_password("wang", "new") == admin
+    assert store.user_for_token(token) is None  # a new password ends the old tokens
     with pytest.raises(ValueError, match="role"):
         store.create_user("li", "pw", role="boss")
     with pytest.raises(NotFoundError):

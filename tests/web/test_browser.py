@@ -131,11 +131,12 @@ def _start_server(url: str, port: int) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # gunicorn workers start and build the app first
+    while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base}/login", timeout=1).ok:
+            if requests.get(f"{base}/login", timeout=5).ok:
                 return proc, base
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     proc.kill()
     raise AssertionError("server process did not start")
