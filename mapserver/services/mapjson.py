@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from mapserver.services.mapview import MapView, geometry_json, or_none
+from mapserver.services.mapview import MapView, building_properties, geometry_json, grid_properties
 
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
 GZIP_MIN_BYTES = 1024
@@ -127,37 +127,9 @@ class MapJSON:
         if found is not None:
             return found
         if kind == "grid":
-            gid = str(row.Index)
-            area = str(layers.area_class.get(gid, "none"))
-            props = {
-                "id": gid,
-                "kind": "grid",
-                "name": or_none(row.name),
-                "level": or_none(row.level),
-                "parent_id": or_none(row.parent_id),
-                "person": or_none(row.person),
-                "phone": or_none(row.phone),
-                "target_households": (
-                    None if pd.isna(row.target_households) else int(row.target_households)
-                ),
-                "area_class": area,
-                "area_colour": self.view.area_scheme.colour(None if area == "none" else area),
-                "children": len(layers.children.get(gid, [])),
-            }
+            props = grid_properties(row, str(row.Index), layers, self.view.area_scheme)
         else:
-            grid_id = row.grid_id
-            props = {
-                "id": str(row.Index),
-                "kind": "building",
-                "name": or_none(row.name),
-                "address": or_none(row.address),
-                "grid_id": or_none(grid_id),
-                "grid_name": (
-                    or_none(layers.grids.at[grid_id, "name"])
-                    if grid_id in layers.grids.index
-                    else None
-                ),
-            }
+            props = building_properties(row, str(row.Index), layers)
         head = f'{{"type":"Feature","id":{_dumps(props["id"])},"properties":{_dumps(props)[:-1]},'
         tail = f',"geometry":{_dumps(geometry_json(row.geometry, coords=coords))}}}'
         pieces.text[key] = (head, tail)

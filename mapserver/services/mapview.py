@@ -89,6 +89,41 @@ def or_none(value: object) -> object:
     return value
 
 
+def grid_properties(row, grid_id: str, layers, area_scheme) -> dict:
+    """The fixed GeoJSON properties of a grid row (no status): names, tree, area class."""
+    area = str(layers.area_class.get(grid_id, "none"))
+    return {
+        "id": grid_id,
+        "kind": "grid",
+        "name": or_none(row.name),
+        "level": or_none(row.level),
+        "parent_id": or_none(row.parent_id),
+        "person": or_none(row.person),
+        "phone": or_none(row.phone),
+        "target_households": (
+            None if pd.isna(row.target_households) else int(row.target_households)
+        ),
+        "area_class": area,
+        "area_colour": area_scheme.colour(None if area == "none" else area),
+        "children": len(layers.children.get(grid_id, [])),
+    }
+
+
+def building_properties(row, building_id: str, layers) -> dict:
+    """The fixed GeoJSON properties of a building row (no status): names and its grid."""
+    grid_id = row.grid_id
+    return {
+        "id": building_id,
+        "kind": "building",
+        "name": or_none(row.name),
+        "address": or_none(row.address),
+        "grid_id": or_none(grid_id),
+        "grid_name": (
+            or_none(layers.grids.at[grid_id, "name"]) if grid_id in layers.grids.index else None
+        ),
+    }
+
+
 def _bounds(geom) -> list[float] | None:
     """``[minx, miny, maxx, maxy]`` of a geometry, or None when it is missing or empty."""
     if geom is None or geom.is_empty:
@@ -386,21 +421,8 @@ class MapView:
         features = []
         for row in grids.itertuples(index=False):
             gid = str(row.grid_id)
-            area = str(layers.area_class.get(gid, "none"))
             props = {
-                "id": gid,
-                "kind": "grid",
-                "name": or_none(row.name),
-                "level": or_none(row.level),
-                "parent_id": or_none(row.parent_id),
-                "person": or_none(row.person),
-                "phone": or_none(row.phone),
-                "target_households": (
-                    None if pd.isna(row.target_households) else int(row.target_households)
-                ),
-                "area_class": area,
-                "area_colour": self.area_scheme.colour(None if area == "none" else area),
-                "children": len(layers.children.get(gid, [])),
+                **grid_properties(row, gid, layers, self.area_scheme),
                 **self._grid_status(snap, gid, rule),
             }
             features.append(
@@ -434,16 +456,7 @@ class MapView:
         for row in buildings.head(limit).itertuples(index=False):
             bid = str(row.building_id)
             props = {
-                "id": bid,
-                "kind": "building",
-                "name": or_none(row.name),
-                "address": or_none(row.address),
-                "grid_id": or_none(row.grid_id),
-                "grid_name": (
-                    or_none(layers.grids.at[row.grid_id, "name"])
-                    if row.grid_id in layers.grids.index
-                    else None
-                ),
+                **building_properties(row, bid, layers),
                 **self._building_status(snap, bid, rule),
             }
             features.append(
