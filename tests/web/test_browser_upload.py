@@ -33,7 +33,7 @@ def _block(name: str) -> str:
 
 
 def _wait_ready(page, name: str) -> None:
-    page.wait_for_selector(f"{_block(name)}[data-ready='1'] select.layer", timeout=10_000)
+    page.wait_for_selector(f"{_block(name)}[data-ready='1'] select.layer", timeout=30_000)
 
 
 def _map_file(page, name: str, layer: str, columns: dict[str, str], level: str) -> None:
