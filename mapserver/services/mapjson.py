@@ -23,8 +23,10 @@ import pandas as pd
 import shapely
 
 from mapserver.services.mapview import MapView, building_properties, geometry_json, grid_properties
+from mapserver.services.statusio import layer_features
 
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
+SKELETONS_KEPT = 256  # selected feature lists kept per data version
 GZIP_MIN_BYTES = 1024
 
 
@@ -48,12 +50,21 @@ class Answer:
 
 
 @dataclass
+class _Skeleton:
+    """The features one query selects: (id, text before the status, text after it)."""
+
+    items: list[tuple[str, str, str]]
+    extra: str  # members after "seq" (e.g. ``,"truncated":false``)
+
+
+@dataclass
 class _Pieces:
     """Serialised fixed parts of features, for one data version."""
 
     version: int
     bounds: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> (n, 4) bounds
     text: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    skeletons: OrderedDict[str, _Skeleton] = field(default_factory=OrderedDict)
 
 
 class MapJSON:
@@ -74,14 +85,15 @@ class MapJSON:
         self._lock = threading.Lock()
         self._pieces: _Pieces | None = None
         self._answers: OrderedDict[str, Answer] = OrderedDict()
-        self._status_text: tuple[int, dict[tuple[str, str, str], str]] = (-1, {})
+        # (kind, id, rule) -> (the status dict it was made from, its JSON text)
+        self._status_text: dict[tuple[str, str, str], tuple[dict, str]] = {}
 
     # -- entity tags and the answer cache --------------------------------------------
-    def _etag(self, kind: str, query: Sequence[object]) -> tuple[str, object]:
+    def _etag(self, kind: str, query: Sequence[object]) -> tuple[str, object, str]:
         layers = self.view.layers()
         snap = self.view.snapshot(max_age_s=self.max_age_s)
         digest = hashlib.sha1(_dumps([kind, *query]).encode()).hexdigest()[:16]
-        return f"{layers.version}.{snap.seq}.{digest}", snap
+        return f"{layers.version}.{snap.seq}.{digest}", snap, digest
 
     def _answer(self, etag: str, build) -> Answer:
         with self._lock:
@@ -101,24 +113,25 @@ class MapJSON:
         with self._lock:
             if self._pieces is None or self._pieces.version != layers.version:
                 self._pieces = _Pieces(version=layers.version)
+                self._status_text = {}
             return self._pieces
 
     # -- feature text ----------------------------------------------------------------
-    def _status(self, snap, kind: str, entity_id: str, rule: str | None) -> str:
-        seq, table = self._status_text
-        if seq != snap.seq:
-            table = {}
-            self._status_text = (snap.seq, table)
+    def _status(self, table: dict[str, dict], snap, kind: str, entity_id: str, rule) -> str:
+        """A feature's status members as JSON text. A snapshot's status table keeps the
+        very dict of every entity no write moved, so its text is made once, not per write."""
         key = (kind, entity_id, rule or "")
-        text = table.get(key)
-        if text is None:
-            status = self.view.status_table(snap, kind, rule).get(entity_id)
-            if status is None:  # no counts row: the one-by-one answer (no counts)
-                if kind == "grid":
-                    status = self.view.grid_status(snap, entity_id, rule)
-                else:
-                    status = self.view.building_status(snap, entity_id, rule)
-            text = table[key] = _dumps(status)[1:]  # without the opening brace
+        status = table.get(entity_id)
+        found = self._status_text.get(key)
+        if found is not None and status is not None and found[0] is status:
+            return found[1]
+        if status is None:  # no counts row: the one-by-one answer (no counts)
+            if kind == "grid":
+                status = self.view.grid_status(snap, entity_id, rule)
+            else:
+                status = self.view.building_status(snap, entity_id, rule)
+        text = _dumps(status)[1:]  # without the opening brace
+        self._status_text[key] = (status, text)
         return text
 
     def _feature(self, pieces: _Pieces, layers, kind: str, row, coords: str) -> tuple[str, str]:
@@ -135,15 +148,36 @@ class MapJSON:
         pieces.text[key] = (head, tail)
         return head, tail
 
-    def _collection(self, kind: str, frame: pd.DataFrame, snap, coords: str, rule, extra: str):
+    def _skeleton(self, digest: str, kind: str, select, coords: str) -> _Skeleton:
+        """The features a query selects, as fixed text around their status, kept per data
+        version: a write moves only the status, so the rows are not selected again."""
         pieces = self._fixed()
+        with self._lock:
+            found = pieces.skeletons.get(digest)
+            if found is not None:
+                pieces.skeletons.move_to_end(digest)
+                return found
         layers = self.view.layers()
-        parts = []
+        frame, extra = select()
+        items = []
         for row in frame.itertuples():
             head, tail = self._feature(pieces, layers, kind, row, coords)
-            parts.append(head + self._status(snap, kind, str(row.Index), rule) + tail)
+            items.append((str(row.Index), head, tail))
+        skeleton = _Skeleton(items=items, extra=extra)
+        with self._lock:
+            pieces.skeletons[digest] = skeleton
+            while len(pieces.skeletons) > SKELETONS_KEPT:
+                pieces.skeletons.popitem(last=False)
+        return skeleton
+
+    def _collection(self, kind: str, skeleton: _Skeleton, snap, rule) -> str:
+        table = self.view.status_table(snap, kind, rule)
+        parts = [
+            head + self._status(table, snap, kind, entity_id, rule) + tail
+            for entity_id, head, tail in skeleton.items
+        ]
         return (
-            f'{{"type":"FeatureCollection","seq":{snap.seq}{extra},"features":['
+            f'{{"type":"FeatureCollection","seq":{snap.seq}{skeleton.extra},"features":['
             + ",".join(parts)
             + "]}"
         )
@@ -174,9 +208,9 @@ class MapJSON:
     ) -> Answer:
         """Grids with status as a GeoJSON FeatureCollection (same content as
         :meth:`MapView.grid_features`), from the cache when nothing moved."""
-        etag, snap = self._etag("grids", [level, parent_id, bbox, ids, coords, rule])
+        etag, snap, digest = self._etag("grids", [level, parent_id, bbox, ids, coords, rule])
 
-        def build() -> str:
+        def select() -> tuple[pd.DataFrame, str]:
             frame = self.view.layers().grids
             mask = np.ones(len(frame), dtype=bool)
             if level is not None:
@@ -187,7 +221,12 @@ class MapJSON:
                 mask &= frame.index.isin(ids)
             if bbox is not None:
                 mask &= self._in_bbox("grids", frame, bbox)
-            return self._collection("grid", frame[mask], snap, coords, rule, "")
+            return frame[mask], ""
+
+        def build() -> str:
+            return self._collection(
+                "grid", self._skeleton(digest, "grid", select, coords), snap, rule
+            )
 
         return self._answer(etag, build)
 
@@ -202,9 +241,9 @@ class MapJSON:
     ) -> Answer:
         """Buildings with status inside a grid's subtree or a bbox (same content as
         :meth:`MapView.building_features`), from the cache when nothing moved."""
-        etag, snap = self._etag("buildings", [grid_id, bbox, coords, limit, rule])
+        etag, snap, digest = self._etag("buildings", [grid_id, bbox, coords, limit, rule])
 
-        def build() -> str:
+        def select() -> tuple[pd.DataFrame, str]:
             frame = self.view.layers().buildings
             mask = np.ones(len(frame), dtype=bool)
             if grid_id is not None:
@@ -214,8 +253,29 @@ class MapJSON:
                 mask &= self._in_bbox("buildings", frame, bbox)
             chosen = frame[mask]
             truncated = "true" if len(chosen) > limit else "false"
+            return chosen.head(limit), f',"truncated":{truncated}'
+
+        def build() -> str:
             return self._collection(
-                "building", chosen.head(limit), snap, coords, rule, f',"truncated":{truncated}'
+                "building", self._skeleton(digest, "building", select, coords), snap, rule
             )
+
+        return self._answer(etag, build)
+
+    def layer(
+        self,
+        name: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        coords: str = "wgs84",
+    ) -> Answer:
+        """A geometry layer without status (roads, checkpoints) as GeoJSON, kept per data
+        version: every import that changes such a layer moves the version."""
+        version = self.view.store.data_version()
+        digest = hashlib.sha1(_dumps(["layer", name, bbox, coords]).encode()).hexdigest()[:16]
+        etag = f"{version}.layer.{digest}"
+
+        def build() -> str:
+            return _dumps(layer_features(self.view.store, name, bbox=bbox, coords=coords))
 
         return self._answer(etag, build)

@@ -45,6 +45,22 @@ class _Layers:
     area_class: pd.Series
 
 
+CARRIED = "carried"  # memo key: the previous snapshot's status tables and what moved since
+
+
+def _carried_tables(old: _Snapshot, grids: set[str], buildings: set[str]) -> dict:
+    """Status tables a new snapshot can patch instead of recounting: each table of ``old``
+    (or that ``old`` itself carried) with the grids and buildings that moved since."""
+    carried = {
+        key: (table, moved_grids | grids, moved_buildings | buildings)
+        for key, (table, moved_grids, moved_buildings) in old.memo.get(CARRIED, {}).items()
+    }
+    for key, table in old.memo.items():
+        if isinstance(key, tuple) and key[0] == "status":
+            carried[key] = (table, set(grids), set(buildings))
+    return carried
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     """A roll-up of every status as of one change-log sequence number."""
@@ -222,11 +238,14 @@ class MapView:
                 self._checked_at = time.monotonic()
                 return snap
             result = None
+            carried: dict = {}
             if snap is not None:
                 log = self.store.changes_since(snap.seq, limit=PATCH_LIMIT + 1)
                 if len(log) <= PATCH_LIMIT:
-                    result = self._patched(snap.result, log, layers)
+                    building_ids = self._touched_buildings(log, layers) if len(log) else []
+                    result = self._patched(snap.result, building_ids, layers)
                     seq = max(seq, int(log["seq"].max()) if len(log) else snap.seq)
+                    carried = _carried_tables(snap, *self._touched_ids(building_ids, layers))
             if result is None:
                 status = self._read_all_status()
                 result = rollup(
@@ -245,6 +264,7 @@ class MapView:
                 building_codes=result.building_colour_codes(
                     rule=self.colour_rule, threshold=self.share_threshold
                 ),
+                memo={CARRIED: carried} if carried else {},
             )
             self._checked_at = time.monotonic()
             return self._snapshot
@@ -274,14 +294,21 @@ class MapView:
         known = layers.buildings.index
         return [b for b in pd.unique(candidates) if b in known]
 
-    def _patched(self, before: Rollup, log: pd.DataFrame, layers: _Layers) -> Rollup:
+    @staticmethod
+    def _touched_ids(building_ids: list[str], layers: _Layers) -> tuple[set[str], set[str]]:
+        """Grids (leaf and every ancestor) and buildings whose counts these buildings move."""
+        grid_ids: set[str] = set()
+        for leaf in layers.buildings.loc[building_ids, "grid_id"].dropna().unique():
+            grid_ids.add(leaf)
+            grid_ids.update(layers.ancestors.get(leaf, []))
+        return grid_ids, set(building_ids)
+
+    def _patched(self, before: Rollup, building_ids: list[str], layers: _Layers) -> Rollup:
         """Recount the buildings a change-log slice touches; move their grids by the difference."""
-        if not len(log):
-            return before
-        building_ids = self._touched_buildings(log, layers)
         if not building_ids:
             return before
-        households = self.store.read_households(building_ids=building_ids)
+        held = layers.households
+        households = held[held["building_id"].isin(building_ids)]  # the layer read for this version
         status = self.store.read_status(
             ids=[*households["household_id"], *building_ids],
             columns=("entity_kind", "entity_id", "status", "persons", "seq"),
@@ -360,8 +387,25 @@ class MapView:
         found = snap.memo.get(key)
         if found is not None:
             return found
+        carried = snap.memo.get(CARRIED, {}).get(key)
+        if carried is not None:  # the last snapshot's table, recounted where writes moved it
+            table, touched_grids, touched_buildings = carried
+            touched = touched_grids if kind == "grid" else touched_buildings
+            table = dict(table)
+            table.update(self._status_rows(snap, kind, rule, [i for i in touched if i in table]))
+        else:
+            table = self._status_rows(snap, kind, rule, None)
+        snap.memo[key] = table
+        return table
+
+    def _status_rows(
+        self, snap: _Snapshot, kind: str, rule: str | None, ids: list[str] | None
+    ) -> dict[str, dict]:
+        """Status dicts of ``ids`` (None: every counted entity), in one pass over the counts."""
         result = snap.result
         households = result.grid_households if kind == "grid" else result.building_households
+        if ids is not None:
+            households = households.loc[households.index.intersection(ids)]
         persons = result.grid_persons if kind == "grid" else result.building_persons
         persons = persons.reindex(index=households.index, fill_value=0)
         codes = self._codes(snap, rule)[0 if kind == "grid" else 1].reindex(households.index)
@@ -387,7 +431,6 @@ class MapView:
                 "status": code,
                 "colour": self.scheme.colour(code),
             }
-        snap.memo[key] = table
         return table
 
     def grid_status(self, snap: _Snapshot, grid_id: str, rule: str | None = None) -> dict:
@@ -514,10 +557,7 @@ class MapView:
         snap = self.snapshot()
         log = self.store.changes_since(since, limit=100_000)
         building_ids = self._touched_buildings(log, layers) if len(log) else []
-        grid_ids: set[str] = set()
-        for leaf in layers.buildings.loc[building_ids, "grid_id"].dropna().unique():
-            grid_ids.add(leaf)
-            grid_ids.update(layers.ancestors.get(leaf, []))
+        grid_ids, _ = self._touched_ids(building_ids, layers)
         affected = {*building_ids, *grid_ids}
         grids = {g: self._grid_status(snap, g, rule) for g in affected if g in layers.grids.index}
         buildings = {

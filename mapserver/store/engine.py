@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -87,3 +91,62 @@ def fetch_rows(conn: sa.Connection, query: sa.Select) -> list[tuple]:
         return result.cursor.fetchall()
     finally:
         result.close()
+
+
+class WriterGate:
+    """One writer at a time on a SQLite file, waited for in line rather than by polling.
+
+    SQLite's busy handler makes a blocked writer sleep and retry with growing pauses,
+    so under many writes a second from several server processes some writes wait the
+    whole busy timeout and fail. Here a writer first takes its process's lock, then an
+    advisory lock on ``<database>.writelock`` (the kernel wakes the next waiter when it
+    is released), and only then opens its transaction: the database lock is free by
+    then. Other programs writing the file without the gate are still covered by the
+    busy timeout. PostgreSQL needs no gate.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = Path(f"{database}.writelock")
+        self._local = threading.RLock()  # a nested write waits on SQLite, as before
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the gate for one write transaction."""
+        with self._local:
+            self._depth += 1
+            try:
+                if self._depth == 1:
+                    fcntl.flock(self._file(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    if self._depth == 1:
+                        fcntl.flock(self._file(), fcntl.LOCK_UN)
+            finally:
+                self._depth -= 1
+
+    def close(self) -> None:
+        """Close the lock file (a later write opens it again)."""
+        with self._local:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
+def writer_gate(engine: sa.Engine) -> WriterGate | None:
+    """The gate for a SQLite file engine (None in memory and on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return WriterGate(Path(database).expanduser())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from mapserver import model
 from mapserver.errors import NotFoundError
 from mapserver.store import audit, auth, events, imports, jobs, plans, routes, sessions
-from mapserver.store.engine import fetch_rows, make_engine
+from mapserver.store.engine import fetch_rows, make_engine, writer_gate
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.schema import build_tables
 from mapserver.store.writes import (
@@ -69,19 +70,24 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.metadata, self.tables = build_tables(self.dialect)
         self._writer = self.engine.execution_options(mapserver_write=True)
+        self._gate = writer_gate(self.engine)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        """Open one write transaction (committed on success, rolled back on error)."""
-        with self._writer.begin() as conn:
+        """Open one write transaction (committed on success, rolled back on error); on a
+        SQLite file, writers wait in line at the :class:`WriterGate` first."""
+        gate = self._gate.held() if self._gate else contextlib.nullcontext()
+        with gate, self._writer.begin() as conn:
             yield conn
 
     def dispose(self) -> None:
         """Close every pooled database connection."""
         self.engine.dispose()
+        if self._gate is not None:
+            self._gate.close()
 
     # -- schema and imports ------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def config():
         basemap=settings.basemap,
         colour_rule=view.colour_rule,
         share_threshold=view.share_threshold,
-        seq=view.snapshot().seq,
+        seq=view.store.last_seq(),  # each layer answer names its own seq: the map catches up
         public=current_user() is None,
         menu=access.menu(current_user()),
     )
@@ -284,11 +284,7 @@ def search():
 @bp.get("/roads")
 def roads():
     """Road edges (own base layer) as GeoJSON, optionally in a bbox."""
-    return jsonify(
-        statusio.layer_features(
-            current_app.extensions["store"], "road_edges", bbox=_bbox(), coords=_coords()
-        )
-    )
+    return _cached_json(_mapjson().layer("road_edges", bbox=_bbox(), coords=_coords()))
 
 
 @bp.post("/roads/closures")
@@ -324,11 +320,7 @@ def road_closures():
 @bp.get("/checkpoints")
 def checkpoints():
     """Checkpoints (道口) as GeoJSON."""
-    return jsonify(
-        statusio.layer_features(
-            current_app.extensions["store"], "checkpoints", bbox=_bbox(), coords=_coords()
-        )
-    )
+    return _cached_json(_mapjson().layer("checkpoints", bbox=_bbox(), coords=_coords()))
 
 
 @bp.post("/status")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, abort, g, jsonify, request, send_from_directory
 from shapely.errors import GEOSException
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from mapserver.config import (
@@ -213,6 +214,14 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
             jsonify(code="request_too_large", message=message.format(mb=f"{limit:g}")),
             413,
         )
+
+    @app.errorhandler(OperationalError)
+    def _database_busy(err: OperationalError):
+        """The database locked or out of reach for longer than the busy timeout: a 503
+        that says nothing was saved (the transaction rolled back), not a 500."""
+        app.logger.warning("database unavailable for %s: %s", request.path, err.orig)
+        message = i18n.translate("database_busy", g.get("lang", settings.language))
+        return jsonify(code="database_busy", message=message), 503, {"Retry-After": "2"}
 
     @app.errorhandler(JobQueueFull)
     def _busy(err: JobQueueFull):

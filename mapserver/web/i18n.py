@@ -307,6 +307,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "confirm_remove": {"zh": "确定删除该用户？", "en": "Remove this user?"},
     "done": {"zh": "已完成", "en": "Done"},
     "suppressed": {"zh": "<5", "en": "<5"},
+    "database_busy": {
+        "zh": "系统正忙, 本次未保存, 请稍后再试",
+        "en": "The server is busy and nothing was saved; please try again in a moment",
+    },
     "request_too_large": {
         "zh": "请求过大: 上传不得超过 {mb} MB",
         "en": "Request too large: at most {mb} MB per request",

@@ -548,9 +548,10 @@
     gridLayer.addData(grids);
     buildingLayer.clearLayers();
     state.buildingsById.clear();
+    let buildings = null;
     if (showBuildings && !state.config.public) {
       const where2 = state.parent ? `grid=${encodeURIComponent(state.parent)}` : bboxParam();
-      const buildings = await getJSON(`/api/buildings?${where2}${coordsParam()}`);
+      buildings = await getJSON(`/api/buildings?${where2}${coordsParam()}`);
       if (token !== loadToken) return;
       buildingLayer.addData(buildings);
     }
@@ -562,6 +563,9 @@
     } else {
       baseRoads.clearLayers();
     }
+    // an answer may be up to a second older than the live feed: bring it on from its own seq
+    await catchUp(Math.min(grids.seq ?? state.seq, (buildings && buildings.seq) ?? state.seq));
+    if (token !== loadToken) return;
     document.body.dataset.loaded = String(token);
     document.dispatchEvent(new CustomEvent("msmap:loaded"));
   }
@@ -663,6 +667,15 @@
       if (own) refreshLegend(own);
     } else {
       refreshLegend(data.summary);
+    }
+  }
+  async function catchUp(seq) {
+    if (!(seq < state.seq)) return;
+    const data = await getJSON(`/api/changes?since=${seq}${state.rule ? `&rule=${state.rule}` : ""}`);
+    applyChange(data);
+    if (data.seq > state.seq) {
+      state.seq = data.seq;
+      document.body.dataset.seq = String(state.seq);
     }
   }
   let fetching = false;
