@@ -90,7 +90,7 @@ class MapJSON:
 
     # -- entity tags and the answer cache --------------------------------------------
     def _etag(self, kind: str, query: Sequence[object]) -> tuple[str, object, str]:
-        layers = self.view.layers()
+        layers = self.view.layers(max_age_s=self.max_age_s)
         snap = self.view.snapshot(max_age_s=self.max_age_s)
         digest = hashlib.sha1(_dumps([kind, *query]).encode()).hexdigest()[:16]
         return f"{layers.version}.{snap.seq}.{digest}", snap, digest

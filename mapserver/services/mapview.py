@@ -185,12 +185,21 @@ class MapView:
         self._layers: _Layers | None = None
         self._snapshot: _Snapshot | None = None
         self._checked_at = -math.inf  # when the cached snapshot was last found current
+        self._layers_checked_at = -math.inf  # when the layers' data version was last asked
 
     # -- caches keyed by what the database says, never the only copy -------------
-    def layers(self) -> _Layers:
-        """The grid/building/household layers, re-read when the store's data version moves."""
+    def layers(self, *, max_age_s: float = 0.0) -> _Layers:
+        """The grid/building/household layers, re-read when the store's data version moves
+        (``max_age_s`` > 0: layers found current less than that many seconds ago answer
+        without asking the store, as for :meth:`snapshot`)."""
+        if max_age_s > 0:
+            with self._lock:
+                held = self._layers
+                if held is not None and time.monotonic() - self._layers_checked_at < max_age_s:
+                    return held
         version = self.store.data_version()
         with self._lock:
+            self._layers_checked_at = time.monotonic()
             if self._layers is None or self._layers.version != version:
                 grids = self.store.read_grids()
                 buildings = self.store.read_buildings()
@@ -558,10 +567,17 @@ class MapView:
         log = self.store.changes_since(since, limit=100_000)
         building_ids = self._touched_buildings(log, layers) if len(log) else []
         grid_ids, _ = self._touched_ids(building_ids, layers)
-        affected = {*building_ids, *grid_ids}
-        grids = {g: self._grid_status(snap, g, rule) for g in affected if g in layers.grids.index}
+        grid_table = self.status_table(snap, "grid", rule)
+        building_table = self.status_table(snap, "building", rule)
+        grids = {
+            g: grid_table.get(g) or self._grid_status(snap, g, rule)
+            for g in grid_ids
+            if g in layers.grids.index
+        }
         buildings = {
-            b: self._building_status(snap, b, rule) for b in affected if b in layers.buildings.index
+            b: building_table.get(b) or self._building_status(snap, b, rule)
+            for b in building_ids
+            if b in layers.buildings.index
         }
         return {
             "since": since,

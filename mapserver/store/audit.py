@@ -18,6 +18,7 @@ logged-in user) with :func:`bind` for the length of a request.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -84,6 +85,16 @@ def bind(context: AuditContext) -> None:
 def clear() -> None:
     """Forget the bound context (end of a request or job)."""
     _CONTEXT.set(None)
+
+
+@contextlib.contextmanager
+def bound(context: AuditContext) -> Iterator[None]:
+    """Use ``context`` for the audit rows written inside the block, then the one before."""
+    token = _CONTEXT.set(context)
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def current() -> AuditContext:

@@ -14,13 +14,15 @@ import pandas as pd
 import sqlalchemy as sa
 
 from mapserver import model
-from mapserver.errors import NotFoundError
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.store import audit, auth, events, imports, jobs, plans, routes, sessions
 from mapserver.store.engine import fetch_rows, make_engine, writer_gate
 from mapserver.store.frames import build_frame, layer_values, paused_gc
+from mapserver.store.groupcommit import GroupCommit, PendingWrite
 from mapserver.store.schema import build_tables
 from mapserver.store.writes import (
-    apply_status_rows,
+    StatusBatch,
+    apply_status_batches,
     bulk_insert,
     check_ids,
     chunked,
@@ -71,6 +73,7 @@ class Store:
         self.metadata, self.tables = build_tables(self.dialect)
         self._writer = self.engine.execution_options(mapserver_write=True)
         self._gate = writer_gate(self.engine)
+        self._status_writes = GroupCommit(self._commit_status)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -607,26 +610,44 @@ class Store:
         Every entity must exist; otherwise nothing is written and ValidationError is
         raised naming the row (1-based, ``file`` = ``source``). ``persons`` None
         takes the household's or building's residents. Returns the last sequence
-        number (the current one when ``rows`` is empty).
+        number (the current one when ``rows`` is empty). Writes arriving together
+        from several threads share a transaction (:mod:`mapserver.store.groupcommit`),
+        each all or nothing on its own.
         """
         if not rows:
             return self.last_seq()
+        return self._status_writes.submit(rows, user=user, source=source)
+
+    def _commit_status(self, batch: list[PendingWrite]) -> None:
+        """Write a group of callers' status rows in one transaction, each with its audit row."""
         with self._write() as conn:
-            last = apply_status_rows(conn, self.tables, rows, user=user, source=source)
-            first = last - len(rows) + 1
-            entry: dict = {"rows": len(rows), "source": source, "changelog": [first, last]}
-            if len(rows) == 1:
-                entry.update(status=rows[0].status, persons=rows[0].persons)
-            self._audit(
-                conn,
-                kind="status.write",
-                entity=f"{rows[0].entity_kind}:{rows[0].entity_id}"
-                if len(rows) == 1
-                else audit.seq_range(first, last),
-                new=entry,
-                actor=user,
+            answers = apply_status_batches(
+                conn, self.tables, [StatusBatch(w.rows, w.user, w.source) for w in batch]
             )
-            return last
+            for write, answer in zip(batch, answers, strict=True):
+                if isinstance(answer, ValidationError):
+                    continue
+                rows = write.rows
+                first = answer - len(rows) + 1
+                entry: dict = {"rows": len(rows), "source": write.source}
+                entry["changelog"] = [first, answer]
+                if len(rows) == 1:
+                    entry.update(status=rows[0].status, persons=rows[0].persons)
+                with audit.bound(write.context):
+                    self._audit(
+                        conn,
+                        kind="status.write",
+                        entity=f"{rows[0].entity_kind}:{rows[0].entity_id}"
+                        if len(rows) == 1
+                        else audit.seq_range(first, answer),
+                        new=entry,
+                        actor=write.user,
+                    )
+        for write, answer in zip(batch, answers, strict=True):  # committed: tell each caller
+            if isinstance(answer, ValidationError):
+                write.error = answer
+            else:
+                write.result = answer
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
         """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).

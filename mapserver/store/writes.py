@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -120,77 +121,99 @@ def _upsert(conn: sa.Connection, status: sa.Table, rows: list[dict]) -> None:
     conn.execute(statement, rows)
 
 
-def apply_status_rows(
-    conn: sa.Connection, tables: dict[str, sa.Table], rows: Sequence, *, user: str, source: str
-) -> int:
-    """Check, then write status rows and their change-log entries; return the last seq.
+@dataclass(frozen=True)
+class StatusBatch:
+    """One caller's status rows, written together with other callers' in one transaction."""
 
-    Raises ValidationError (rows 1-based, ``file`` = ``source``) and writes
-    nothing when an entity kind is unknown, an entity does not exist, a status
-    is empty or persons is negative.
-    """
+    rows: Sequence
+    user: str
+    source: str
+
+
+def _status_issues(batch: StatusBatch, found: dict) -> list[ValidationIssue]:
+    """What is wrong with a batch's rows (rows 1-based, ``file`` = the batch's source)."""
     issues: list[ValidationIssue] = []
-    ids_by_kind: dict[str, list[str]] = {kind: [] for kind in ENTITY_TABLES}
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(batch.rows, start=1):
         if row.entity_kind not in ENTITY_TABLES:
             reason = f"entity_kind {row.entity_kind!r} is not one of {', '.join(ENTITY_TABLES)}"
-            issues.append(ValidationIssue(source, number, "entity_kind", reason))
-        else:
-            ids_by_kind[row.entity_kind].append(row.entity_id)
-    found = {kind: _existing(conn, tables, kind, ids) for kind, ids in ids_by_kind.items() if ids}
-    for number, row in enumerate(rows, start=1):
-        if row.entity_kind not in ENTITY_TABLES:
+            issues.append(ValidationIssue(batch.source, number, "entity_kind", reason))
             continue
         if row.entity_id not in found[row.entity_kind][0]:
             reason = f"{row.entity_kind} {row.entity_id!r} does not exist"
-            issues.append(ValidationIssue(source, number, "entity_id", reason))
+            issues.append(ValidationIssue(batch.source, number, "entity_id", reason))
         if not isinstance(row.status, str) or not row.status.strip():
-            issues.append(ValidationIssue(source, number, "status", "status is empty"))
+            issues.append(ValidationIssue(batch.source, number, "status", "status is empty"))
         if row.persons is not None and row.persons < 0:
             reason = f"persons {row.persons} is negative"
-            issues.append(ValidationIssue(source, number, "persons", reason))
-    if issues:
-        issues.sort(key=lambda issue: issue.row or 0)
-        raise ValidationError(issues)
+            issues.append(ValidationIssue(batch.source, number, "persons", reason))
+    return issues
 
+
+def apply_status_batches(
+    conn: sa.Connection, tables: dict[str, sa.Table], batches: Sequence[StatusBatch]
+) -> list[int | ValidationError]:
+    """Check, then write the status rows of several callers and their change-log entries.
+
+    Each batch is all or nothing: one with an unknown entity kind, an entity that
+    does not exist, an empty status or negative persons writes nothing and gets a
+    :class:`ValidationError` (rows 1-based, ``file`` = its source) in its place of
+    the answer; the others are written in order, each with consecutive sequence
+    numbers, and get their last one. One look-up of the entities and one insert of
+    the change log serve every batch.
+    """
+    ids_by_kind: dict[str, list[str]] = {kind: [] for kind in ENTITY_TABLES}
+    for batch in batches:
+        for row in batch.rows:
+            if row.entity_kind in ENTITY_TABLES:
+                ids_by_kind[row.entity_kind].append(row.entity_id)
+    found = {kind: _existing(conn, tables, kind, ids) for kind, ids in ids_by_kind.items()}
+    answers: list[int | ValidationError] = []
     last = start_sequence(conn, tables["changelog"])
     now = utc_now()
     current = {(kind, i): s for kind, (_, states) in found.items() for i, s in states.items()}
     changes: list[dict] = []
     latest: dict[tuple[str, str], dict] = {}
-    for row in rows:
-        last += 1
-        key = (row.entity_kind, row.entity_id)
-        persons = row.persons
-        if persons is None:
-            persons = found[row.entity_kind][0][row.entity_id]
-        changes.append(
-            {
-                "seq": last,
+    for batch in batches:
+        issues = _status_issues(batch, found)
+        if issues:
+            issues.sort(key=lambda issue: issue.row or 0)
+            answers.append(ValidationError(issues))
+            continue
+        for row in batch.rows:
+            last += 1
+            key = (row.entity_kind, row.entity_id)
+            persons = row.persons
+            if persons is None:
+                persons = found[row.entity_kind][0][row.entity_id]
+            changes.append(
+                {
+                    "seq": last,
+                    "entity_kind": row.entity_kind,
+                    "entity_id": row.entity_id,
+                    "old_status": current.get(key),
+                    "new_status": row.status,
+                    "persons": persons,
+                    "changed_at": now,
+                    "changed_by": batch.user,
+                    "source": batch.source,
+                }
+            )
+            current[key] = row.status
+            latest[key] = {
                 "entity_kind": row.entity_kind,
                 "entity_id": row.entity_id,
-                "old_status": current.get(key),
-                "new_status": row.status,
+                "status": row.status,
                 "persons": persons,
-                "changed_at": now,
-                "changed_by": user,
-                "source": source,
+                "updated_at": now,
+                "source": batch.source,
+                "seq": last,
             }
-        )
-        current[key] = row.status
-        latest[key] = {
-            "entity_kind": row.entity_kind,
-            "entity_id": row.entity_id,
-            "status": row.status,
-            "persons": persons,
-            "updated_at": now,
-            "source": source,
-            "seq": last,
-        }
-    _upsert(conn, tables["status"], list(latest.values()))
-    conn.execute(sa.insert(tables["changelog"]), changes)
-    finish_sequence(conn, last)
-    return last
+        answers.append(last)
+    if changes:
+        _upsert(conn, tables["status"], list(latest.values()))
+        conn.execute(sa.insert(tables["changelog"]), changes)
+        finish_sequence(conn, last)
+    return answers
 
 
 def check_ids(names: list[str], columns: list[list], layer: str, key: Sequence[str]) -> None:
