@@ -17,8 +17,11 @@ cluster started with .ci/start_postgres.sh), starts the server on loopback
 * ``--writes`` status writes per second (POST /api/status with an admin API
   token; ``--batch`` rows each, 1 as the entry page sends), open loop.
 
-Prints requests served, errors, p50/p95/p99 per endpoint, how long a write takes
-to reach the viewers, and rows acknowledged against rows in the change log.
+Prints requests served, errors, p50/p95/p99 per endpoint (over the whole run, and
+again for the requests asked after the viewers' opening storm: all 200 maps open
+within ``--ramp`` seconds), how long a write takes to reach the viewers, rows
+acknowledged against rows in the change log, and the server's own time per
+endpoint from gunicorn's access log.
 Loopback only; everything it starts is stopped at the end. Asserts nothing.
 """
 
@@ -48,6 +51,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mapserver.cli_server import default_workers
 from mapserver.config import DEFAULT_DEMO_DIR
 from mapserver.demo import read_demo
 from mapserver.store import open_store
@@ -185,6 +189,7 @@ class Figures:
     """What the run measured."""
 
     latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    started: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     not_modified: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error_samples: list[str] = field(default_factory=list)
@@ -194,6 +199,12 @@ class Figures:
     rows_acked: int = 0
     write_ack: dict[int, float] = field(default_factory=dict)  # last seq of a write -> time
     stream_drops: int = 0
+    t0: float = 0.0  # when the run started (monotonic)
+
+    def took(self, name: str, started: float, seconds: float) -> None:
+        """Record one answer of an endpoint: when it was asked (monotonic) and how long."""
+        self.latency[name].append(seconds)
+        self.started[name].append(started)
 
     def error(self, name: str, what: str) -> None:
         """Count an error of one endpoint and keep a few samples."""
@@ -233,13 +244,13 @@ class Load:
                 body = await resp.read()
                 elapsed = time.monotonic() - started
                 if resp.status == 304:
-                    self.figures.latency[name].append(elapsed)
+                    self.figures.took(name, started, elapsed)
                     self.figures.not_modified[name] += 1
                     return None
                 if resp.status != 200:
                     self.figures.error(name, f"HTTP {resp.status} {body[:120]!r}")
                     return None
-                self.figures.latency[name].append(elapsed)
+                self.figures.took(name, started, elapsed)
                 self.figures.bytes_in += len(body)
                 if etags is not None and resp.headers.get("ETag"):
                     etags[path] = resp.headers["ETag"]
@@ -315,7 +326,7 @@ class Load:
                     async for raw in resp.content:
                         line = raw.decode().rstrip("\r\n")
                         if first:
-                            self.figures.latency["stream"].append(time.monotonic() - started)
+                            self.figures.took("stream", started, time.monotonic() - started)
                             first = False
                         if line.startswith("event:"):
                             event = line[6:].strip()
@@ -402,7 +413,7 @@ class Load:
                     self.figures.error("status POST", f"HTTP {resp.status} {answer[:120]!r}")
                     return
                 data = json.loads(answer)
-                self.figures.latency["status POST"].append(time.monotonic() - started)
+                self.figures.took("status POST", started, time.monotonic() - started)
                 self.figures.rows_acked += int(data["applied"])
                 self.figures.write_ack[int(data["seq"])] = time.monotonic()
         except (TimeoutError, RuntimeError, aiohttp.ClientError) as err:
@@ -413,7 +424,8 @@ class Load:
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
         async with aiohttp.ClientSession(connector=connector) as session:
             self.session = session
-            self.stop_at = time.monotonic() + self.args.ramp + self.args.duration
+            self.figures.t0 = time.monotonic()
+            self.stop_at = self.figures.t0 + self.args.ramp + self.args.duration
             viewers = [asyncio.create_task(self.viewer(i)) for i in range(self.args.viewers)]
             await self.writers()
             self.running = False
@@ -443,6 +455,22 @@ def _bbox_of(collection: dict) -> str:
 
 
 # -- the report -------------------------------------------------------------------------
+
+
+def _steady(figures: Figures, after: float) -> None:
+    """p50/p95/p99 of the requests asked after the viewers' opening storm."""
+    print(f"after the opening storm (requests asked {after:g} s or more after the start):")
+    worst = 0.0
+    for name in sorted(figures.latency):
+        started = np.asarray(figures.started[name])
+        values = np.asarray(figures.latency[name])[started >= figures.t0 + after] * 1000
+        if not len(values):
+            continue
+        p50, p95, p99 = np.percentile(values, [50, 95, 99])
+        if name in MAP_ENDPOINTS and name != "stream":
+            worst = max(worst, p95)
+        print(f"  {name:<14}{len(values):>8}{p50:>9.0f}{p95:>9.0f}{p99:>9.0f}")
+    print(f"  worst p95 of the map API calls after the storm: {worst:.0f} ms")
 
 
 def _report(figures: Figures, args, changelog_rows: int, seconds: float) -> None:
@@ -521,7 +549,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1, help="rows per status write")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--server", choices=("gunicorn", "serve"), default="gunicorn")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--threads", type=int, default=128, help="per worker; one per open stream")
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which viewers open")
     parser.add_argument("--request-timeout", type=float, default=60)
@@ -554,6 +582,7 @@ def main() -> int:
             changelog_rows = len(store.changes_since(seq0, limit=10_000_000))
             store.dispose()
             _report(figures, args, changelog_rows, seconds)
+            _steady(figures, args.ramp + 10)
             _server_side(work / "access.log")
         finally:
             if proc is not None:

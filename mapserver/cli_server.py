@@ -12,8 +12,10 @@ DEFAULT_THREADS = 100  # per worker: each open map holds one for its event strea
 
 
 def default_workers() -> int:
-    """Worker processes by default: two per CPU core, at least 2 and at most 8."""
-    return max(2, min(8, 2 * (os.cpu_count() or 1)))
+    """Worker processes by default: one per CPU core, at least 2 and at most 8 (each runs
+    Python under one lock, and more processes than cores only repeat the live feed's work
+    per process: ``bench/load.py`` answered faster with 2 workers than 4 on 2 cores)."""
+    return max(2, min(8, os.cpu_count() or 1))
 
 
 def run_gunicorn(

@@ -109,7 +109,7 @@ class MapJSON:
         return answer
 
     def _fixed(self) -> _Pieces:
-        layers = self.view.layers()
+        layers = self.view.layers(max_age_s=self.max_age_s)
         with self._lock:
             if self._pieces is None or self._pieces.version != layers.version:
                 self._pieces = _Pieces(version=layers.version)
@@ -157,7 +157,7 @@ class MapJSON:
             if found is not None:
                 pieces.skeletons.move_to_end(digest)
                 return found
-        layers = self.view.layers()
+        layers = self.view.layers(max_age_s=self.max_age_s)
         frame, extra = select()
         items = []
         for row in frame.itertuples():
@@ -271,7 +271,7 @@ class MapJSON:
     ) -> Answer:
         """A geometry layer without status (roads, checkpoints) as GeoJSON, kept per data
         version: every import that changes such a layer moves the version."""
-        version = self.view.store.data_version()
+        version = self.view.layers(max_age_s=self.max_age_s).version
         digest = hashlib.sha1(_dumps(["layer", name, bbox, coords]).encode()).hexdigest()[:16]
         etag = f"{version}.layer.{digest}"
 

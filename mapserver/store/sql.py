@@ -873,19 +873,19 @@ class Store:
 
         A token expires ``max_age_days`` after its creation.
         """
-        tokens = self.tables["tokens"]
+        tokens, users = self.tables["tokens"], self.tables["users"]
+        query = (
+            sa.select(tokens.c.created_at, users.c.username, users.c.role, users.c.grid_id)
+            .join(users, users.c.username == tokens.c.username)
+            .where(tokens.c.token == auth.token_digest(token))
+        )
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(tokens.c.username, tokens.c.created_at).where(
-                    tokens.c.token == auth.token_digest(token)
-                )
-            ).first()
-            if row is None or sessions.token_expired(
-                row.created_at, max_age_days=max_age_days, now=now or datetime.now(UTC)
-            ):
-                return None
-            found = self._user(conn, row.username)
-        return None if found is None else found[0]
+            row = conn.execute(query).first()
+        if row is None or sessions.token_expired(
+            row.created_at, max_age_days=max_age_days, now=now or datetime.now(UTC)
+        ):
+            return None
+        return User(username=row.username, role=row.role, grid_id=row.grid_id)
 
     def revoke_tokens(self, username: str) -> int:
         """Revoke every API token of a user; return how many there were."""

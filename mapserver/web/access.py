@@ -97,8 +97,11 @@ def check(capability: str) -> User:
 
 def reader_area() -> set[str] | None:
     """Grid ids whose personal data this request's user may read (None: all)."""
-    children = current_app.extensions["mapview"].layers().children
-    return access.area(current_user(), children)
+    user = current_user()
+    # only a user bound to a grid needs the tree (read fresh: it decides what they see)
+    needs_tree = user is not None and bool(user.grid_id)
+    children = current_app.extensions["mapview"].layers().children if needs_tree else {}
+    return access.area(user, children)
 
 
 def check_grid(grid_id: str | None, *, what: str = "grid") -> None:
