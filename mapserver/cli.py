@@ -70,22 +70,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("写入数据库 / loading into the store …")
     store.import_layers(layers, user="demo")
     grids = layers["grids"]
-    micro = grids[grids["level"] == "micro"].iloc[0]
-    store.create_user("admin", DEMO_PASSWORD, role="admin")
-    store.create_user("worker", DEMO_PASSWORD, role="worker", grid_id=str(micro["grid_id"]))
+    accounts = _demo_accounts(store, grids)
     token = store.create_token("admin")
     links = [] if args.no_plans else _demo_plans(store, layers)
+    if links and links[0][1] == "/routes":  # the sample run's first route goes to the driver
+        plan_id, route_id = links[1][1].split("/")[2:4]
+        store.assign_driver(plan_id, route_id, "driver")
+    else:
+        accounts = [
+            (label, name, "(no sample route / 无样例路线)" if name == "driver" else area)
+            for label, name, area in accounts
+        ]
     store.dispose()
     households = len(layers["households"])
     print(
         f"演示街道 / demo district: {len(grids)} grids, {len(layers['buildings'])} buildings, "
         f"{households} households, {int(layers['households']['residents'].sum())} residents"
     )
-    print("演示账号 / demo credentials:")
-    print(f"  管理员 admin    : admin / {DEMO_PASSWORD}")
-    print(
-        f"  网格员 worker   : worker / {DEMO_PASSWORD}  (grid {micro['grid_id']} {micro['name']})"
-    )
+    print(f"演示账号 / demo accounts (password {DEMO_PASSWORD}):")
+    for label, username, area in accounts:
+        print(f"  {label:<22}: {username:<10}{area}")
     print(f"  API token (admin): {token}")
     print(f"  e.g. curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\")
     print(
@@ -98,6 +102,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     return _serve(url, args.host, args.port, workers=args.workers, anonymous_read=True)
+
+
+def _demo_accounts(store, grids) -> list[tuple[str, str, str]]:
+    """One demo login per role, each bound to a sensible part of the tree; returns
+    (label, username, area) for the printout."""
+    micro = grids[grids["level"] == "micro"].iloc[0]
+    community = grids[grids["level"] == "community"].iloc[0]
+    accounts = [
+        ("管理员 admin", "admin", None),
+        ("指挥 commander", "commander", None),
+        ("规划员 planner", "planner", community),
+        ("调度员 dispatcher", "dispatcher", None),
+        ("司机 driver", "driver", None),
+        ("网格员 worker", "worker", micro),
+    ]
+    out = []
+    for label, username, grid in accounts:
+        grid_id = None if grid is None else str(grid["grid_id"])
+        store.create_user(username, DEMO_PASSWORD, role=username, grid_id=grid_id)
+        area = "" if grid is None else f"(grid {grid_id} {grid['name']})"
+        if username == "driver":
+            area = "(the sample run's first route / 样例第一条路线)"
+        out.append((label, username, area))
+    return out
 
 
 def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
@@ -117,10 +145,16 @@ def _demo_plans(store, layers: dict) -> list[tuple[str, str]]:
     else:
         delivery = DeliveryService(store)
         request = DeliveryRequest(statuses=("red",), trips=3, time_limit_s=3)
-        plan_id = delivery.plan(request, user="demo")
-        links.append(("保供路线 / delivery routes", "/routes"))
-        first = delivery.get(plan_id)["plan"]["routes"][0]["route_id"]
-        links.append(("司机页面 / driver page", f"/driver/{plan_id}/{first}"))
+        try:
+            plan_id = delivery.plan(request, user="demo")
+        except (ValueError, ValidationError) as err:  # e.g. a generated road net with islands
+            issues = getattr(err, "issues", None)
+            reason = (issues[0].reason if issues else str(err)).split(";")[0]
+            print(f"  跳过演示保供路线 / skipped the sample delivery run: {reason}")
+        else:
+            links.append(("保供路线 / delivery routes", "/routes"))
+            first = delivery.get(plan_id)["plan"]["routes"][0]["route_id"]
+            links.append(("司机页面 / driver page", f"/driver/{plan_id}/{first}"))
     patrol = PatrolService(store)
     grids = layers["grids"]
     big = str(grids[grids["level"] == "big"]["grid_id"].iloc[0])

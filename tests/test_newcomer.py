@@ -64,3 +64,39 @@ def test_a_large_demo_skips_its_delivery_run_and_says_how_to_plan_one(
     assert [p["kind"] for p in store.list_route_plans(kind="delivery")] == []
     assert store.list_route_plans(kind="patrol")
     store.dispose()
+
+
+def test_demo_has_a_login_per_role_and_the_driver_holds_a_route(
+    tmp_path: Path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert cli_main(["demo", "--no-serve"]) == 0
+    out = capsys.readouterr().out
+    store = open_store("sqlite:///instance/demo.sqlite")
+    try:
+        roles = {u.username: u for u in store.list_users()}
+        for role in ("admin", "commander", "planner", "dispatcher", "driver", "worker"):
+            assert roles[role].role == role and role in out
+            assert store.check_password(role, cli.DEMO_PASSWORD) is not None
+        assert roles["worker"].grid_id and roles["planner"].grid_id
+        (plan,) = store.list_route_plans(kind="delivery")
+        assert store.routes_of_driver("driver") == [
+            (plan["plan_id"], route) for route in store.route_drivers(plan["plan_id"])
+        ]
+        assert len(store.routes_of_driver("driver")) == 1
+    finally:
+        store.dispose()
+
+
+def test_a_demo_whose_sample_run_cannot_be_planned_still_starts(
+    tmp_path: Path, monkeypatch, capsys
+):
+    """A small generated district whose roads leave stops unreachable: the demo says why
+    it skipped the sample delivery run and goes on (it used to stop with a traceback)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert cli_main(["demo", "--no-serve", "--scale", "0.3", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped the sample delivery run: stop" in out and "cannot be reached" in out
+    assert "street patrol" in out
