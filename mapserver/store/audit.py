@@ -53,6 +53,8 @@ KINDS: tuple[str, ...] = (
     "user.update",
     "user.remove",
     "token.create",
+    "token.revoke",
+    "store.restore",
 )
 COLUMNS: tuple[str, ...] = ("seq", "at", "actor", "address", "kind", "entity", "old", "new")
 

@@ -246,4 +246,15 @@ def restore_store(store: Store, path: str | Path) -> dict[str, int]:
                 )
                 raise BackupError(msg)
         _reset_sequences(conn, tables)
+        audit.record(  # after the restored history: who replaced the store, from what
+            conn,
+            store.tables["audit_log"],
+            kind="store.restore",
+            entity=f"backup:{path.name}",
+            new={
+                "source": manifest.get("source"),
+                "created_at": manifest.get("created_at"),
+                "rows": sum(counts.values()),
+            },
+        )
     return counts

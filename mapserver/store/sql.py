@@ -891,7 +891,9 @@ class Store:
         """Revoke every API token of a user; return how many there were."""
         tokens = self.tables["tokens"]
         with self._write() as conn:
-            return conn.execute(sa.delete(tokens).where(tokens.c.username == username)).rowcount
+            count = conn.execute(sa.delete(tokens).where(tokens.c.username == username)).rowcount
+            self._audit(conn, kind="token.revoke", entity=f"user:{username}", new={"tokens": count})
+            return count
 
     def end_logins(self, username: str) -> int:
         """End every session and revoke every token of a user; return the tokens revoked."""

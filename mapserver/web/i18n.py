@@ -370,6 +370,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit_kind_user.update": {"zh": "修改用户", "en": "User changed"},
     "audit_kind_user.remove": {"zh": "删除用户", "en": "User removed"},
     "audit_kind_token.create": {"zh": "签发令牌", "en": "Token issued"},
+    "audit_kind_token.revoke": {"zh": "吊销令牌", "en": "Tokens revoked"},
+    "audit_kind_store.restore": {"zh": "整库恢复", "en": "Store restored from a backup"},
 }
 
 

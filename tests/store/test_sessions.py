@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mapserver.errors import NotFoundError
+from mapserver.store import audit
 from mapserver.store.auth import hash_password
 
 START = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
@@ -67,6 +68,11 @@ def test_token_lifetime_and_revocation(users):
     assert users.revoke_tokens("bo") == 1
     assert users.user_for_token(token, now=created) is None
     assert users.revoke_tokens("bo") == 0
+    revoked = users.read_audit(audit.AuditFilter(kind="token.revoke"))
+    assert [(r["entity"], r["new"]["tokens"]) for r in revoked] == [
+        ("user:bo", 0),
+        ("user:bo", 1),
+    ]
     with pytest.raises(NotFoundError, match="nobody"):
         users.create_token("nobody")
 
