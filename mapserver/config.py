@@ -96,6 +96,11 @@ class Settings:
         Failed logins from one client address within ``login_lock_minutes`` that lock it.
     login_lock_minutes
         How long a lock lasts, and the window in which failures are counted.
+    trusted_proxies
+        Reverse proxies (nginx, a load balancer) in front of the app,
+        ``MAPSERVER_TRUSTED_PROXIES=1``: the client address (lockout, audit) and
+        HTTPS are then taken from that many ``X-Forwarded-For``/``-Proto`` entries.
+        0 (default): the headers are ignored, since any client could forge them.
     """
 
     database_url: str = "sqlite:///instance/mapserver.sqlite"
@@ -120,6 +125,7 @@ class Settings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_lock_minutes: float = 15.0
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -184,6 +190,12 @@ def _session_settings(env: Mapping[str, str]) -> dict[str, object]:
             msg = f"MAPSERVER_COOKIE_SECURE={raw!r}: use one of {', '.join(_TRUE + _FALSE)}"
             raise SettingsError([msg])
         values["cookie_secure"] = raw in _TRUE
+    raw = env.get("MAPSERVER_TRUSTED_PROXIES", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) > 5:
+            msg = f"MAPSERVER_TRUSTED_PROXIES={raw!r}: the number of proxies in front, 0 to 5"
+            raise SettingsError([msg])
+        values["trusted_proxies"] = int(raw)
     for name, kind in _SESSION_NUMBERS.items():
         key = f"MAPSERVER_{name.upper()}"
         if not env.get(key):

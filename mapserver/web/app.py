@@ -10,6 +10,7 @@ from flask import Flask, abort, g, jsonify, request, send_from_directory
 from shapely.errors import GEOSException
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mapserver.config import (
     STATIC_DIR,
@@ -78,6 +79,9 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
             max_expanded_bytes=int(settings.max_expanded_mb * 1024 * 1024),
         )
     )
+    if settings.trusted_proxies:  # the client's own address and scheme, as the proxy saw them
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.json = StrictJSONProvider(app)  # no NaN/Infinity ever reaches a browser
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     store = open_store(settings.database_url)

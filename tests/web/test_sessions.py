@@ -18,6 +18,7 @@ from mapserver.config import (
     secret_file_for,
     secret_key_for,
 )
+from mapserver.store import audit
 from mapserver.web import create_app
 
 PASSWORD = "demo2020"
@@ -263,6 +264,41 @@ def test_lockout_by_address_across_usernames(demo_db_url):
         app.extensions["store"].dispose()
 
 
+def test_behind_a_trusted_proxy_lockout_and_audit_use_the_client_address(demo_db_url):
+    """With ``trusted_proxies=1`` each client is its own address (from the proxy's
+    X-Forwarded-For): one client's failures lock it alone, and the audit log names it.
+    Without the setting the header is ignored: a client cannot forge its address."""
+    settings = {"database_url": demo_db_url, "login_max_failures_per_address": 3}
+    app = create_app({**settings, "trusted_proxies": 1, "secret_key": "t" * 32})
+    try:
+        attacker = app.test_client()
+        attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+        for name in ("a", "b", "c"):
+            assert _post_login(attacker, name, "wrong").status_code == 200
+        assert _post_login(attacker, "admin").status_code == 429
+        colleague = app.test_client()  # behind the same proxy, from another address
+        colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.2"
+        assert _post_login(colleague, "worker").status_code == 302
+        store = app.extensions["store"]
+        failed = store.read_audit(audit.AuditFilter(kind="login.failed"))
+        assert {row["address"] for row in failed} == {"203.0.113.7"}
+        (ok,) = store.read_audit(audit.AuditFilter(kind="login.ok"))
+        assert ok["address"] == "198.51.100.2"
+    finally:
+        app.extensions["store"].dispose()
+    plain = create_app({**settings, "secret_key": "t" * 32})
+    try:
+        forged = plain.test_client()
+        forged.environ_base["HTTP_X_FORWARDED_FOR"] = "192.0.2.99"
+        _post_login(forged, "nobody", "wrong")
+        (row,) = plain.extensions["store"].read_audit(
+            audit.AuditFilter(kind="login.failed", entity="nobody")
+        )
+        assert row["address"] == "127.0.0.1"
+    finally:
+        plain.extensions["store"].dispose()
+
+
 def test_failures_far_apart_do_not_lock(app, client):
     start = datetime.now(UTC)
     for i in range(6):
@@ -345,9 +381,12 @@ def test_session_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("MAPSERVER_COOKIE_SECURE", "yes")
     monkeypatch.setenv("MAPSERVER_TOKEN_DAYS", "7")
     monkeypatch.setenv("MAPSERVER_LOGIN_MAX_FAILURES", "3")
+    monkeypatch.setenv("MAPSERVER_TRUSTED_PROXIES", "1")
     settings = load_settings()
     assert settings.cookie_secure and settings.token_days == 7 and settings.login_max_failures == 3
+    assert settings.trusted_proxies == 1
     for name, bad in [
+        ("MAPSERVER_TRUSTED_PROXIES", "yes"),
         ("MAPSERVER_COOKIE_SECURE", "maybe"),
         ("MAPSERVER_SESSION_HOURS", "-1"),
         ("MAPSERVER_TOKEN_DAYS", "inf"),
