@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -340,7 +341,7 @@ class Load:
                             data.append(line[5:].strip())
                         elif not line:
                             if event == "change" and data:
-                                await self.on_change(view, json.loads("\n".join(data)))
+                                await self.on_change(view, _event_head("\n".join(data)))
                             event, data = None, []
             except (TimeoutError, RuntimeError, aiohttp.ClientError) as err:
                 if self.running:
@@ -352,8 +353,8 @@ class Load:
     async def on_change(self, view: dict, data: dict) -> None:
         """Apply a change event: its own delta, or pull /api/changes as the old map did."""
         self.figures.events += 1
-        if "grids" in data and "buildings" in data:
-            self._applied(view, int(data["seq"]))
+        if data["delta"] and data["since"] <= view["seq"]:  # as map.js: the delta fits
+            self._applied(view, data["seq"])
             return
         if int(data["seq"]) <= view["seq"] or view["fetching"]:
             return
@@ -440,6 +441,23 @@ class Load:
                 task.cancel()
             await asyncio.gather(*viewers, return_exceptions=True)
         return self.figures
+
+
+_SINCE = re.compile(r'"since":\s*(\d+)')
+_SEQ = re.compile(r'"seq":\s*(\d+)')
+
+
+def _event_head(text: str) -> dict:
+    """``seq``, ``since`` and whether a change event carries the delta, without parsing the
+    delta itself (a browser parses it on its own machine; this generator shares the
+    server's cores). ``since`` and ``seq`` lead the event's JSON."""
+    head = text[:200]
+    since, seq = _SINCE.search(head), _SEQ.search(head)
+    return {
+        "seq": int(seq.group(1)) if seq else 0,
+        "since": int(since.group(1)) if since else 0,
+        "delta": '"grids":' in text and '"buildings":' in text,
+    }
 
 
 def _bbox_of(collection: dict) -> str:

@@ -56,7 +56,8 @@ def apply_status_records(
     A worker may only write the buildings and households of their own grid subtree.
     Raises :class:`ValidationError` naming every bad row; nothing is written then.
     """
-    layers = view.layers()
+    # ids known a second ago: the store checks again inside the write's transaction
+    layers = view.layers(max_age_s=1.0)
     rows = validate_status(
         frame,
         file=file,

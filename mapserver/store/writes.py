@@ -92,15 +92,19 @@ def _existing(
     status = tables["status"]
     residents: dict[str, int | None] = {}
     current: dict[str, str] = {}
+    joined = table.outerjoin(
+        status, (status.c.entity_kind == kind) & (status.c.entity_id == table.c[id_column])
+    )
     for chunk in chunked(sorted(set(ids))):
-        query = sa.select(table.c[id_column], table.c.residents).where(
-            table.c[id_column].in_(chunk)
+        query = (
+            sa.select(table.c[id_column], table.c.residents, status.c.status)
+            .select_from(joined)
+            .where(table.c[id_column].in_(chunk))
         )
-        residents.update({i: r for i, r in conn.execute(query)})
-        query = sa.select(status.c.entity_id, status.c.status).where(
-            status.c.entity_kind == kind, status.c.entity_id.in_(chunk)
-        )
-        current.update({i: s for i, s in conn.execute(query)})
+        for entity_id, count, code in conn.execute(query):
+            residents[entity_id] = count
+            if code is not None:
+                current[entity_id] = code
     return residents, current
 
 
@@ -166,7 +170,10 @@ def apply_status_batches(
         for row in batch.rows:
             if row.entity_kind in ENTITY_TABLES:
                 ids_by_kind[row.entity_kind].append(row.entity_id)
-    found = {kind: _existing(conn, tables, kind, ids) for kind, ids in ids_by_kind.items()}
+    found = {
+        kind: _existing(conn, tables, kind, ids) if ids else ({}, {})
+        for kind, ids in ids_by_kind.items()
+    }
     answers: list[int | ValidationError] = []
     last = start_sequence(conn, tables["changelog"])
     now = utc_now()
