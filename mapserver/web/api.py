@@ -64,20 +64,34 @@ def config():
     view = _view()
     settings = current_app.config["SETTINGS"]
     lang = g.lang
-    return jsonify(
-        scheme=view.scheme.to_dict(),
-        area_scheme=view.area_scheme.to_dict(),
-        levels=view.levels(),
-        level_labels={lvl: statusio.level_label(lvl, lang) for lvl in view.levels()},
-        strings=i18n.table(lang),
-        lang=lang,
-        basemap=settings.basemap,
-        colour_rule=view.colour_rule,
-        share_threshold=view.share_threshold,
-        seq=view.store.last_seq(),  # each layer answer names its own seq: the map catches up
-        public=current_user() is None,
-        menu=access.menu(current_user()),
-    )
+    user = current_user()
+    menu = access.menu(user)
+    version = view.layers(max_age_s=MAP_MAX_AGE_S).version
+    key = (version, lang, user is None, tuple(menu))
+    cache = current_app.extensions.setdefault("config_text", {})
+    text = cache.get(key)
+    if text is None:  # the same for every map of a language and menu until the data moves
+        levels = view.levels()
+        found = dict(
+            scheme=view.scheme.to_dict(),
+            area_scheme=view.area_scheme.to_dict(),
+            levels=levels,
+            level_labels={lvl: statusio.level_label(lvl, lang) for lvl in levels},
+            strings=i18n.table(lang),
+            lang=lang,
+            basemap=settings.basemap,
+            colour_rule=view.colour_rule,
+            share_threshold=view.share_threshold,
+            public=user is None,
+            menu=menu,
+        )
+        text = json.dumps(found, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = text
+    # each layer answer names its own seq: the map catches up from there
+    body = f'{text[:-1]},"seq":{view.store.last_seq()}}}'
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/grids")
