@@ -143,7 +143,7 @@ def _start_server(args: argparse.Namespace, url: str, port: int, work: Path) -> 
             str(work / "access.log"),
             "--access-logformat",
             "%(m)s %(U)s %(s)s %(D)s",
-            "mapserver.web:create_app()",
+            "mapserver.web:create_served_app()",
         ]
     else:
         command = [sys.executable, "-m", "mapserver.cli", "--database", url, "serve"]

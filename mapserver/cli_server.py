@@ -31,7 +31,7 @@ def run_gunicorn(
     from gunicorn.app.base import BaseApplication
 
     class _Application(BaseApplication):
-        """Gunicorn running ``create_app(settings)`` in each worker."""
+        """Gunicorn running ``create_served_app(settings)`` in each worker."""
 
         def load_config(self) -> None:
             options = {
@@ -50,9 +50,9 @@ def run_gunicorn(
                 self.cfg.set(key, value)
 
         def load(self):
-            from mapserver.web import create_app
+            from mapserver.web import create_served_app
 
-            return create_app(settings)
+            return create_served_app(settings)
 
     print(
         f"作战图 / command map: http://{host}:{port}/  "

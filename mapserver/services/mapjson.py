@@ -279,3 +279,10 @@ class MapJSON:
             return _dumps(layer_features(self.view.store, name, bbox=bbox, coords=coords))
 
         return self._answer(etag, build)
+
+    def warm(self) -> None:
+        """Serialise every grid and building once (and the status tables), so the first
+        maps after a start do not all wait for it: later answers only select and join."""
+        for level in self.view.levels():
+            self.grids(level=level)
+        self.buildings()

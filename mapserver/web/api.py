@@ -144,6 +144,11 @@ def _mapjson() -> MapJSON:
     return cache
 
 
+def warm_map_caches() -> None:
+    """Build this process's map caches now (see :meth:`MapJSON.warm`); needs an app context."""
+    _mapjson().warm()
+
+
 def _cached_json(answer: Answer) -> Response:
     """A cached JSON answer: 304 when the client holds it, gzip when the client takes it."""
     headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -241,4 +242,23 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
             )
         return err
 
+    return app
+
+
+def create_served_app(settings: Settings | dict | None = None) -> Flask:
+    """The app as a server process runs it: :func:`create_app`, then the map caches warmed
+    in a background thread (the feature text of every grid and building, the status
+    tables), so maps opened right after a start are not all first."""
+    app = create_app(settings)
+
+    def warm() -> None:
+        from mapserver.web.api import warm_map_caches
+
+        try:
+            with app.app_context():
+                warm_map_caches()
+        except Exception:  # a cold cache is slower, never wrong
+            app.logger.exception("warming the map caches failed")
+
+    threading.Thread(target=warm, name="mapserver-warm", daemon=True).start()
     return app

@@ -175,3 +175,19 @@ def test_patched_status_tables_and_cached_answers_follow_writes(demo_db_url, dem
                 plain = json.loads(json.dumps(fresh.building_features(grid_id=big, rule=rule)))
                 assert _features(cached) == _features(plain), (number, rule)
     store.dispose()
+
+
+def test_warm_cache_serialises_every_feature_once(demo_db_url, demo_layers):
+    store = open_store(demo_db_url)
+    cache = MapJSON(MapView(store))
+    cache.warm()
+    pieces = cache._fixed()
+    grids, buildings = demo_layers["grids"], demo_layers["buildings"]
+    assert {key[1] for key in pieces.text if key[0] == "grid"} == set(grids["grid_id"])
+    assert {key[1] for key in pieces.text if key[0] == "building"} == set(buildings["building_id"])
+    held = len(pieces.text)
+    bbox = tuple(buildings.total_bounds * [1, 1, 0.99999, 0.99999])
+    cache.grids(level="micro", bbox=bbox)
+    cache.buildings(bbox=bbox)
+    assert len(pieces.text) == held  # a new query only selects and joins
+    store.dispose()

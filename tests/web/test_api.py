@@ -347,3 +347,23 @@ def test_stream_of_an_area_reader_carries_no_delta(app, client, demo_layers):
             break
     response.close()
     assert data == {"seq": seq + 1, "since": seq}  # the map pulls /api/changes, cut to its area
+
+
+def test_a_served_app_warms_its_map_caches_in_the_background(demo_db_url):
+    import time
+
+    from mapserver.web import create_served_app
+
+    app = create_served_app({"database_url": demo_db_url, "secret_key": "w" * 32})
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cache = app.extensions.get("mapjson")
+            if cache is not None and cache._pieces is not None and len(cache._pieces.text) > 600:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the map caches were not warmed")
+    finally:
+        time.sleep(0.5)  # let the warming thread finish before the store closes
+        app.extensions["store"].dispose()
