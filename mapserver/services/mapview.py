@@ -540,7 +540,9 @@ class MapView:
     def summary(self, *, grid_id: str | None = None, max_age_s: float = 0.0) -> dict:
         """Counts per status code (households and persons) for one grid or the whole area
         (``max_age_s`` as for :meth:`snapshot`)."""
-        snap = self.snapshot(max_age_s=max_age_s)
+        return self._summary(self.snapshot(max_age_s=max_age_s), grid_id)
+
+    def _summary(self, snap: _Snapshot, grid_id: str | None) -> dict:
         if grid_id is None and "summary" in snap.memo:
             return dict(snap.memo["summary"])
         if grid_id is None:
@@ -559,12 +561,15 @@ class MapView:
             snap.memo["summary"] = answer
         return dict(answer)
 
-    def changes(self, since: int, *, rule: str | None = None) -> dict:
+    def changes(self, since: int, *, rule: str | None = None, max_age_s: float = 0.0) -> dict:
         """What changed after ``since``: new status and colour of every affected building
-        and grid (all ancestors), and the new totals."""
-        layers = self.layers()
-        snap = self.snapshot()
+        and grid (all ancestors), and the new totals, as of one snapshot (``max_age_s`` as
+        for :meth:`snapshot`; the answer's ``seq`` says how far it goes)."""
+        layers = self.layers(max_age_s=max_age_s)
+        snap = self.snapshot(max_age_s=max_age_s)
         log = self.store.changes_since(since, limit=100_000)
+        if len(log):
+            log = log[log["seq"] <= snap.seq]  # later rows: the next delta brings them
         building_ids = self._touched_buildings(log, layers) if len(log) else []
         grid_ids, _ = self._touched_ids(building_ids, layers)
         grid_table = self.status_table(snap, "grid", rule)
@@ -585,7 +590,7 @@ class MapView:
             "changed": len(log),
             "grids": grids,
             "buildings": buildings,
-            "summary": self.summary(),
+            "summary": self._summary(snap, None),
         }
 
     def search(self, query: str, *, limit: int = 20) -> list[dict]:

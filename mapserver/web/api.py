@@ -212,7 +212,7 @@ def summary():
 def changes():
     """Colours and counts of every building and grid changed after ``since``."""
     since = params.integer(request.args.get("since"), "since", low=0, high=MAX_SEQ, default=0)
-    found = _view().changes(since, rule=_rule())
+    found = _view().changes(since, rule=_rule(), max_age_s=MAP_MAX_AGE_S)
     scope = reader_area()
     if scope is not None:
         building_grid = _view().layers().buildings["grid_id"]  # a Series: .get per id
