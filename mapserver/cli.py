@@ -456,8 +456,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     from mapserver.services.delivery import DeliveryRequest, DeliveryService
     from mapserver.store import open_store
 
-    store = open_store(args.database or load_settings().database_url)
-    service = DeliveryService(store)
+    settings = load_settings()
+    store = open_store(args.database or settings.database_url)
+    service = DeliveryService(store, max_stops=settings.max_stops)
     request = DeliveryRequest(
         run=args.run,
         statuses=tuple(args.status or ()),

@@ -57,8 +57,9 @@ def _now_s() -> int:
 class DeliveryService:
     """Delivery plans of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_stops: int | None = None) -> None:
         self.store = store
+        self.max_stops = max_stops  # most stops one run may solve (settings.max_stops)
 
     def _layers(self) -> dict[str, pd.DataFrame]:
         return {
@@ -151,6 +152,12 @@ class DeliveryService:
                 window=routing.run_window(request.run),
                 max_boxes=largest,
             )
+            if self.max_stops is not None and len(stops) > self.max_stops:
+                msg = (
+                    f"{len(stops):,} stops: at most {self.max_stops:,} per run "
+                    "(MAPSERVER_MAX_STOPS); choose fewer statuses or plan one area at a time"
+                )
+                raise ValueError(msg)
             progress(0.2)
             plan = routing.solve(
                 stops, fleet, graph, time_limit_s=request.time_limit_s, solver=request.solver

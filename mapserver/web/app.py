@@ -97,7 +97,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
 
     app.extensions["jobs"] = JobRunner(store, max_queue=settings.job_queue)
     app.extensions["checkpoints"] = CheckpointService(store)
-    app.extensions["delivery"] = DeliveryService(store)
+    app.extensions["delivery"] = DeliveryService(store, max_stops=settings.max_stops)
     app.extensions["patrol"] = PatrolService(store)
     app.extensions["planner"] = PlannerService(store)
 

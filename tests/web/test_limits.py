@@ -156,6 +156,35 @@ def test_vehicle_counts_follow_the_setting_and_time_limit_is_clamped(small_app, 
     assert job["params"]["time_limit_s"] == 1.0
 
 
+def test_stops_the_service_builds_from_the_status_are_bounded_too(demo_db_url, wait_job):
+    """A run planned from the live status (no uploaded orders) over ``max_stops`` fails its
+    job with the count and the limit, before any solving; the CLI uses the same setting."""
+    from mapserver.web import create_app
+
+    app = create_app({"database_url": demo_db_url, "secret_key": "test", "max_stops": 3})
+    try:
+        client = app.test_client()
+        started = client.post(
+            "/api/delivery/plans", json={"statuses": ["red"]}, headers=_auth(app)
+        )
+        assert started.status_code == 202
+        job = wait_job(client, started.get_json()["job_id"], timeout=60)
+        assert job["state"] == "failed"
+        assert "at most 3 per run" in job["error"] and "MAPSERVER_MAX_STOPS" in job["error"]
+        assert app.extensions["store"].list_route_plans(kind="delivery") == []
+    finally:
+        app.extensions["store"].dispose()
+
+
+def test_cli_deliver_refuses_more_stops_than_the_setting(demo_db_url, monkeypatch, capsys):
+    from mapserver.cli import main as cli_main
+
+    monkeypatch.setenv("MAPSERVER_MAX_STOPS", "3")
+    code = cli_main(["--database", demo_db_url, "deliver", "--status", "red"])
+    assert code == 2
+    assert "at most 3 per run" in capsys.readouterr().err
+
+
 def test_one_job_per_user_and_a_bounded_queue(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
     runner = JobRunner(store, workers=1, max_queue=2)
