@@ -164,9 +164,7 @@ def test_stops_the_service_builds_from_the_status_are_bounded_too(demo_db_url, w
     app = create_app({"database_url": demo_db_url, "secret_key": "test", "max_stops": 3})
     try:
         client = app.test_client()
-        started = client.post(
-            "/api/delivery/plans", json={"statuses": ["red"]}, headers=_auth(app)
-        )
+        started = client.post("/api/delivery/plans", json={"statuses": ["red"]}, headers=_auth(app))
         assert started.status_code == 202
         job = wait_job(client, started.get_json()["job_id"], timeout=60)
         assert job["state"] == "failed"
