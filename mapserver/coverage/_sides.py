@@ -142,8 +142,12 @@ def read_sides(
     lines = _project(edges.geometry.to_numpy()[near], crs)
     keep = shapely.dwithin(lines, boundary, snap_m)
     near, lines = near[keep], lines[keep]
-    mid = shapely.line_interpolate_point(lines, 0.5, normalized=True)
-    along = on[u[near]] & on[v[near]] & shapely.dwithin(mid, boundary, snap_m)
+    # along the boundary: both ends on it and the whole road within snap of it (a road
+    # that dips deeper inside between two boundary nodes is a way in, not a boundary run)
+    along = on[u[near]] & on[v[near]]
+    if along.any():
+        band = shapely.buffer(boundary, snap_m * 1.001)  # a hair wider: float noise
+        along[along] = shapely.covered_by(lines[along], band)
     runs_e = near[along]
     near, lines = near[~along], lines[~along]
 

@@ -186,6 +186,9 @@ class MapView:
         self._snapshot: _Snapshot | None = None
         self._checked_at = -math.inf  # when the cached snapshot was last found current
         self._layers_checked_at = -math.inf  # when the layers' data version was last asked
+        # the store's count of this process's imports when the layers were last found
+        # current: a process sees its own imports at once, others' within ``max_age_s``
+        self._layers_writes = -1
 
     # -- caches keyed by what the database says, never the only copy -------------
     def layers(self, *, max_age_s: float = 0.0) -> _Layers:
@@ -195,11 +198,14 @@ class MapView:
         if max_age_s > 0:
             with self._lock:
                 held = self._layers
-                if held is not None and time.monotonic() - self._layers_checked_at < max_age_s:
+                young = time.monotonic() - self._layers_checked_at < max_age_s
+                if held is not None and young and self._layers_writes == self.store.layer_writes:
                     return held
+        writes = self.store.layer_writes  # before asking: a later import is seen next time
         version = self.store.data_version()
         with self._lock:
             self._layers_checked_at = time.monotonic()
+            self._layers_writes = writes
             if self._layers is None or self._layers.version != version:
                 grids = self.store.read_grids()
                 buildings = self.store.read_buildings()

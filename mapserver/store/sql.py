@@ -73,6 +73,7 @@ class Store:
         self.metadata, self.tables = build_tables(self.dialect)
         self._writer = self.engine.execution_options(mapserver_write=True)
         self._gate = writer_gate(self.engine)
+        self.layer_writes = 0  # layer changes made through this Store (read your own imports)
         self._status_writes = GroupCommit(self._commit_status)
 
     def __repr__(self) -> str:
@@ -224,6 +225,7 @@ class Store:
 
     def _bump_data_version(self, conn: sa.Connection) -> None:
         """Count one more change of the layers (not status) inside a write transaction."""
+        self.layer_writes += 1
         meta = self.tables["meta"]
         current = conn.execute(sa.select(meta.c.value).where(meta.c.key == "data_version")).scalar()
         if current is None:

@@ -51,17 +51,28 @@ def test_patched_rollup_equals_full_recount(demo_db_url, demo_layers):
 
 def test_snapshot_max_age_reuses_a_young_snapshot_only(demo_db_url, demo_layers):
     store = open_store(demo_db_url)
+    other = open_store(demo_db_url)  # another server process on the same database
     live = MapView(store)
     before = live.snapshot()
-    household = demo_layers["households"]["household_id"].iloc[0]
-    seq = store.apply_status([StatusRow("household", household, "red")], user="t", source="t")
+    households = demo_layers["households"]["household_id"]
+    seq = other.apply_status(
+        [StatusRow("household", households.iloc[0], "red")], user="t", source="t"
+    )
     assert live.snapshot(max_age_s=60).seq == before.seq  # young enough: no look at the store
     assert live.snapshot().seq == seq
     time.sleep(0.05)
-    household = demo_layers["households"]["household_id"].iloc[1]
-    seq = store.apply_status([StatusRow("household", household, "red")], user="t", source="t")
+    seq = other.apply_status(
+        [StatusRow("household", households.iloc[1], "red")], user="t", source="t"
+    )
     assert live.snapshot(max_age_s=0.01).seq == seq  # too old: the store is asked
+    # layers: an import through this process's own store is seen at once, however young
+    version = live.layers(max_age_s=60).version
+    other.import_layers({"checkpoints": demo_layers["checkpoints"]}, user="t")
+    assert live.layers(max_age_s=60).version == version  # another process's: within the age
+    store.import_layers({"checkpoints": demo_layers["checkpoints"]}, user="t")
+    assert live.layers(max_age_s=60).version == version + 2
     store.dispose()
+    other.dispose()
 
 
 def _features(collection: dict) -> dict:
