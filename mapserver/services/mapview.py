@@ -368,9 +368,12 @@ class MapView:
         return {str(code): int(n) for code, n in row.items() if int(n) > 0}
 
     def _status(self, households: pd.DataFrame, persons: pd.DataFrame, codes, key: str) -> dict:
-        counts = self._counts(households, key)
-        person_counts = self._counts(persons, key)
-        code = codes.get(key)
+        return self._status_dict(
+            self._counts(households, key), self._counts(persons, key), codes.get(key)
+        )
+
+    def _status_dict(self, counts: dict, person_counts: dict, code: object) -> dict:
+        """The status members of one grid or building (counts, totals, code, colour)."""
         code = None if code is None or pd.isna(code) else str(code)
         return {
             "counts": counts,
@@ -437,15 +440,7 @@ class MapView:
         for entity_id, h_row, p_row, code in rows:
             counts = {c: int(n) for c, n in zip(h_cols, h_row, strict=True) if n > 0}
             person_counts = {c: int(n) for c, n in zip(p_cols, p_row, strict=True) if n > 0}
-            code = None if code is None or pd.isna(code) else str(code)
-            table[str(entity_id)] = {
-                "counts": counts,
-                "person_counts": person_counts,
-                "households": int(sum(counts.values())),
-                "persons": int(sum(person_counts.values())),
-                "status": code,
-                "colour": self.scheme.colour(code),
-            }
+            table[str(entity_id)] = self._status_dict(counts, person_counts, code)
         return table
 
     def grid_status(self, snap: _Snapshot, grid_id: str, rule: str | None = None) -> dict:
