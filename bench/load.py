@@ -52,7 +52,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mapserver.cli_server import default_workers
+from mapserver.cli_server import db_pool_for, default_workers
 from mapserver.config import DEFAULT_DEMO_DIR
 from mapserver.demo import read_demo
 from mapserver.store import open_store
@@ -120,6 +120,7 @@ class Postgres:
 def _start_server(args: argparse.Namespace, url: str, port: int, work: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(args.code)}
     env.setdefault("MAPSERVER_SECRET_KEY", "bench-load-secret")
+    env.setdefault("MAPSERVER_DB_POOL", str(db_pool_for(args.workers)))  # as `serve` does
     if args.server == "gunicorn":
         command = [
             sys.executable,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from mapserver.config import Settings, load_settings
+from mapserver.store.engine import OVERFLOW
 
 DEFAULT_THREADS = 100  # per worker: each open map holds one for its event stream
 
@@ -16,6 +18,13 @@ def default_workers() -> int:
     Python under one lock, and more processes than cores only repeat the live feed's work
     per process: ``bench/load.py`` answered faster with 2 workers than 4 on 2 cores)."""
     return max(2, min(8, os.cpu_count() or 1))
+
+
+def db_pool_for(workers: int) -> int:
+    """PostgreSQL connections per worker when ``MAPSERVER_DB_POOL`` does not say: pools and
+    their burst connections share 75 (PostgreSQL allows 100 by default; the rest is left to
+    the command line and the administrator), between 4 and 20 per worker."""
+    return max(4, min(20, 75 // max(1, workers) - OVERFLOW))
 
 
 def run_gunicorn(
@@ -52,7 +61,9 @@ def run_gunicorn(
         def load(self):
             from mapserver.web import create_served_app
 
-            return create_served_app(settings)
+            return create_served_app(served)
+
+    served = settings if settings.db_pool else replace(settings, db_pool=db_pool_for(workers))
 
     print(
         f"作战图 / command map: http://{host}:{port}/  "

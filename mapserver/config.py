@@ -96,6 +96,11 @@ class Settings:
         Failed logins from one client address within ``login_lock_minutes`` that lock it.
     login_lock_minutes
         How long a lock lasts, and the window in which failures are counted.
+    db_pool
+        PostgreSQL connections each server process keeps open (``MAPSERVER_DB_POOL``;
+        5 more may open for a burst). None: ``mapserver serve`` shares 75 among its
+        workers (at most 20 each); other commands keep 10. Every host's workers
+        × (pool + 5) must stay below the server's ``max_connections`` (100 by default).
     trusted_proxies
         Reverse proxies (nginx, a load balancer) in front of the app,
         ``MAPSERVER_TRUSTED_PROXIES=1``: the client address (lockout, audit) and
@@ -126,6 +131,7 @@ class Settings:
     login_max_failures_per_address: int = 20
     login_lock_minutes: float = 15.0
     trusted_proxies: int = 0
+    db_pool: int | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -138,6 +144,7 @@ _LIMIT_SETTINGS: dict[str, type] = {
     "max_vehicles": int,
     "max_stops": int,
     "job_queue": int,
+    "db_pool": int,
 }
 
 
@@ -161,10 +168,7 @@ def load_settings(**overrides: object) -> Settings:
     if env.get("MAPSERVER_ANONYMOUS_READ"):
         flag = env["MAPSERVER_ANONYMOUS_READ"].strip().lower()
         values["anonymous_read"] = flag in ("1", "true", "yes", "on")
-    for name, kind in _LIMIT_SETTINGS.items():
-        key = f"MAPSERVER_{name.upper()}"
-        if env.get(key):
-            values[name] = kind(env[key])
+    values.update(_positive_numbers(env, _LIMIT_SETTINGS))
     values.update(_session_settings(env))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]
@@ -196,7 +200,15 @@ def _session_settings(env: Mapping[str, str]) -> dict[str, object]:
             msg = f"MAPSERVER_TRUSTED_PROXIES={raw!r}: the number of proxies in front, 0 to 5"
             raise SettingsError([msg])
         values["trusted_proxies"] = int(raw)
-    for name, kind in _SESSION_NUMBERS.items():
+    values.update(_positive_numbers(env, _SESSION_NUMBERS))
+    return values
+
+
+def _positive_numbers(env: Mapping[str, str], names: Mapping[str, type]) -> dict[str, object]:
+    """Read ``MAPSERVER_<NAME>`` positive numbers of the given types; SettingsError names
+    the variable and the value when one is not a positive (whole) number."""
+    values: dict[str, object] = {}
+    for name, kind in names.items():
         key = f"MAPSERVER_{name.upper()}"
         if not env.get(key):
             continue
@@ -313,6 +325,8 @@ def check_settings(settings: Settings, *, serving: bool = False) -> list[str]:
         0 < threshold <= 1
     ):
         problems.append(f"MAPSERVER_SHARE_THRESHOLD={threshold!r}: must be a share in (0, 1]")
+    if settings.db_pool is not None and not 1 <= settings.db_pool <= 500:
+        problems.append(f"MAPSERVER_DB_POOL={settings.db_pool!r}: connections, 1 to 500")
     if serving and not problems:
         try:
             secret_key_for(settings)

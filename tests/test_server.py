@@ -211,3 +211,26 @@ def test_serve_refuses_a_scheme_that_does_not_fit_the_stored_status(
     assert cli_main(["--database", demo_db_url, "serve"]) == 2
     err = capsys.readouterr().err
     assert "MAPSERVER_SCHEME='area3'" in err and "red" in err and "hongkou6" in err
+
+
+def test_postgres_connections_are_pooled_within_the_server_limit(store_url):
+    """Each worker keeps a pool sized for its busy threads, and all workers' pools with
+    their burst connections stay within PostgreSQL's default 100 connections."""
+    from mapserver.cli_server import db_pool_for
+    from mapserver.store.engine import OVERFLOW
+
+    for workers in range(1, 9):
+        assert 4 <= db_pool_for(workers) <= 20
+        assert workers * (db_pool_for(workers) + OVERFLOW) <= 75
+    store = open_store(store_url, pool_size=7)
+    try:
+        if store.dialect == "postgresql":
+            assert store.engine.pool.size() == 7
+            held = [store.engine.connect() for _ in range(7 + OVERFLOW)]
+            assert store.engine.pool.checkedout() == 7 + OVERFLOW
+            for conn in held:
+                conn.close()
+            assert store.engine.pool.checkedin() == 7  # bursts closed, the pool kept
+        assert store.last_seq() == 0
+    finally:
+        store.dispose()

@@ -195,12 +195,11 @@ class MapView:
         """The grid/building/household layers, re-read when the store's data version moves
         (``max_age_s`` > 0: layers found current less than that many seconds ago answer
         without asking the store, as for :meth:`snapshot`)."""
-        if max_age_s > 0:
-            with self._lock:
-                held = self._layers
-                young = time.monotonic() - self._layers_checked_at < max_age_s
-                if held is not None and young and self._layers_writes == self.store.layer_writes:
-                    return held
+        if max_age_s > 0:  # no lock: a reader never waits behind a thread reading the store
+            held = self._layers
+            young = time.monotonic() - self._layers_checked_at < max_age_s
+            if held is not None and young and self._layers_writes == self.store.layer_writes:
+                return held
         writes = self.store.layer_writes  # before asking: a later import is seen next time
         version = self.store.data_version()
         with self._lock:
@@ -241,10 +240,13 @@ class MapView:
         (its deltas are always computed with ``max_age_s=0``).
         """
         if max_age_s > 0:
-            with self._lock:
-                snap = self._snapshot
-                if snap is not None and time.monotonic() - self._checked_at < max_age_s:
-                    return snap
+            # No lock on this path: while one thread brings the snapshot on (store round
+            # trips), the others answer from the one held rather than queue behind it.
+            snap = self._snapshot
+            if snap is not None and time.monotonic() - self._checked_at < max_age_s:
+                return snap
+            if snap is not None and self._lock.locked():
+                return snap
         layers = self.layers()
         seq = self.store.last_seq()
         with self._lock:

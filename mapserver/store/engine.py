@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 FILE_MODE = 0o600  # the store holds personal data: owner read/write only
+OVERFLOW = 5  # PostgreSQL connections opened for a burst beyond the pool, closed after
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
     """Create the engine: SQLite in WAL mode with a busy timeout, or PostgreSQL via psycopg 3.
 
     Parameters
@@ -23,6 +24,8 @@ def make_engine(url: str) -> sa.Engine:
     url
         ``sqlite:///path`` (parent folder created), ``sqlite://`` (in memory, one
         shared connection) or ``postgresql[+psycopg]://...``.
+    pool_size
+        PostgreSQL connections kept open (default 10); SQLite keeps one per thread.
 
     Returns
     -------
@@ -36,7 +39,12 @@ def make_engine(url: str) -> sa.Engine:
         # No ping before each checkout (a tenth of a map request's time went to it): after
         # a database restart the first request on a dead connection fails with a 503,
         # and SQLAlchemy then replaces the whole pool (a disconnect invalidates it).
-        return sa.create_engine(parsed, pool_recycle=1800)
+        # A pool large enough for the busy threads of one process: a connection opened
+        # beyond it is closed again when returned, and a new PostgreSQL backend per
+        # request costs more than the request (``bench/load.py``: p95 8.9 s -> 0.4 s).
+        return sa.create_engine(
+            parsed, pool_recycle=1800, pool_size=pool_size or 10, max_overflow=OVERFLOW
+        )
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if in_memory:

@@ -66,9 +66,9 @@ class Store:
     url: str
     dialect: str  # "sqlite" | "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
         self.metadata, self.tables = build_tables(self.dialect)
         self._writer = self.engine.execution_options(mapserver_write=True)
@@ -1104,7 +1104,7 @@ class Store:
             return jobs.read_job(conn, self.tables["jobs"], job_id)
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, pool_size: int | None = None) -> Store:
     """Open the store at a SQLAlchemy URL and create its schema if missing.
 
     Parameters
@@ -1112,7 +1112,9 @@ def open_store(url: str) -> Store:
     url
         ``sqlite:///path/to/file.sqlite`` (parent folder created; WAL mode) or
         ``postgresql+psycopg://user@host/db`` (PostGIS extension created).
+    pool_size
+        PostgreSQL connections kept open (see ``Settings.db_pool``).
     """
-    store = Store(url)
+    store = Store(url, pool_size=pool_size)
     store.create_schema()
     return store

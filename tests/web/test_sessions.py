@@ -382,7 +382,9 @@ def test_session_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("MAPSERVER_TOKEN_DAYS", "7")
     monkeypatch.setenv("MAPSERVER_LOGIN_MAX_FAILURES", "3")
     monkeypatch.setenv("MAPSERVER_TRUSTED_PROXIES", "1")
+    monkeypatch.setenv("MAPSERVER_DB_POOL", "7")
     settings = load_settings()
+    assert settings.db_pool == 7
     assert settings.cookie_secure and settings.token_days == 7 and settings.login_max_failures == 3
     assert settings.trusted_proxies == 1
     for name, bad in [
@@ -391,6 +393,8 @@ def test_session_settings_from_the_environment(monkeypatch):
         ("MAPSERVER_SESSION_HOURS", "-1"),
         ("MAPSERVER_TOKEN_DAYS", "inf"),
         ("MAPSERVER_LOGIN_MAX_FAILURES", "2.5"),
+        ("MAPSERVER_MAX_STOPS", "many"),
+        ("MAPSERVER_DB_POOL", "0"),
     ]:
         monkeypatch.setenv(name, bad)
         with pytest.raises(SettingsError, match=name):
