@@ -45,6 +45,9 @@ class DeliveryRequest:
     name: str | None = None
 
 
+REPLAN_S = 3.0  # solve time of a re-plan (what is left of a run, from where the vans are)
+
+
 def _refuse(field: str, err: Exception) -> ValidationError:
     return ValidationError([ValidationIssue("request", None, field, str(err))])
 
@@ -304,7 +307,7 @@ class DeliveryService:
         }
 
     def replan(
-        self, plan_id: str, *, user: str, time_limit_s: float = 3.0, now_s: int | None = None
+        self, plan_id: str, *, user: str, time_limit_s: float = REPLAN_S, now_s: int | None = None
     ) -> str:
         """Plan what is left from each vehicle's position (its last delivered stop); new id."""
         saved = self.store.get_route_plan(plan_id)

@@ -15,6 +15,7 @@ from werkzeug.utils import secure_filename
 
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.services import access, statusio
+from mapserver.services.jobs import CRASHED, OVER_TIME
 from mapserver.services.livefeed import LiveFeed
 from mapserver.services.mapjson import GZIP_MIN_BYTES, Answer, MapJSON
 from mapserver.services.mapview import MapView, geometry_json
@@ -464,6 +465,10 @@ def job(job_id: str):
     found = current_app.extensions["store"].get_job(job_id)
     if found is None:
         raise NotFoundError(f"job '{job_id}' not found")
+    key = (found.get("result") or {}).get("error_key")
+    if found["state"] == "failed" and key in (OVER_TIME, CRASHED):  # said in the user's words
+        values = {k: v for k, v in found["result"].items() if k != "error_key"}
+        found["error"] = i18n.translate(key, g.lang).format(**values)
     return jsonify(found)
 
 

@@ -319,6 +319,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "用户 {user} 已有一项计算在进行, 请等它完成",
         "en": "User {user} already has a job running; wait until it finishes",
     },
+    "job_over_time": {
+        "zh": "计算超过时限 ({limit_s:g} 秒), 已停止; 请缩小范围或减少车辆后再试",
+        "en": "The job ran past its time limit ({limit_s:g} s) and was stopped; "
+        "try a smaller area or fewer vehicles",
+    },
+    "job_crashed": {
+        "zh": "计算意外中止, 未保存任何结果; 请再试一次",
+        "en": "The job stopped unexpectedly and saved nothing; please try again",
+    },
     "job_queue_full": {
         "zh": "计算队列已满 ({count} 项), 请稍后再试",
         "en": "The job queue is full ({count} jobs); try again later",

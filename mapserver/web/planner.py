@@ -19,6 +19,8 @@ from flask import (
 )
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.services import jobwork
+from mapserver.services.jobs import SETUP_S, JobWork
 from mapserver.web import params
 from mapserver.web.access import check, check_grid
 from mapserver.web.auth import current_user, write_access
@@ -117,15 +119,18 @@ def propose(parent_id: str):
     ``keep_current`` to re-plan with as few moves as possible."""
     check_grid(parent_id)
     body = _body()
-    service = _planner()
-    service.parent(parent_id)  # 404/400 now rather than in the job
+    _planner().parent(parent_id)  # 404/400 now rather than in the job
+    work = JobWork(
+        jobwork.propose_cells,
+        {
+            "parent_id": parent_id,
+            "target": body.get("target"),
+            "keep_current": bool(body.get("keep_current", True)),
+        },
+        limit_s=current_app.config["SETTINGS"].max_job_time_s + SETUP_S,
+    )
     job_id = current_app.extensions["jobs"].submit(
-        "partition",
-        {"parent": parent_id, **body},
-        lambda progress: service.propose(
-            parent_id, target=body.get("target"), keep_current=bool(body.get("keep_current", True))
-        ),
-        user=g.user.username,
+        "partition", {"parent": parent_id, **body}, work, user=g.user.username
     )
     return jsonify(job_id=job_id), 202
 

@@ -18,8 +18,9 @@ from flask import (
 )
 
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
-from mapserver.services import access
-from mapserver.services.delivery import DeliveryRequest
+from mapserver.services import access, jobwork
+from mapserver.services.delivery import REPLAN_S, DeliveryRequest
+from mapserver.services.jobs import SETUP_S, JobWork
 from mapserver.web import params
 from mapserver.web.access import check, check_route, require
 from mapserver.web.auth import current_user, write_access
@@ -102,19 +103,20 @@ def create_delivery_plan():
         orders = pd.DataFrame(rows)
     plan_request = _delivery_request(body)
     user = g.user.username
-    service = _delivery()
+    work = JobWork(
+        jobwork.plan_delivery,
+        {
+            "request": plan_request,
+            "user": user,
+            "orders": orders,
+            "max_stops": current_app.config["SETTINGS"].max_stops,
+        },
+        limit_s=plan_request.time_limit_s + SETUP_S,
+    )
     job_id = current_app.extensions["jobs"].submit(
         "delivery",
         {**body, "time_limit_s": plan_request.time_limit_s},  # as clamped
-        lambda progress: {
-            "plan_id": service.plan(
-                plan_request,
-                user=user,
-                orders_table=orders,
-                orders_file="request",
-                progress=progress,
-            )
-        },
+        work,
         user=user,
     )
     return jsonify(job_id=job_id), 202
@@ -194,8 +196,7 @@ def replan_delivery(plan_id: str):
     ``now`` ("HH:MM", China time) says when the vehicles go on; default: the clock.
     """
     user = g.user.username
-    service = _delivery()
-    service.get(plan_id)  # 404 before starting a job for a plan that does not exist
+    _delivery().get(plan_id)  # 404 before starting a job for a plan that does not exist
     body = request.get_json(silent=True) or {}
     now_s = None
     if body.get("now"):
@@ -211,7 +212,11 @@ def replan_delivery(plan_id: str):
     job_id = current_app.extensions["jobs"].submit(
         "replan",
         {"plan_id": plan_id, "now": body.get("now")},
-        lambda progress: {"plan_id": service.replan(plan_id, user=user, now_s=now_s)},
+        JobWork(
+            jobwork.replan_delivery,
+            {"plan_id": plan_id, "user": user, "now_s": now_s},
+            limit_s=REPLAN_S + SETUP_S,
+        ),
         user=user,
     )
     return jsonify(job_id=job_id), 202
@@ -320,19 +325,17 @@ def create_patrol_plan():
     if kind == "streets" and not grids:
         raise ValidationError([ValidationIssue("request", None, "grids", "give grid ids")])
     user = g.user.username
-    service = _patrol()
-    if kind == "streets":
-        work = lambda progress: {  # noqa: E731
-            "plan_id": service.streets(
-                list(grids), teams=teams, shift_h=shift_h, user=user, progress=progress
-            )
-        }
-    else:
-        work = lambda progress: {  # noqa: E731
-            "plan_id": service.checkpoints(
-                grid_ids=list(grids) or None, teams=teams, user=user, progress=progress
-            )
-        }
+    work = JobWork(
+        jobwork.plan_patrol,
+        {
+            "kind": kind,
+            "grids": [str(grid) for grid in grids],
+            "teams": teams,
+            "shift_h": shift_h,
+            "user": user,
+        },
+        limit_s=current_app.config["SETTINGS"].max_job_time_s + SETUP_S,
+    )
     job_id = current_app.extensions["jobs"].submit("patrol", body, work, user=user)
     return jsonify(job_id=job_id), 202
 

@@ -8,6 +8,7 @@ import io
 import re
 import time
 
+from mapserver.services.jobs import JobWork
 from mapserver.store import audit
 from mapserver.store.audit import AuditFilter
 from mapserver.web import audit as audit_view
@@ -65,6 +66,11 @@ def test_logins_and_writes_are_recorded_with_the_client_address(app, demo_layers
     )
 
 
+def _save_patrol_plan(store, progress):
+    """A job's work (in its own process): save a plan as the user "调度"."""
+    return {"plan_id": store.save_route_plan(kind="patrol", name="夜巡", data={}, user="调度")}
+
+
 def test_a_job_keeps_the_address_of_the_request_that_started_it(app, admin_token):
     store = app.extensions["store"]
     with app.test_request_context(
@@ -73,13 +79,7 @@ def test_a_job_keeps_the_address_of_the_request_that_started_it(app, admin_token
         headers={"Authorization": f"Bearer {admin_token}"},
     ):
         app.preprocess_request()
-        job = app.extensions["jobs"].submit(
-            "test",
-            {},
-            lambda _p: {
-                "plan_id": store.save_route_plan(kind="patrol", name="夜巡", data={}, user="调度")
-            },
-        )
+        job = app.extensions["jobs"].submit("test", {}, JobWork(_save_patrol_plan))
     deadline = time.monotonic() + 30
     while store.get_job(job)["state"] not in ("done", "failed") and time.monotonic() < deadline:
         time.sleep(0.05)
