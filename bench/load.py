@@ -4,8 +4,8 @@ Run: python bench/load.py --duration 60 --viewers 200 --writes 50 --backend sqli
 
 Builds a fresh demo store (SQLite file, or a new database on a throwaway PostgreSQL
 cluster started with .ci/start_postgres.sh), starts the server on loopback
-(``gunicorn`` with several gthread workers by default; ``--server serve`` runs
-``mapserver serve``), then runs for ``--duration`` seconds:
+(``mapserver serve`` as deployed by default; ``--server gunicorn`` runs the same app
+under gunicorn with an access log), then runs for ``--duration`` seconds:
 
 * ``--viewers`` map viewers doing what static/js/map.js does: /api/config, the
   top level and the chosen level of grids, roads, checkpoints, deliveries, the
@@ -20,8 +20,8 @@ cluster started with .ci/start_postgres.sh), starts the server on loopback
 Prints requests served, errors, p50/p95/p99 per endpoint (over the whole run, and
 again for the requests asked after the viewers' opening storm: all 200 maps open
 within ``--ramp`` seconds), how long a write takes to reach the viewers, rows
-acknowledged against rows in the change log, and the server's own time per
-endpoint from gunicorn's access log.
+acknowledged against rows in the change log, and (``--server gunicorn``) the
+server's own time per endpoint from gunicorn's access log.
 Loopback only; everything it starts is stopped at the end. Asserts nothing.
 """
 
@@ -52,7 +52,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mapserver.cli_server import db_pool_for, default_workers
+from mapserver.cli_server import DEFAULT_THREADS, db_pool_for, default_workers
 from mapserver.config import DEFAULT_DEMO_DIR
 from mapserver.demo import read_demo
 from mapserver.store import open_store
@@ -120,7 +120,7 @@ class Postgres:
 def _start_server(args: argparse.Namespace, url: str, port: int, work: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(args.code)}
     env.setdefault("MAPSERVER_SECRET_KEY", "bench-load-secret")
-    env.setdefault("MAPSERVER_DB_POOL", str(db_pool_for(args.workers)))  # as `serve` does
+    env.setdefault("MAPSERVER_DB_POOL", str(db_pool_for(args.workers)))  # `serve` does the same
     if args.server == "gunicorn":
         command = [
             sys.executable,
@@ -149,6 +149,7 @@ def _start_server(args: argparse.Namespace, url: str, port: int, work: Path) -> 
     else:
         command = [sys.executable, "-m", "mapserver.cli", "--database", url, "serve"]
         command += ["--host", "127.0.0.1", "--port", str(port)]
+        command += ["--workers", str(args.workers), "--threads", str(args.threads)]
     log = open(work / "server.log", "w")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -573,9 +574,17 @@ def main() -> int:
     parser.add_argument("--writes", type=float, default=50, help="status writes per second")
     parser.add_argument("--batch", type=int, default=1, help="rows per status write")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--server", choices=("gunicorn", "serve"), default="gunicorn")
+    parser.add_argument(
+        "--server",
+        choices=("serve", "gunicorn"),
+        default="serve",
+        help="serve: `mapserver serve` as deployed; gunicorn: the same app with an access "
+        "log, for the server's own time per endpoint (the log's lock costs some latency)",
+    )
     parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--threads", type=int, default=128, help="per worker; one per open stream")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="per worker; one per open stream"
+    )
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which viewers open")
     parser.add_argument("--request-timeout", type=float, default=60)
     parser.add_argument(

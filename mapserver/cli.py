@@ -764,7 +764,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=default_workers(), help="server processes")
     serve.add_argument(
-        "--threads", type=int, help="threads per process (each open map holds one; default 100)"
+        "--threads", type=int, help="threads per process (each open map holds one; default 256)"
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -10,7 +10,10 @@ from dataclasses import replace
 from mapserver.config import Settings, load_settings
 from mapserver.store.engine import OVERFLOW
 
-DEFAULT_THREADS = 100  # per worker: each open map holds one for its event stream
+# Per worker: each open map holds one for its event stream, so workers × threads must
+# exceed the maps open at once (2 workers × 100 refused streams beyond 200 open maps:
+# bench/load.py with 200 viewers timed streams out). An idle thread costs little memory.
+DEFAULT_THREADS = 256
 
 
 def default_workers() -> int:

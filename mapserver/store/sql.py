@@ -72,6 +72,14 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.metadata, self.tables = build_tables(self.dialect)
         self._writer = self.engine.execution_options(mapserver_write=True)
+        # Reads on PostgreSQL without BEGIN and ROLLBACK around them: one round trip instead
+        # of three (under READ COMMITTED each statement has its own snapshot either way).
+        # SQLite reads keep their transaction: it holds one snapshot for a whole read.
+        self._reader = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else self.engine
+        )
         self._gate = writer_gate(self.engine)
         self.layer_writes = 0  # layer changes made through this Store (read your own imports)
         self._status_writes = GroupCommit(self._commit_status)
@@ -206,17 +214,17 @@ class Store:
 
     def get_mapping(self, name: str) -> dict:
         """The saved mapping ``name`` (NotFoundError when there is none)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return imports.get_mapping(conn, self.tables["column_mappings"], name)
 
     def list_mappings(self) -> list[dict]:
         """Every saved column mapping."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return imports.list_mappings(conn, self.tables["column_mappings"])
 
     def recent_imports(self, *, limit: int = 50) -> list[dict]:
         """The latest imports (who, when, files, mode, rows per layer), newest first."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return imports.recent_imports(conn, self.tables["import_log"], limit=limit)
 
     def _audit(self, conn: sa.Connection, **entry: object) -> int:
@@ -280,17 +288,17 @@ class Store:
 
     def get_plan(self, version_id: int) -> dict:
         """One plan version with its cells and assignment (NotFoundError when missing)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return plans.read_version(conn, self.tables["plan_versions"], version_id)
 
     def list_plans(self, parent_id: str) -> list[dict]:
         """Versions of a parent grid, newest first (without their data)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return plans.list_versions(conn, self.tables["plan_versions"], parent_id)
 
     def latest_plan_version(self, parent_id: str) -> int | None:
         """Id of the newest version of a parent grid, any state."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             latest = plans.latest_version(conn, self.tables["plan_versions"], parent_id)
         return None if latest is None else int(latest["version_id"])
 
@@ -350,17 +358,17 @@ class Store:
 
     def get_route_plan(self, plan_id: str) -> dict:
         """A saved plan (``data`` decoded); NotFoundError when missing."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return routes.read_plan(conn, self.tables["route_plans"], plan_id)
 
     def get_route_problem(self, plan_id: str) -> dict | None:
         """The re-planning data saved with a plan (None when it was saved without)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return routes.read_problem(conn, self.tables["route_problems"], plan_id)
 
     def list_route_plans(self, *, kind: str | None = None) -> list[dict]:
         """Saved plans, newest first, without their data."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return routes.list_plans(conn, self.tables["route_plans"], kind)
 
     def record_stop_event(
@@ -408,13 +416,13 @@ class Store:
 
     def stop_states(self, plan_id: str) -> dict[tuple[str, str], dict]:
         """Latest event per (route id, stop id) of a plan."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return routes.stop_states(conn, self.tables["stop_events"], plan_id)
 
     def last_stop_event(self) -> int:
         """Highest stop-event sequence number (0 when none): the map's delivery signal."""
         table = self.tables["stop_events"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(table.c.seq))).scalar() or 0)
 
     def republish_plan(self, parent_id: str, version_id: int, *, user: str) -> dict:
@@ -453,7 +461,7 @@ class Store:
     def data_version(self) -> int:
         """A number that grows with every import of layers, so caches know when to re-read."""
         meta = self.tables["meta"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             value = conn.execute(
                 sa.select(meta.c.value).where(meta.c.key == "data_version")
             ).scalar()
@@ -492,7 +500,7 @@ class Store:
         selected = [c for c in self._columns(table) if c.name in names]
         order = list(table.primary_key.columns)
         rows: list = []
-        with self.engine.connect() as conn, paused_gc():
+        with self._reader.connect() as conn, paused_gc():
             if within is None:
                 query = sa.select(*selected).where(*conditions).order_by(*order)
                 rows = fetch_rows(conn, query)
@@ -663,14 +671,14 @@ class Store:
             .order_by(table.c.seq)
             .limit(int(limit))
         )
-        with self.engine.connect() as conn, paused_gc():
+        with self._reader.connect() as conn, paused_gc():
             rows = fetch_rows(conn, query)
             return build_frame(list(model.CHANGELOG_COLUMNS), rows, geometry=False)
 
     def last_seq(self) -> int:
         """Highest committed change-log sequence number (0 when empty)."""
         table = self.tables["changelog"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return conn.execute(
                 sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
             ).scalar_one()
@@ -698,7 +706,7 @@ class Store:
         self, where: audit.AuditFilter, *, limit: int = 200, before: int | None = None
     ) -> list[dict]:
         """Audit rows matching a filter, newest first (``before``: only seq below it)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return audit.read(conn, self.tables["audit_log"], where, limit=limit, before=before)
 
     def iter_audit(self, where: audit.AuditFilter) -> Iterator[dict]:
@@ -709,7 +717,7 @@ class Store:
 
     def row_counts(self) -> dict[str, int]:
         """Number of rows of every table (layers, changelog, users, tokens, jobs)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return {
                 name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                 for name, table in self.tables.items()
@@ -718,7 +726,7 @@ class Store:
     def status_codes(self) -> list[str]:
         """The distinct status codes of the current status table, sorted."""
         table = self.tables["status"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return sorted(conn.execute(sa.select(table.c.status).distinct()).scalars())
 
     def table_rows(self, name: str) -> list[tuple]:
@@ -726,7 +734,7 @@ class Store:
         if name not in self.tables:
             msg = f"unknown table {name!r}; known: {', '.join(self.tables)}"
             raise ValueError(msg)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(sa.select(*self._columns(self.tables[name]))).all()
         out = [
             tuple(bytes(v).hex() if isinstance(v, bytes | memoryview) else v for v in row)
@@ -776,7 +784,7 @@ class Store:
 
     def read_events(self, *, grid_ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
         """Stored events in EPSG:4326, optionally only those joined to ``grid_ids``."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return events.read_events(
                 conn, self.tables["events"], dialect=self.dialect, grid_ids=grid_ids
             )
@@ -835,7 +843,7 @@ class Store:
 
     def get_user(self, username: str) -> User | None:
         """The user with this name as the store has it now, or None."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             found = self._user(conn, username)
         return None if found is None else found[0]
 
@@ -845,7 +853,7 @@ class Store:
         An unknown username costs the same hash as a known one, so the answer time
         does not tell which usernames exist.
         """
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             found = self._user(conn, username)
         stored = auth.dummy_hash() if found is None else found[1]
         if not auth.verify_password(password, stored) or found is None:
@@ -881,7 +889,7 @@ class Store:
             .join(users, users.c.username == tokens.c.username)
             .where(tokens.c.token == auth.token_digest(token))
         )
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(query).first()
         if row is None or sessions.token_expired(
             row.created_at, max_age_days=max_age_days, now=now or datetime.now(UTC)
@@ -924,7 +932,7 @@ class Store:
 
     def user_for_session(self, session_id: str, *, now: datetime | None = None) -> User | None:
         """Return the user of a live session, or None (unknown, ended or expired)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             username = sessions.session_username(
                 conn, self.tables, session_id, now=now or datetime.now(UTC)
             )
@@ -934,7 +942,7 @@ class Store:
     def list_users(self) -> list[User]:
         """Every user, by name."""
         table = self.tables["users"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(sa.select(table).order_by(table.c.username)).all()
         return [User(username=r.username, role=r.role, grid_id=r.grid_id) for r in rows]
 
@@ -1028,7 +1036,7 @@ class Store:
     def route_drivers(self, plan_id: str) -> dict[str, str]:
         """Route id → assigned driver's username, for one plan."""
         table = self.tables["route_drivers"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(
                 sa.select(table.c.route_id, table.c.username).where(table.c.plan_id == plan_id)
             ).all()
@@ -1037,7 +1045,7 @@ class Store:
     def routes_of_driver(self, username: str) -> list[tuple[str, str]]:
         """(plan id, route id) of every route assigned to a driver."""
         table = self.tables["route_drivers"]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(
                 sa.select(table.c.plan_id, table.c.route_id).where(table.c.username == username)
             ).all()
@@ -1051,7 +1059,7 @@ class Store:
 
     def login_lock(self, keys: Iterable[str], *, now: datetime | None = None) -> float:
         """Return the seconds left on the longest login lock of ``keys`` (0: not locked)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return sessions.lock_seconds(
                 conn, self.tables["login_failures"], keys, now=now or datetime.now(UTC)
             )
@@ -1100,7 +1108,7 @@ class Store:
 
     def get_job(self, job_id: str) -> dict | None:
         """Return a job as a dict (params and result decoded from JSON), or None."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return jobs.read_job(conn, self.tables["jobs"], job_id)
 
 
