@@ -280,9 +280,12 @@ class MapJSON:
 
         return self._answer(etag, build)
 
-    def warm(self) -> None:
-        """Serialise every grid and building once (and the status tables), so the first
-        maps after a start do not all wait for it: later answers only select and join."""
+    def warm(self, *, coords: str = "wgs84") -> None:
+        """Serialise every grid and building once (and the status tables), and the roads and
+        checkpoints in ``coords``, so the first maps after a start do not all wait for it:
+        later answers only select and join."""
         for level in self.view.levels():
             self.grids(level=level)
         self.buildings()
+        for name in ("road_edges", "checkpoints"):
+            self.layer(name, coords=coords)

@@ -147,7 +147,8 @@ def _mapjson() -> MapJSON:
 
 def warm_map_caches() -> None:
     """Build this process's map caches now (see :meth:`MapJSON.warm`); needs an app context."""
-    _mapjson().warm()
+    basemap = current_app.config["SETTINGS"].basemap
+    _mapjson().warm(coords="gcj02" if basemap == "gaode" else "wgs84")
 
 
 def _cached_json(answer: Answer) -> Response:

@@ -245,10 +245,17 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     return app
 
 
-def create_served_app(settings: Settings | dict | None = None) -> Flask:
+WARM_WAIT_S = 60.0  # longest a server process waits for its warm caches before serving
+
+
+def create_served_app(
+    settings: Settings | dict | None = None, *, warm_wait_s: float = WARM_WAIT_S
+) -> Flask:
     """The app as a server process runs it: :func:`create_app`, then the map caches warmed
-    in a background thread (the feature text of every grid and building, the status
-    tables), so maps opened right after a start are not all first."""
+    (the feature text of every grid, building, road and checkpoint, the status tables)
+    before it returns, so a worker takes connections only once it can answer them from
+    its caches (at a start, 200 maps opening at once queued behind cold caches for
+    seconds). A warm-up longer than ``warm_wait_s`` goes on in the background."""
     app = create_app(settings)
 
     def warm() -> None:
@@ -260,5 +267,7 @@ def create_served_app(settings: Settings | dict | None = None) -> Flask:
         except Exception:  # a cold cache is slower, never wrong
             app.logger.exception("warming the map caches failed")
 
-    threading.Thread(target=warm, name="mapserver-warm", daemon=True).start()
+    warming = threading.Thread(target=warm, name="mapserver-warm", daemon=True)
+    warming.start()
+    warming.join(warm_wait_s)
     return app
