@@ -106,6 +106,23 @@ def cmd_db_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_recount(args: argparse.Namespace) -> int:
+    """Recount the stored status counts from the layers and the status table (a repair)."""
+    import time
+
+    from mapserver.store import open_store
+
+    store = open_store(args.database or load_settings().database_url)
+    try:
+        started = time.perf_counter()
+        rows = store.recount()
+    finally:
+        store.dispose()
+    seconds = time.perf_counter() - started
+    print(f"已重新统计 / recounted: {rows:,} count rows in {seconds:.1f} s")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """Write the whole store to one backup file."""
     from mapserver.store import open_store
@@ -159,13 +176,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add ``db init``, ``backup`` and ``restore`` to the ``mapserver`` command."""
+    """Add ``db init``, ``db recount``, ``backup`` and ``restore`` to the ``mapserver``
+    command."""
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser(
         "init", help="create the schema (and PostGIS) on an empty database; safe to re-run"
     )
     init.set_defaults(func=cmd_db_init)
+    recount = db_sub.add_parser(
+        "recount",
+        help="recount the stored status counts per building and grid (writes keep them "
+        "current; a repair after editing tables by hand)",
+    )
+    recount.set_defaults(func=cmd_db_recount)
 
     backup = sub.add_parser("backup", help="write the whole store to one file (zip)")
     backup.add_argument("file")

@@ -14,6 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from mapserver.store import audit
+from mapserver.store.counts import recount_all
 from mapserver.store.writes import bulk_insert, utc_now
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ def restore_store(store: Store, path: str | Path) -> dict[str, int]:
                 )
                 raise BackupError(msg)
         _reset_sequences(conn, tables)
+        recount_all(conn, store.tables)  # derived rows: counted again, never trusted
         audit.record(  # after the restored history: who replaced the store, from what
             conn,
             store.tables["audit_log"],

@@ -40,6 +40,7 @@ OTHER_TABLES: tuple[str, ...] = (
     "route_drivers",
     "sessions",
     "login_failures",
+    "status_counts",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -226,6 +227,15 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))
     tables.update(session_tables(metadata))
+    tables["status_counts"] = sa.Table(  # kept by mapserver.store.counts
+        "status_counts",
+        metadata,
+        sa.Column("level", sa.Text(), primary_key=True),  # building | grid | total
+        sa.Column("entity_id", sa.Text(), primary_key=True),
+        sa.Column("code", sa.Text(), primary_key=True),
+        sa.Column("households", sa.Integer(), nullable=False),
+        sa.Column("persons", sa.Integer(), nullable=False),
+    )
     return metadata, tables
 
 

@@ -15,7 +15,17 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError, ValidationError
-from mapserver.store import audit, auth, events, imports, jobs, plans, routes, sessions
+from mapserver.store import (
+    audit,
+    auth,
+    counts,
+    events,
+    imports,
+    jobs,
+    plans,
+    routes,
+    sessions,
+)
 from mapserver.store.engine import fetch_rows, make_engine, writer_gate
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.groupcommit import GroupCommit, PendingWrite
@@ -33,6 +43,7 @@ from mapserver.store.writes import (
 
 ROLES: tuple[str, ...] = ("admin", "commander", "planner", "dispatcher", "driver", "worker")
 _IN_CHUNK = 20_000
+COUNTED_LAYERS = frozenset({"grids", "buildings", "households", "status"})  # what counts read
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,7 @@ class Store:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
             self.metadata.create_all(conn)
             audit.protect(conn)
+            counts.ensure_counted(conn, self.tables)  # a store made before counts were kept
 
     def import_layers(
         self,
@@ -175,6 +187,8 @@ class Store:
                 bulk_insert(conn, table, names, columns)
             if status_from is not None:
                 fill_persons(conn, self.tables, after_seq=status_from)
+            if set(layers) & COUNTED_LAYERS:
+                counts.recount_all(conn, self.tables)
             shown = mode if isinstance(mode, str) else json.dumps(mode, sort_keys=True)
             import_id = None
             if log is not None:
@@ -310,6 +324,7 @@ class Store:
         with self._write() as conn:
             before = self._published_version(conn, version_id)
             result = plans.publish_version(conn, self.tables, version_id, dialect=self.dialect)
+            counts.recount_all(conn, self.tables)  # buildings may have moved between cells
             self._audit(
                 conn,
                 kind="grid.publish",
@@ -447,6 +462,7 @@ class Store:
             )
             before = self._published_version(conn, new)
             result = plans.publish_version(conn, self.tables, new, dialect=self.dialect)
+            counts.recount_all(conn, self.tables)
             self._audit(
                 conn,
                 kind="grid.rollback",
@@ -634,6 +650,13 @@ class Store:
             answers = apply_status_batches(
                 conn, self.tables, [StatusBatch(w.rows, w.user, w.source) for w in batch]
             )
+            written = [
+                row
+                for write, answer in zip(batch, answers, strict=True)
+                if not isinstance(answer, ValidationError)
+                for row in write.rows
+            ]
+            counts.recount_status_rows(conn, self.tables, written)
             for write, answer in zip(batch, answers, strict=True):
                 if isinstance(answer, ValidationError):
                     continue
@@ -658,6 +681,18 @@ class Store:
                 write.error = answer
             else:
                 write.result = answer
+
+    def read_counts(self, *, level: str | None = None, ids: Iterable[str] | None = None):
+        """Stored status counts (columns level, entity_id, code, households, persons):
+        of one ``level`` ("building", "grid", "total") and some entities if given."""
+        with self._reader.connect() as conn:
+            return counts.read_counts(conn, self.tables["status_counts"], level=level, ids=ids)
+
+    def recount(self) -> int:
+        """Recount every stored status count from the layers and the status table (a
+        repair: writes keep them current); returns the count rows written."""
+        with self._write() as conn:
+            return counts.recount_all(conn, self.tables)
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
         """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).

@@ -1,0 +1,249 @@
+"""Status counts kept in the store: households and persons per status code, per building,
+per grid subtree and for the whole district (``status_counts``), changed in the same
+transaction as every status write, import, published plan and restore.
+
+A status write recounts only the buildings it touches and moves their grids (and every
+ancestor) and the district by the difference; anything that changes the layers or the
+whole status table recounts everything (:func:`recount_all`, also the repair command
+``mapserver db recount``). The rules are those of :mod:`mapserver.status.counts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+
+from mapserver.status.counts import (
+    COLUMNS,
+    TOTAL_ID,
+    all_counts,
+    building_counts,
+)
+from mapserver.store.writes import chunked
+
+TABLE = "status_counts"
+Moves = dict[tuple[str, str, str], list[int]]  # (level, entity, code) -> [households, persons]
+
+
+def _lock(conn: sa.Connection) -> None:
+    """Serialise count writers on PostgreSQL (SQLite writers are serialised already)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+
+
+def ensure_counted(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
+    """Count a store that has buildings but no count rows yet (made before counts were
+    kept, or restored from such a backup)."""
+    if conn.execute(sa.select(tables[TABLE].c.level).limit(1)).first() is not None:
+        return
+    if conn.execute(sa.select(tables["buildings"].c.building_id).limit(1)).first() is None:
+        return
+    recount_all(conn, tables)
+
+
+def recount_status_rows(conn: sa.Connection, tables: dict[str, sa.Table], rows: list) -> None:
+    """Recount the buildings that written status rows touch (``entity_kind`` "household":
+    its building; "building": itself) and move everything above them."""
+    households = sorted({r.entity_id for r in rows if r.entity_kind == "household"})
+    buildings = {r.entity_id for r in rows if r.entity_kind == "building"}
+    h = tables["households"]
+    for chunk in chunked(households):
+        query = sa.select(h.c.building_id).where(h.c.household_id.in_(chunk)).distinct()
+        buildings.update(b for (b,) in conn.execute(query) if b is not None)
+    recount_buildings(conn, tables, buildings)
+
+
+def _frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    result = conn.execute(query)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def recount_all(conn: sa.Connection, tables: dict[str, sa.Table]) -> int:
+    """Replace every count row by a full recount of the layers and the status table;
+    returns the rows written. Runs in the caller's transaction."""
+    _lock(conn)
+    grids = _frame(conn, sa.select(tables["grids"].c.grid_id, tables["grids"].c.parent_id))
+    b = tables["buildings"]
+    buildings = _frame(conn, sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents))
+    h = tables["households"]
+    households = _frame(conn, sa.select(h.c.household_id, h.c.building_id, h.c.residents))
+    s = tables["status"]
+    status = _frame(
+        conn, sa.select(s.c.entity_kind, s.c.entity_id, s.c.status, s.c.persons).order_by(s.c.seq)
+    )
+    counts = all_counts(grids, buildings, households, status)
+    table = tables[TABLE]
+    conn.execute(sa.delete(table))
+    rows = counts.to_dict("records")
+    if rows:
+        conn.execute(sa.insert(table), [_plain(r) for r in rows])
+    return len(rows)
+
+
+def _plain(row: dict) -> dict:
+    """A count row with Python ints (numpy ints do not bind on every driver)."""
+    return {
+        "level": row["level"],
+        "entity_id": row["entity_id"],
+        "code": row["code"],
+        "households": int(row["households"]),
+        "persons": int(row["persons"]),
+    }
+
+
+def recount_buildings(
+    conn: sa.Connection, tables: dict[str, sa.Table], building_ids: Iterable[str]
+) -> None:
+    """Recount the given buildings and move their grid subtrees and the district by the
+    difference. Runs in the caller's transaction, after its status rows are written."""
+    ids = sorted(set(building_ids))
+    if not ids:
+        return
+    _lock(conn)
+    b, h, s = tables["buildings"], tables["households"], tables["status"]
+    table = tables[TABLE]
+    parts: dict[str, list[pd.DataFrame]] = {"b": [], "h": [], "old": []}
+    for chunk in chunked(ids):
+        parts["b"].append(
+            _frame(
+                conn,
+                sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents).where(
+                    b.c.building_id.in_(chunk)
+                ),
+            )
+        )
+        parts["h"].append(
+            _frame(
+                conn,
+                sa.select(h.c.household_id, h.c.building_id, h.c.residents).where(
+                    h.c.building_id.in_(chunk)
+                ),
+            )
+        )
+        parts["old"].append(
+            _frame(
+                conn,
+                sa.select(table.c.entity_id, table.c.code, table.c.households, table.c.persons)
+                .where(table.c.level == "building")
+                .where(table.c.entity_id.in_(chunk)),
+            )
+        )
+    buildings = pd.concat(parts["b"], ignore_index=True)
+    households = pd.concat(parts["h"], ignore_index=True)
+    old = pd.concat(parts["old"], ignore_index=True).rename(columns={"entity_id": "building_id"})
+    entities = [*households["household_id"], *buildings["building_id"]]
+    status = pd.concat(
+        [
+            _frame(
+                conn,
+                sa.select(s.c.entity_kind, s.c.entity_id, s.c.status, s.c.persons).where(
+                    s.c.entity_id.in_(chunk)
+                ),
+            )
+            for chunk in chunked(entities)
+        ]
+        or [pd.DataFrame(columns=["entity_kind", "entity_id", "status", "persons"])],
+        ignore_index=True,
+    )
+    new = building_counts(buildings, households, status)
+    key, values = ["building_id", "code"], ["households", "persons"]
+    both = [new.set_index(key)[values], -old.set_index(key)[values]]
+    delta = pd.concat(both).groupby(level=[0, 1]).sum()
+    delta = delta[(delta["households"] != 0) | (delta["persons"] != 0)].reset_index()
+    if delta.empty:
+        return
+    # the buildings' own rows: replaced by the recount
+    conn.execute(
+        sa.delete(table).where(table.c.level == "building").where(table.c.entity_id.in_(ids))
+    )
+    if len(new):
+        rows = new.rename(columns={"building_id": "entity_id"}).assign(level="building")
+        conn.execute(sa.insert(table), [_plain(r) for r in rows.to_dict("records")])
+    # every grid above them and the district: moved by the difference
+    chains = _ancestors(conn, tables["grids"], buildings.set_index("building_id")["grid_id"])
+    moved: Moves = {}
+    for row in delta.itertuples(index=False):
+        targets = [("grid", grid) for grid in chains.get(row.building_id, [])]
+        for level, entity in [*targets, ("total", TOTAL_ID)]:
+            held = moved.setdefault((level, entity, row.code), [0, 0])
+            held[0] += int(row.households)
+            held[1] += int(row.persons)
+    _add(conn, table, moved)
+
+
+def _ancestors(conn: sa.Connection, grids: sa.Table, grid_of: pd.Series) -> dict[str, list[str]]:
+    """Each building's grid and every grid above it (building id -> grid ids)."""
+    start = sorted({g for g in grid_of.dropna() if g})
+    parent: dict[str, str | None] = {}
+    frontier = start
+    while frontier:  # one query per tree level (a few), not one per grid
+        rows = conn.execute(
+            sa.select(grids.c.grid_id, grids.c.parent_id).where(grids.c.grid_id.in_(frontier))
+        ).all()
+        found = {grid: up for grid, up in rows}
+        parent.update(found)
+        frontier = sorted({up for up in found.values() if up and up not in parent})
+    chains: dict[str, list[str]] = {}
+    for building, grid in grid_of.items():
+        chain: list[str] = []
+        seen: set[str] = set()
+        while grid and grid in parent and grid not in seen:  # unknown grid: no chain
+            chain.append(grid)
+            seen.add(grid)
+            grid = parent[grid]
+        chains[building] = chain
+    return chains
+
+
+def _add(conn: sa.Connection, table: sa.Table, moved: Moves) -> None:
+    """Add households and persons to count rows (created when missing); drop emptied rows."""
+    rows = [
+        {"level": level, "entity_id": entity, "code": code, "households": h, "persons": p}
+        for (level, entity, code), (h, p) in sorted(moved.items())  # one lock order
+        if h or p
+    ]
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.level, table.c.entity_id, table.c.code],
+        set_={
+            "households": table.c.households + statement.excluded.households,
+            "persons": table.c.persons + statement.excluded.persons,
+        },
+    )
+    conn.execute(statement, rows)
+    for level in sorted({row["level"] for row in rows}):  # rows emptied by this change
+        touched = sorted({row["entity_id"] for row in rows if row["level"] == level})
+        for chunk in chunked(touched):
+            conn.execute(
+                sa.delete(table)
+                .where(table.c.level == level)
+                .where(table.c.entity_id.in_(chunk))
+                .where(table.c.households == 0)
+                .where(table.c.persons == 0)
+            )
+
+
+def read_counts(
+    conn: sa.Connection,
+    table: sa.Table,
+    *,
+    level: str | None = None,
+    ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Count rows (columns of :data:`COLUMNS`), of one level and some entities if given."""
+    query = sa.select(*(table.c[name] for name in COLUMNS))
+    if level is not None:
+        query = query.where(table.c.level == level)
+    if ids is None:
+        return _frame(conn, query.order_by(table.c.level, table.c.entity_id, table.c.code))
+    chosen = sorted(set(ids))
+    frames = [_frame(conn, query.where(table.c.entity_id.in_(c))) for c in chunked(chosen)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
