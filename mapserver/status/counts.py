@@ -10,6 +10,8 @@ Pure functions: the store calls them inside its write transactions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -88,6 +90,41 @@ def building_counts(
     out = pd.concat([listed, unlisted], ignore_index=True)
     out = out[(out["households"] != 0) | (out["persons"] != 0)]
     return out.astype({"households": np.int64, "persons": np.int64}).reset_index(drop=True)
+
+
+def count_buildings(
+    buildings: Iterable[Sequence], households: Iterable[Sequence], status: Mapping
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """:func:`building_counts` for a few buildings, on plain rows (no frames).
+
+    ``buildings``: (building_id, grid_id, households, residents) rows; ``households``:
+    (household_id, building_id, residents) rows of those buildings; ``status``:
+    (entity_kind, entity_id) -> (code, persons or None). Returns (building_id, code) ->
+    (households, persons), without empty entries.
+    """
+    out: dict[tuple[str, str], list[int]] = {}
+    listed: set[str] = set()
+    own = {row[0]: status.get(("building", row[0])) for row in buildings}
+    for household_id, building_id, residents in households:
+        if building_id not in own:
+            continue
+        listed.add(building_id)
+        mine, theirs = status.get(("household", household_id)), own[building_id]
+        code = mine[0] if mine else (theirs[0] if theirs else NONE_CODE)
+        persons = mine[1] if mine and mine[1] is not None else (residents or 0)
+        held = out.setdefault((building_id, code), [0, 0])
+        held[0] += 1
+        held[1] += int(persons)
+    for building_id, _grid, count, residents in buildings:
+        if building_id in listed:
+            continue
+        theirs = own[building_id]
+        code = theirs[0] if theirs else NONE_CODE
+        persons = theirs[1] if theirs and theirs[1] is not None else (residents or 0)
+        held = out.setdefault((building_id, code), [0, 0])
+        held[0] += int(count or 0)
+        held[1] += int(persons)
+    return {key: (h, p) for key, (h, p) in out.items() if h or p}
 
 
 def grid_counts(counts: pd.DataFrame, buildings: pd.DataFrame, grids: pd.DataFrame) -> pd.DataFrame:

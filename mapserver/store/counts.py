@@ -19,11 +19,12 @@ from mapserver.status.counts import (
     COLUMNS,
     TOTAL_ID,
     all_counts,
-    building_counts,
+    count_buildings,
 )
 from mapserver.store.writes import chunked
 
 TABLE = "status_counts"
+_CHUNK = 5_000  # ids per IN list
 Moves = dict[tuple[str, str, str], list[int]]  # (level, entity, code) -> [households, persons]
 
 
@@ -97,103 +98,110 @@ def recount_buildings(
     conn: sa.Connection, tables: dict[str, sa.Table], building_ids: Iterable[str]
 ) -> None:
     """Recount the given buildings and move their grid subtrees and the district by the
-    difference. Runs in the caller's transaction, after its status rows are written."""
+    difference. Runs in the caller's transaction, after its status rows are written.
+
+    Plain rows rather than frames: a write touches a few buildings, and building frames
+    for them cost ten times the write (80 ms against 4 ms on SQLite)."""
     ids = sorted(set(building_ids))
     if not ids:
         return
     _lock(conn)
     b, h, s = tables["buildings"], tables["households"], tables["status"]
     table = tables[TABLE]
-    parts: dict[str, list[pd.DataFrame]] = {"b": [], "h": [], "old": []}
+    buildings: list = []
+    households: list = []
+    old: dict[tuple[str, str], tuple[int, int]] = {}
     for chunk in chunked(ids):
-        parts["b"].append(
-            _frame(
-                conn,
-                sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents).where(
-                    b.c.building_id.in_(chunk)
-                ),
+        buildings += conn.execute(
+            sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents).where(
+                b.c.building_id.in_(chunk)
+            )
+        ).all()
+        households += conn.execute(
+            sa.select(h.c.household_id, h.c.building_id, h.c.residents).where(
+                h.c.building_id.in_(chunk)
+            )
+        ).all()
+        query = (
+            sa.select(table.c.entity_id, table.c.code, table.c.households, table.c.persons)
+            .where(table.c.level == "building")
+            .where(table.c.entity_id.in_(chunk))
+        )
+        old.update({(e, c): (hh, pp) for e, c, hh, pp in conn.execute(query)})
+    status: dict[tuple[str, str], tuple[str, int | None]] = {}
+    own = [r[0] for r in households]
+    for start in range(0, max(len(own), len(ids)), _CHUNK):  # by kind and id: the key
+        query = sa.select(s.c.entity_kind, s.c.entity_id, s.c.status, s.c.persons).where(
+            sa.or_(
+                (s.c.entity_kind == "household") & s.c.entity_id.in_(own[start : start + _CHUNK]),
+                (s.c.entity_kind == "building") & s.c.entity_id.in_(ids[start : start + _CHUNK]),
             )
         )
-        parts["h"].append(
-            _frame(
-                conn,
-                sa.select(h.c.household_id, h.c.building_id, h.c.residents).where(
-                    h.c.building_id.in_(chunk)
-                ),
-            )
+        status.update({(k, e): (code, p) for k, e, code, p in conn.execute(query)})
+    new = count_buildings(buildings, households, status)
+    delta = {
+        key: (
+            new.get(key, (0, 0))[0] - old.get(key, (0, 0))[0],
+            new.get(key, (0, 0))[1] - old.get(key, (0, 0))[1],
         )
-        parts["old"].append(
-            _frame(
-                conn,
-                sa.select(table.c.entity_id, table.c.code, table.c.households, table.c.persons)
-                .where(table.c.level == "building")
-                .where(table.c.entity_id.in_(chunk)),
-            )
-        )
-    buildings = pd.concat(parts["b"], ignore_index=True)
-    households = pd.concat(parts["h"], ignore_index=True)
-    old = pd.concat(parts["old"], ignore_index=True).rename(columns={"entity_id": "building_id"})
-    entities = [*households["household_id"], *buildings["building_id"]]
-    status = pd.concat(
-        [
-            _frame(
-                conn,
-                sa.select(s.c.entity_kind, s.c.entity_id, s.c.status, s.c.persons).where(
-                    s.c.entity_id.in_(chunk)
-                ),
-            )
-            for chunk in chunked(entities)
-        ]
-        or [pd.DataFrame(columns=["entity_kind", "entity_id", "status", "persons"])],
-        ignore_index=True,
-    )
-    new = building_counts(buildings, households, status)
-    key, values = ["building_id", "code"], ["households", "persons"]
-    both = [new.set_index(key)[values], -old.set_index(key)[values]]
-    delta = pd.concat(both).groupby(level=[0, 1]).sum()
-    delta = delta[(delta["households"] != 0) | (delta["persons"] != 0)].reset_index()
-    if delta.empty:
+        for key in {*new, *old}
+    }
+    delta = {key: moved for key, moved in delta.items() if moved != (0, 0)}
+    if not delta:
         return
     # the buildings' own rows: replaced by the recount
-    conn.execute(
-        sa.delete(table).where(table.c.level == "building").where(table.c.entity_id.in_(ids))
-    )
-    if len(new):
-        rows = new.rename(columns={"building_id": "entity_id"}).assign(level="building")
-        conn.execute(sa.insert(table), [_plain(r) for r in rows.to_dict("records")])
+    for chunk in chunked(ids):
+        conn.execute(
+            sa.delete(table).where(table.c.level == "building").where(table.c.entity_id.in_(chunk))
+        )
+    if new:
+        conn.execute(
+            sa.insert(table),
+            [
+                {"level": "building", "entity_id": e, "code": c, "households": hh, "persons": pp}
+                for (e, c), (hh, pp) in sorted(new.items())
+            ],
+        )
     # every grid above them and the district: moved by the difference
-    chains = _ancestors(conn, tables["grids"], buildings.set_index("building_id")["grid_id"])
+    chains = _ancestors(conn, tables["grids"], {row[0]: row[1] for row in buildings})
     moved: Moves = {}
-    for row in delta.itertuples(index=False):
-        targets = [("grid", grid) for grid in chains.get(row.building_id, [])]
+    for (building, code), (dh, dp) in delta.items():
+        targets = [("grid", grid) for grid in chains.get(building, [])]
         for level, entity in [*targets, ("total", TOTAL_ID)]:
-            held = moved.setdefault((level, entity, row.code), [0, 0])
-            held[0] += int(row.households)
-            held[1] += int(row.persons)
+            held = moved.setdefault((level, entity, code), [0, 0])
+            held[0] += dh
+            held[1] += dp
     _add(conn, table, moved)
 
 
-def _ancestors(conn: sa.Connection, grids: sa.Table, grid_of: pd.Series) -> dict[str, list[str]]:
-    """Each building's grid and every grid above it (building id -> grid ids)."""
-    start = sorted({g for g in grid_of.dropna() if g})
+def _ancestors(
+    conn: sa.Connection, grids: sa.Table, grid_of: dict[str, str | None]
+) -> dict[str, list[str]]:
+    """Each building's grid and every grid above it (building id -> grid ids), in one
+    recursive query."""
+    start = sorted({g for g in grid_of.values() if g})
     parent: dict[str, str | None] = {}
-    frontier = start
-    while frontier:  # one query per tree level (a few), not one per grid
-        rows = conn.execute(
-            sa.select(grids.c.grid_id, grids.c.parent_id).where(grids.c.grid_id.in_(frontier))
-        ).all()
-        found = {grid: up for grid, up in rows}
-        parent.update(found)
-        frontier = sorted({up for up in found.values() if up and up not in parent})
+    for chunk in chunked(start):
+        chain = (
+            sa.select(grids.c.grid_id, grids.c.parent_id)
+            .where(grids.c.grid_id.in_(chunk))
+            .cte("chain", recursive=True)
+        )
+        chain = chain.union(
+            sa.select(grids.c.grid_id, grids.c.parent_id).join(
+                chain, grids.c.grid_id == chain.c.parent_id
+            )
+        )
+        parent.update(dict(conn.execute(sa.select(chain.c.grid_id, chain.c.parent_id)).all()))
     chains: dict[str, list[str]] = {}
     for building, grid in grid_of.items():
-        chain: list[str] = []
+        path: list[str] = []
         seen: set[str] = set()
         while grid and grid in parent and grid not in seen:  # unknown grid: no chain
-            chain.append(grid)
+            path.append(grid)
             seen.add(grid)
             grid = parent[grid]
-        chains[building] = chain
+        chains[building] = path
     return chains
 
 
@@ -219,16 +227,19 @@ def _add(conn: sa.Connection, table: sa.Table, moved: Moves) -> None:
         },
     )
     conn.execute(statement, rows)
-    for level in sorted({row["level"] for row in rows}):  # rows emptied by this change
-        touched = sorted({row["entity_id"] for row in rows if row["level"] == level})
-        for chunk in chunked(touched):
-            conn.execute(
-                sa.delete(table)
-                .where(table.c.level == level)
-                .where(table.c.entity_id.in_(chunk))
-                .where(table.c.households == 0)
-                .where(table.c.persons == 0)
+    grids = sorted({row["entity_id"] for row in rows if row["level"] == "grid"})
+    for start in range(0, max(len(grids), 1), _CHUNK):  # rows emptied by this change
+        conn.execute(
+            sa.delete(table)
+            .where(table.c.households == 0, table.c.persons == 0)
+            .where(
+                sa.or_(
+                    (table.c.level == "grid")
+                    & table.c.entity_id.in_(grids[start : start + _CHUNK]),
+                    table.c.level == "total",
+                )
             )
+        )
 
 
 def read_counts(
