@@ -29,9 +29,10 @@ Moves = dict[tuple[str, str, str], list[int]]  # (level, entity, code) -> [house
 
 
 def _lock(conn: sa.Connection) -> None:
-    """Serialise count writers on PostgreSQL (SQLite writers are serialised already)."""
+    """Serialise count writers on PostgreSQL behind the change log's lock, which every
+    status write takes first (SQLite writers are serialised already)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        conn.exec_driver_sql("LOCK TABLE changelog IN EXCLUSIVE MODE")
 
 
 def ensure_counted(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
@@ -47,13 +48,9 @@ def ensure_counted(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
 def recount_status_rows(conn: sa.Connection, tables: dict[str, sa.Table], rows: list) -> None:
     """Recount the buildings that written status rows touch (``entity_kind`` "household":
     its building; "building": itself) and move everything above them."""
-    households = sorted({r.entity_id for r in rows if r.entity_kind == "household"})
+    households = {r.entity_id for r in rows if r.entity_kind == "household"}
     buildings = {r.entity_id for r in rows if r.entity_kind == "building"}
-    h = tables["households"]
-    for chunk in chunked(households):
-        query = sa.select(h.c.building_id).where(h.c.household_id.in_(chunk)).distinct()
-        buildings.update(b for (b,) in conn.execute(query) if b is not None)
-    recount_buildings(conn, tables, buildings)
+    recount_buildings(conn, tables, buildings, households_of=households)
 
 
 def _frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
@@ -95,39 +92,55 @@ def _plain(row: dict) -> dict:
 
 
 def recount_buildings(
-    conn: sa.Connection, tables: dict[str, sa.Table], building_ids: Iterable[str]
+    conn: sa.Connection,
+    tables: dict[str, sa.Table],
+    building_ids: Iterable[str],
+    *,
+    households_of: Iterable[str] = (),
 ) -> None:
-    """Recount the given buildings and move their grid subtrees and the district by the
-    difference. Runs in the caller's transaction, after its status rows are written.
+    """Recount the given buildings (and those holding the households ``households_of``)
+    and move their grid subtrees and the district by the difference. Runs in the
+    caller's transaction, after its status rows are written; on PostgreSQL the caller
+    holds the change log's lock (a status write takes it first).
 
     Plain rows rather than frames: a write touches a few buildings, and building frames
     for them cost ten times the write (80 ms against 4 ms on SQLite)."""
-    ids = sorted(set(building_ids))
-    if not ids:
-        return
-    _lock(conn)
     b, h, s = tables["buildings"], tables["households"], tables["status"]
     table = tables[TABLE]
+    wanted = sorted(set(building_ids))
+    holding = sorted(set(households_of))
     buildings: list = []
+    for start in range(0, max(len(wanted), len(holding)), _CHUNK):
+        owners = sa.select(h.c.building_id).where(
+            h.c.household_id.in_(holding[start : start + _CHUNK])
+        )
+        buildings += conn.execute(
+            sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents).where(
+                sa.or_(
+                    b.c.building_id.in_(wanted[start : start + _CHUNK]),
+                    b.c.building_id.in_(owners.scalar_subquery()),
+                )
+            )
+        ).all()
+    ids = sorted({row[0] for row in buildings})
+    if not ids:
+        return
     households: list = []
     old: dict[tuple[str, str], tuple[int, int]] = {}
     for chunk in chunked(ids):
-        buildings += conn.execute(
-            sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents).where(
-                b.c.building_id.in_(chunk)
-            )
-        ).all()
         households += conn.execute(
             sa.select(h.c.household_id, h.c.building_id, h.c.residents).where(
                 h.c.building_id.in_(chunk)
             )
         ).all()
-        query = (
-            sa.select(table.c.entity_id, table.c.code, table.c.households, table.c.persons)
+        # the buildings' own rows go: the recount writes them again
+        gone = (
+            sa.delete(table)
             .where(table.c.level == "building")
             .where(table.c.entity_id.in_(chunk))
+            .returning(table.c.entity_id, table.c.code, table.c.households, table.c.persons)
         )
-        old.update({(e, c): (hh, pp) for e, c, hh, pp in conn.execute(query)})
+        old.update({(e, c): (hh, pp) for e, c, hh, pp in conn.execute(gone)})
     status: dict[tuple[str, str], tuple[str, int | None]] = {}
     own = [r[0] for r in households]
     for start in range(0, max(len(own), len(ids)), _CHUNK):  # by kind and id: the key
@@ -147,13 +160,6 @@ def recount_buildings(
         for key in {*new, *old}
     }
     delta = {key: moved for key, moved in delta.items() if moved != (0, 0)}
-    if not delta:
-        return
-    # the buildings' own rows: replaced by the recount
-    for chunk in chunked(ids):
-        conn.execute(
-            sa.delete(table).where(table.c.level == "building").where(table.c.entity_id.in_(chunk))
-        )
     if new:
         conn.execute(
             sa.insert(table),
@@ -162,6 +168,8 @@ def recount_buildings(
                 for (e, c), (hh, pp) in sorted(new.items())
             ],
         )
+    if not delta:
+        return
     # every grid above them and the district: moved by the difference
     chains = _ancestors(conn, tables["grids"], {row[0]: row[1] for row in buildings})
     moved: Moves = {}
