@@ -1,4 +1,5 @@
-"""Benchmark: status roll-up at a million households, batch-to-map latency, page weight.
+"""Benchmark: status roll-up and stored counts at a million households, batch-to-map
+latency, page weight.
 
 Run: python bench/status_scale.py [--households 1000000 --buildings 50000]
 Prints figures; asserts nothing. Needs Debian chromium for the page weights.
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mapserver.demo import generate_demo
 from mapserver.services.mapview import MapView
 from mapserver.status.rollup import rollup
-from mapserver.store import open_store
+from mapserver.store import StatusRow, open_store
 from mapserver.web import create_app
 
 from synthetic import synthetic_district
@@ -108,6 +109,26 @@ def batch_latency(base: str, token: str, household_ids: list[str], code: str) ->
         time.sleep(0.01)
 
 
+def stored_counts(store, layers: dict) -> None:
+    """The status counts the store keeps: a full recount, reads, and a 1-row write."""
+    _timed("recount the stored status counts (db recount)", store.recount)
+    _timed("read the district's totals (stored counts)", store.read_counts, level="total")
+    grids, _ = _timed("read every grid's counts (stored counts)", store.read_counts, level="grid")
+    top = layers["grids"]["grid_id"].iloc[:1].tolist()
+    _timed("read one grid's counts (stored counts)", store.read_counts, level="grid", ids=top)
+    ids = layers["households"]["household_id"].iloc[:50].tolist()
+    took = []
+    for i, household in enumerate(ids):
+        started = time.perf_counter()
+        store.apply_status(
+            [StatusRow("household", household, ("red", "green")[i % 2])], user="b", source="b"
+        )
+        took.append(time.perf_counter() - started)
+    took.sort()
+    print(f"  {'1-row status write, counts kept (median of 50)':<58} {took[25]:8.3f} s")
+    print(f"  {'count rows':<58} {len(grids):8,} grid rows")
+
+
 def run_district(name: str, layers: dict, *, weights: bool) -> None:
     """Load one district into a fresh SQLite store and print every figure."""
     print(
@@ -134,6 +155,7 @@ def run_district(name: str, layers: dict, *, weights: bool) -> None:
             view.scheme,
         )
         print(f"  {'=> load status + roll-up (target < 2 s)':<58} {t_read + t_roll:8.3f} s")
+        stored_counts(store, layers)
         app, server, base = _serve(url)
         _timed(
             "first map request (cold caches)",

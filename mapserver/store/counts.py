@@ -21,7 +21,8 @@ from mapserver.status.counts import (
     all_counts,
     count_buildings,
 )
-from mapserver.store.writes import chunked
+from mapserver.store.engine import fetch_rows
+from mapserver.store.writes import bulk_insert, chunked
 
 TABLE = "status_counts"
 _CHUNK = 5_000  # ids per IN list
@@ -54,8 +55,10 @@ def recount_status_rows(conn: sa.Connection, tables: dict[str, sa.Table], rows: 
 
 
 def _frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    result = conn.execute(query)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    """A query's rows as a frame, from the driver's plain tuples (SQLAlchemy rows made
+    pandas look up every column by name: 6 of a 7.6 s recount at 100,000 households)."""
+    columns = [column.name for column in query.selected_columns]
+    return pd.DataFrame(fetch_rows(conn, query), columns=columns)
 
 
 def recount_all(conn: sa.Connection, tables: dict[str, sa.Table]) -> int:
@@ -74,21 +77,12 @@ def recount_all(conn: sa.Connection, tables: dict[str, sa.Table]) -> int:
     counts = all_counts(grids, buildings, households, status)
     table = tables[TABLE]
     conn.execute(sa.delete(table))
-    rows = counts.to_dict("records")
-    if rows:
-        conn.execute(sa.insert(table), [_plain(r) for r in rows])
-    return len(rows)
-
-
-def _plain(row: dict) -> dict:
-    """A count row with Python ints (numpy ints do not bind on every driver)."""
-    return {
-        "level": row["level"],
-        "entity_id": row["entity_id"],
-        "code": row["code"],
-        "households": int(row["households"]),
-        "persons": int(row["persons"]),
-    }
+    columns = [
+        counts[name].tolist()  # Python ints and strings: every driver binds them
+        for name in COLUMNS
+    ]
+    bulk_insert(conn, table, list(COLUMNS), columns)
+    return len(counts)
 
 
 def recount_buildings(
