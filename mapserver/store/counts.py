@@ -116,7 +116,8 @@ def recount_buildings(
                 )
             )
         ).all()
-    ids = sorted({row[0] for row in buildings})
+    buildings = list({row[0]: row for row in buildings}.values())  # once each
+    ids = sorted(row[0] for row in buildings)
     if not ids:
         return
     households: list = []
