@@ -73,6 +73,10 @@ def test_counts_follow_random_writes_imports_and_a_repair(demo_store_url):
                 batch[0] = StatusRow(batch[0].entity_kind, batch[0].entity_id, "red", persons=9)
             store.apply_status(batch, user="w", source="test")
         assert _stored(store) == _recounted(store)
+        # one batch larger than an IN list: a building's households fall in two chunks
+        big = [StatusRow("household", h, rng.choice(codes)) for h in households[:6000]]
+        store.apply_status(big, user="w", source="test")
+        assert _stored(store) == _recounted(store)
         merged = pd.DataFrame(
             {
                 "entity_kind": "household",
