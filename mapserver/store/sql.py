@@ -682,7 +682,9 @@ class Store:
             else:
                 write.result = answer
 
-    def read_counts(self, *, level: str | None = None, ids: Iterable[str] | None = None):
+    def read_counts(
+        self, *, level: str | None = None, ids: Iterable[str] | None = None
+    ) -> pd.DataFrame:
         """Stored status counts (columns level, entity_id, code, households, persons):
         of one ``level`` ("building", "grid", "total") and some entities if given."""
         with self._reader.connect() as conn:

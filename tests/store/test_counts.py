@@ -62,7 +62,7 @@ def test_counts_follow_random_writes_imports_and_a_repair(demo_store_url):
         buildings = store.read_buildings()["building_id"].tolist()
         rng = random.Random(7)
         codes = ["red", "yellow", "green", "grey", "blue", "black", "unknown-code"]
-        for _ in range(60):
+        for _ in range(30):
             batch = [
                 StatusRow("household", rng.choice(households), rng.choice(codes))
                 if rng.random() < 0.85
