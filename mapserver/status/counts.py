@@ -18,7 +18,6 @@ import pandas as pd
 from mapserver.status.scheme import NONE_CODE
 from mapserver.status.tree import build_tree
 
-LEVELS = ("building", "grid", "total")  # what a count row is about
 TOTAL_ID = ""  # entity_id of the district's row
 COLUMNS = ("level", "entity_id", "code", "households", "persons")
 
