@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from mapserver.services.leveltable import compact, status_rows
 from mapserver.services.mapview import MapView, building_properties, geometry_json, grid_properties
 from mapserver.services.statusio import layer_features
 
@@ -259,6 +260,34 @@ class MapJSON:
             return self._collection(
                 "building", self._skeleton(digest, "building", select, coords), snap, rule
             )
+
+        return self._answer(etag, build)
+
+    def status_table(
+        self,
+        kind: str,
+        *,
+        level: str | None = None,
+        grid_id: str | None = None,
+        since: int | None = None,
+        rule: str | None = None,
+    ) -> Answer:
+        """The compact status table of a level's grids or a grid's buildings
+        (:mod:`mapserver.services.leveltable`), from the cache when nothing moved."""
+        etag, _snap, _digest = self._etag("status", [kind, level, grid_id, since, rule])
+
+        def build() -> str:
+            seq, rows = status_rows(
+                self.view,
+                kind,
+                level=level,
+                grid_id=grid_id,
+                since=since,
+                rule=rule,
+                max_age_s=self.max_age_s,
+            )
+            codes = list(self.view.scheme.code_names)
+            return _dumps(compact(seq, kind, rows, codes, level=level, since=since))
 
         return self._answer(etag, build)
 

@@ -1,8 +1,8 @@
 """What the command map shows: grids and buildings with their live status, as GeoJSON-ready dicts.
 
-Reads the store, rolls status up through the grid tree (cached per change-log
-sequence number, so several processes reading one database agree) and formats
-features. No Flask here.
+Reads the layers and the status counts the store keeps per building and grid subtree
+(cached per change-log sequence number, so several processes reading one database
+agree) and formats features. No Flask here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from shapely.geometry import mapping
 from mapserver.crs import wgs84_to_gcj02
 from mapserver.model import level_rank
 from mapserver.status.colour import effective_area_class
-from mapserver.status.rollup import Rollup, rollup
+from mapserver.status.counts import wide_counts
+from mapserver.status.rollup import Rollup
 from mapserver.status.scheme import Scheme, load_scheme
 from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
@@ -225,13 +226,15 @@ class MapView:
             return self._layers
 
     def snapshot(self, *, max_age_s: float = 0.0) -> _Snapshot:
-        """The roll-up as of the store's latest committed change.
+        """Every building's and grid's counts as of the store's latest committed change.
 
-        The first call reads the whole status table and rolls it up. Later calls
-        read only the change-log rows after the cached sequence number, recount
-        just the buildings they touch (their households and status rows, read by
-        id) and add the difference to those buildings' grids and every ancestor,
-        so a batch reaches the map without re-reading a million rows.
+        The counts are those the store keeps with every write (``status_counts``); no
+        process rolls the status table up. The first call reads every building's and
+        grid's count rows. Later calls read only the change-log rows after the cached
+        sequence number and re-read the counts of the buildings they touch and of
+        those buildings' grids and every ancestor, so a batch reaches the map without
+        re-reading the rest. Counts read are absolute: a row newer than the snapshot's
+        ``seq`` is read again, to the same value, by the next one.
 
         ``max_age_s`` > 0 lets a snapshot found current less than that many seconds
         ago answer without looking at the store: under many writes a second each
@@ -264,14 +267,7 @@ class MapView:
                     seq = max(seq, int(log["seq"].max()) if len(log) else snap.seq)
                     carried = _carried_tables(snap, *self._touched_ids(building_ids, layers))
             if result is None:
-                status = self._read_all_status()
-                result = rollup(
-                    layers.grids.reset_index(drop=True),
-                    layers.buildings.reset_index(drop=True),
-                    layers.households,
-                    status,
-                    self.scheme,
-                )
+                result = self._counted(layers)
             self._snapshot = _Snapshot(
                 seq=seq,
                 result=result,
@@ -286,17 +282,33 @@ class MapView:
             self._checked_at = time.monotonic()
             return self._snapshot
 
-    def _read_all_status(self) -> pd.DataFrame:
-        """The whole status table, one kind at a time with only the columns the roll-up uses
-        (a third of the bytes of a full read; the sequence comes from ``last_seq``)."""
-        parts = []
-        for kind in ("household", "building"):
-            part = self.store.read_status(
-                entity_kind=kind, columns=("entity_id", "status", "persons")
-            )
-            part.insert(0, "entity_kind", kind)
-            parts.append(part)
-        return pd.concat(parts, ignore_index=True)
+    def _own_codes(self, building_ids: list[str] | None) -> pd.Series:
+        """The scheme code of each building's own status row (None where it has none or a
+        code the scheme does not know), for ``building_ids`` or every building."""
+        rows = self.store.read_status(
+            entity_kind="building", ids=building_ids, columns=("entity_kind", "entity_id", "status")
+        )
+        known = set(self.scheme.code_names)
+        codes = [code if code in known else None for code in rows["status"].tolist()]
+        return pd.Series(codes, index=rows["entity_id"].to_numpy(dtype=object), dtype=object)
+
+    def _counted(self, layers: _Layers) -> Rollup:
+        """Every building's and grid's counts as the store keeps them (no roll-up here)."""
+        codes = self.scheme.code_names
+        b_index = pd.Index(layers.buildings.index, dtype=object, name="building_id")
+        g_index = pd.Index(layers.grids.index, dtype=object, name="grid_id")
+        b_hh, b_pp = wide_counts(self.store.read_counts(level="building"), codes, b_index)
+        g_hh, g_pp = wide_counts(self.store.read_counts(level="grid"), codes, g_index)
+        own = self._own_codes(None).reindex(b_index).astype(object)
+        own = own.where(own.notna(), None).rename("status")
+        return Rollup(
+            scheme=self.scheme,
+            building_households=b_hh,
+            building_persons=b_pp,
+            grid_households=g_hh,
+            grid_persons=g_pp,
+            building_status=own,
+        )
 
     def _touched_buildings(self, log: pd.DataFrame, layers: _Layers) -> list[str]:
         """Buildings whose counts a change-log slice can move (own rows or their households')."""
@@ -321,45 +333,26 @@ class MapView:
         return grid_ids, set(building_ids)
 
     def _patched(self, before: Rollup, building_ids: list[str], layers: _Layers) -> Rollup:
-        """Recount the buildings a change-log slice touches; move their grids by the difference."""
+        """The counts of the buildings a change-log slice touches, and of their grids and
+        every ancestor, as the store now keeps them; every other row as before."""
         if not building_ids:
             return before
-        held = layers.households
-        households = held[held["building_id"].isin(building_ids)]  # the layer read for this version
-        status = self.store.read_status(
-            ids=[*households["household_id"], *building_ids],
-            columns=("entity_kind", "entity_id", "status", "persons", "seq"),
-        )
-        part = rollup(
-            layers.grids.reset_index(drop=True),
-            layers.buildings.loc[building_ids].reset_index(drop=True),
-            households,
-            status,
-            self.scheme,
-        )
+        grid_ids, _ = self._touched_ids(building_ids, layers)
+        grid_ids = sorted(g for g in grid_ids if g in before.grid_households.index)
+        codes = self.scheme.code_names
         frames = {}
-        for name in ("households", "persons"):
-            b_before = getattr(before, f"building_{name}")
-            b_after = b_before.copy()
-            new_rows = getattr(part, f"building_{name}").loc[building_ids]
-            delta = new_rows.to_numpy() - b_before.loc[building_ids].to_numpy()
-            b_after.loc[building_ids] = new_rows.to_numpy()
-            g_after = getattr(before, f"grid_{name}").copy()
-            values = g_after.to_numpy(copy=True)
-            leaf = layers.buildings.loc[building_ids, "grid_id"].to_numpy()
-            chain, owner = [], []
-            for i, grid_id in enumerate(leaf):
-                for gid in (grid_id, *layers.ancestors.get(grid_id, [])):
-                    chain.append(gid)
-                    owner.append(i)
-            rows = g_after.index.get_indexer(chain)
-            known = rows >= 0
-            np.add.at(values, rows[known], delta[np.asarray(owner, dtype=np.int64)[known]])
-            g_after.iloc[:, :] = values
-            frames[f"building_{name}"] = b_after
-            frames[f"grid_{name}"] = g_after
+        for kind, ids in (("building", building_ids), ("grid", grid_ids)):
+            index = pd.Index(ids, dtype=object)
+            rows = self.store.read_counts(level=kind, ids=ids) if ids else None
+            new = wide_counts(rows if rows is not None else pd.DataFrame(), codes, index)
+            for name, fresh in zip(("households", "persons"), new, strict=True):
+                frame = getattr(before, f"{kind}_{name}").copy()
+                if ids:
+                    frame.loc[index] = fresh.to_numpy()
+                frames[f"{kind}_{name}"] = frame
         building_status = before.building_status.copy()
-        building_status.loc[building_ids] = part.building_status.loc[building_ids].to_numpy()
+        own = self._own_codes(building_ids).reindex(building_ids)
+        building_status.loc[building_ids] = own.where(own.notna(), None).to_numpy(dtype=object)
         return Rollup(scheme=before.scheme, building_status=building_status, **frames)
 
     # -- formatting ---------------------------------------------------------------

@@ -169,3 +169,29 @@ def all_counts(
         ],
         ignore_index=True,
     )[list(COLUMNS)]
+
+
+def wide_counts(
+    rows: pd.DataFrame, codes: Sequence[str], index: pd.Index
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long count rows (columns entity_id, code, households, persons) as two frames, the
+    households' and the persons', indexed by ``index`` with one int64 column per code of
+    ``codes`` and a last one for "none" (the columns of a :class:`~mapserver.status.rollup.
+    Rollup`). Codes not in ``codes`` are added to "none"; entities not in ``index`` are
+    left out; entities without rows count 0."""
+    columns = pd.Index([*codes, NONE_CODE])
+    shape = (len(index), len(columns))
+    households = np.zeros(shape, dtype=np.int64)
+    persons = np.zeros(shape, dtype=np.int64)
+    if len(rows):
+        at = index.get_indexer(rows["entity_id"].to_numpy(dtype=object))
+        col = pd.Index(codes, dtype=object).get_indexer(rows["code"].to_numpy(dtype=object))
+        col[col < 0] = len(codes)
+        keep = at >= 0
+        where = (at[keep], col[keep])
+        np.add.at(households, where, rows["households"].to_numpy(dtype=np.int64)[keep])
+        np.add.at(persons, where, rows["persons"].to_numpy(dtype=np.int64)[keep])
+    return (
+        pd.DataFrame(households, index=index, columns=columns),
+        pd.DataFrame(persons, index=index, columns=columns),
+    )

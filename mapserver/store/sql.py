@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from mapserver import model
 from mapserver.errors import NotFoundError, ValidationError
+from mapserver.mvt import Tile
 from mapserver.store import (
     audit,
     auth,
@@ -25,6 +26,7 @@ from mapserver.store import (
     plans,
     routes,
     sessions,
+    tiles,
 )
 from mapserver.store.engine import fetch_rows, make_engine, writer_gate
 from mapserver.store.frames import build_frame, layer_values, paused_gc
@@ -606,6 +608,46 @@ class Store:
         table = self.tables["households"]
         within = None if building_ids is None else (table.c.building_id, building_ids)
         return self._read("households", within=within)
+
+    def read_features(
+        self,
+        layer: str,
+        *,
+        bbox: Sequence[float],
+        columns: Sequence[str],
+        level: str | None = None,
+    ) -> pd.DataFrame:
+        """Some columns of a geometry layer's rows whose bounding box meets ``bbox``
+        (degrees), grids of ``level`` only when given (what one map tile draws)."""
+        conditions = self._bbox(layer, bbox)
+        if level is not None:
+            conditions.append(self.tables[layer].c.level == level)
+        return self._read(layer, conditions, columns=columns)
+
+    def vector_tile(
+        self,
+        layer: str,
+        tile: Tile,
+        *,
+        name: str,
+        properties: Sequence[str],
+        level: str | None = None,
+    ) -> bytes | None:
+        """The rows of ``layer`` as the tile layer ``name`` of one vector tile, encoded by
+        PostGIS (``ST_AsMVT``); None on SQLite, where the caller encodes
+        (:func:`mapserver.mvt.encode_tile`)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self._reader.connect() as conn:
+            return tiles.postgis_tile(
+                conn,
+                self.tables[layer],
+                name,
+                tile,
+                id_column=model.ID_COLUMN[layer],
+                properties=properties,
+                level=level,
+            )
 
     def read_layer(self, name: str) -> pd.DataFrame:
         """Any layer of model.LAYERS whole (GeoDataFrame in EPSG:4326 for geometry layers)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,13 +16,15 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
-from mapserver.services import access, statusio
+from mapserver.mvt import Tile
+from mapserver.services import access, leveltable, statusio
 from mapserver.services.jobs import CRASHED, OVER_TIME
 from mapserver.services.livefeed import LiveFeed
 from mapserver.services.mapjson import GZIP_MIN_BYTES, Answer, MapJSON
 from mapserver.services.mapview import MapView, geometry_json
+from mapserver.services.tiles import TILE_LAYERS, TileCache
 from mapserver.web import i18n, params
-from mapserver.web.access import check, reader_area, require
+from mapserver.web.access import check, check_grid, reader_area, require
 from mapserver.web.auth import current_user, write_access
 from mapserver.web.openapi import openapi_document
 
@@ -30,6 +34,7 @@ SSE_MAX_SECONDS = 300  # the browser's EventSource reconnects by itself after th
 MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
 MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
 _FEED_LOCK = threading.Lock()
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
 MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 
 
@@ -133,16 +138,20 @@ def buildings():
     return _cached_json(_mapjson().buildings(**query))
 
 
+def _shared(name: str, make: Callable[[], object]):
+    """The process's object ``name`` (a cache, the live feed), made by ``make`` on first use."""
+    found = current_app.extensions.get(name)
+    if found is None:
+        with _FEED_LOCK:
+            found = current_app.extensions.get(name)
+            if found is None:
+                found = current_app.extensions[name] = make()
+    return found
+
+
 def _mapjson() -> MapJSON:
     """The process's cache of layer answers, made on first use."""
-    cache = current_app.extensions.get("mapjson")
-    if cache is None:
-        with _FEED_LOCK:
-            cache = current_app.extensions.get("mapjson")
-            if cache is None:
-                cache = MapJSON(_view(), max_age_s=MAP_MAX_AGE_S)
-                current_app.extensions["mapjson"] = cache
-    return cache
+    return _shared("mapjson", lambda: MapJSON(_view(), max_age_s=MAP_MAX_AGE_S))
 
 
 def warm_map_caches() -> None:
@@ -153,16 +162,20 @@ def warm_map_caches() -> None:
 
 def _cached_json(answer: Answer) -> Response:
     """A cached JSON answer: 304 when the client holds it, gzip when the client takes it."""
+    return _tagged(answer.etag, answer.body, answer.gzipped, "application/json")
+
+
+def _tagged(etag: str, body: bytes, gzipped: Callable[[], bytes], mimetype: str) -> Response:
+    """An answer with a weak entity tag: 304 when the client holds it, gzip when taken."""
     headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if request.if_none_match.contains_weak(answer.etag):
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304, headers=headers)
     else:
-        body = answer.body
         if len(body) >= GZIP_MIN_BYTES and "gzip" in request.accept_encodings:
-            body = answer.gzipped()
+            body = gzipped()
             headers["Content-Encoding"] = "gzip"
-        response = Response(body, mimetype="application/json", headers=headers)
-    response.set_etag(answer.etag, weak=True)
+        response = Response(body, mimetype=mimetype, headers=headers)
+    response.set_etag(etag, weak=True)
     return response
 
 
@@ -208,6 +221,70 @@ def summary():
     if scope is not None and (grid_id is None or grid_id not in scope):
         found = access.public_status(found)
     return jsonify(found)
+
+
+@bp.get("/status/grids")
+def status_grids():
+    """Colour class and counts of every grid of ``level`` (every grid when absent), without
+    geometry; with ``since``, only the grids whose counts moved after it. Outside the
+    reader's area small counts are suppressed."""
+    return _status_table("grid", level=request.args.get("level") or None)
+
+
+@bp.get("/status/buildings")
+@require("personal.read")
+def status_buildings():
+    """Colour class and counts of every building under ``grid`` (only the reader's area),
+    without geometry; ``since`` as for ``/api/status/grids``."""
+    grid_id = request.args.get("grid") or None
+    scope = reader_area()
+    if scope is not None and grid_id is None:
+        abort(403, description="name a grid of your area")
+    if scope is not None:
+        check_grid(grid_id)
+    return _status_table("building", grid_id=grid_id)
+
+
+def _status_table(kind: str, **where) -> Response:
+    """A compact status table, cached when the reader sees everything, else cut to their area."""
+    since = request.args.get("since")
+    query = dict(
+        since=None if since in (None, "") else params.integer(since, "since", low=0, high=MAX_SEQ),
+        rule=_rule(),
+        **where,
+    )
+    scope = reader_area()
+    if scope is None:
+        return _cached_json(_mapjson().status_table(kind, **query))
+    seq, rows = leveltable.status_rows(_view(), kind, max_age_s=MAP_MAX_AGE_S, **query)
+    if kind == "grid":
+        rows = {i: (s if i in scope else access.public_status(s)) for i, s in rows.items()}
+    codes = list(_view().scheme.code_names)
+    level = where.get("level")
+    return jsonify(leveltable.compact(seq, kind, rows, codes, level=level, since=query["since"]))
+
+
+@bp.get("/tiles/<name>/<int:z>/<int:x>/<int:y>.pbf")
+def vector_tile(name: str, z: int, x: int, y: int):
+    """One map layer (grids of ``level``, buildings, roads, checkpoints) as a Mapbox
+    Vector Tile without status; the map colours it from ``/api/status/...``. Cached per
+    data version: 304 while the client holds it."""
+    if name not in TILE_LAYERS:
+        abort(404, description=f"no tile layer '{name}'")
+    if name == "buildings":
+        check("personal.read")
+    try:
+        tile = Tile(z, x, y)
+    except ValueError as error:
+        raise ValidationError([ValidationIssue("request", None, "tile", str(error))]) from None
+    level = request.args.get("level") or None
+    etag, data = _tiles().tile(name, tile, level=level, coords=_coords())
+    return _tagged(etag, data, lambda: gzip.compress(data, compresslevel=5), MVT_TYPE)
+
+
+def _tiles() -> TileCache:
+    """The process's tile cache, made on first use."""
+    return _shared("tiles", lambda: TileCache(current_app.extensions["store"]))
 
 
 @bp.get("/changes")
@@ -281,15 +358,8 @@ def stream():
 
 def _feed() -> LiveFeed:
     """The process's live feed (one change-log follower for every stream), made on first use."""
-    feed = current_app.extensions.get("livefeed")
-    if feed is None:
-        with _FEED_LOCK:
-            feed = current_app.extensions.get("livefeed")
-            if feed is None:
-                interval = current_app.config["SETTINGS"].poll_interval_s
-                feed = LiveFeed(_view(), poll_s=interval)
-                current_app.extensions["livefeed"] = feed
-    return feed
+    interval = current_app.config["SETTINGS"].poll_interval_s
+    return _shared("livefeed", lambda: LiveFeed(_view(), poll_s=interval))
 
 
 @bp.get("/search")

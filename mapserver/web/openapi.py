@@ -235,6 +235,56 @@ def openapi_document() -> dict:
                 403,
             ),
             "/api/summary": _get("Counts per status", [q("grid", "grid id")], json_ok),
+            "/api/status/grids": _get(
+                "Colour class and counts of every grid of a level, without geometry",
+                [
+                    q("level", "grid level"),
+                    q("since", "change-log sequence", "integer"),
+                    q("rule", "worst or share"),
+                ],
+                json_ok,
+            ),
+            "/api/status/buildings": _get(
+                "Colour class and counts of every building under a grid, without geometry",
+                [
+                    q("grid", "grid id"),
+                    q("since", "change-log sequence", "integer"),
+                    q("rule", "worst or share"),
+                ],
+                json_ok,
+            ),
+            "/api/tiles/{name}/{z}/{x}/{y}.pbf": {
+                "get": {
+                    "summary": "A map layer as a Mapbox Vector Tile (no status)",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {
+                                "type": "string",
+                                "enum": ["grids", "buildings", "roads", "checkpoints"],
+                            },
+                        },
+                        *(
+                            {
+                                "name": n,
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "integer", "minimum": 0},
+                            }
+                            for n in ("z", "x", "y")
+                        ),
+                        q("level", "grid level"),
+                        q("coords", "wgs84 or gcj02"),
+                    ],
+                    "responses": {
+                        "200": {"description": "application/vnd.mapbox-vector-tile"},
+                        "304": {"description": "not modified"},
+                        "400": _ERROR,
+                    },
+                }
+            },
             "/api/changes": _get(
                 "Colours of everything changed after a sequence number",
                 [q("since", "change-log sequence", "integer")],

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from mapserver.cli import main as cli_main
+from mapserver.mvt import decode_tile
 from mapserver.services.delivery import DeliveryRequest, DeliveryService
 from mapserver.store import open_store
 from mapserver.web import create_app
@@ -151,7 +152,7 @@ def _real_ids(app, client, wait_job) -> dict:
 
 def _path_values(path: str, ids: dict) -> dict:
     values = dict(ids["path"])
-    values.update(kind="grid", entity_id=ids["grid_id"])
+    values.update(kind="grid", entity_id=ids["grid_id"], name="grids", z=0, x=0, y=0)
     values["plan_id"] = values["patrol_plan_id" if "/patrol/" in path else "delivery_plan_id"]
     return values
 
@@ -202,6 +203,10 @@ def _check_every_get(app, wait_job) -> list[str]:
             if full is None:
                 continue
             response = client.get(full)
+            if response.mimetype == "application/vnd.mapbox-vector-tile":  # not JSON: a tile
+                assert response.status_code == 200 and "grids" in decode_tile(response.data)
+                called.append(full)
+                continue
             text = response.get_data(as_text=True)
             if full == url and query:
                 assert response.status_code in documented, (full, response.status_code, text)

@@ -1,0 +1,75 @@
+"""Compact status tables (/api/status/grids, /api/status/buildings): the same colours and
+counts as the GeoJSON layers, patched from the change log, cut to the reader's area."""
+
+from __future__ import annotations
+
+import time
+
+
+def _rows_of_features(collection: dict) -> dict[str, tuple]:
+    return {
+        f["id"]: (
+            f["properties"]["status"],
+            f["properties"]["households"],
+            f["properties"]["persons"],
+            f["properties"]["counts"],
+        )
+        for f in collection["features"]
+    }
+
+
+def _rows_of_table(table: dict) -> dict[str, tuple]:
+    codes = table["codes"]
+    return {
+        i: (row[0], row[1], row[2], {c: n for c, n in zip(codes, row[3], strict=True) if n})
+        for i, row in table["rows"].items()
+    }
+
+
+def test_level_table_equals_the_layer_and_follows_writes(viewer, admin_token, demo_layers):
+    for level in ("community", "micro"):
+        table = viewer.get(f"/api/status/grids?level={level}").get_json()
+        layer = viewer.get(f"/api/grids?level={level}").get_json()
+        assert table["level"] == level and table["seq"] == layer["seq"]
+        assert _rows_of_table(table) == _rows_of_features(layer)
+    households = demo_layers["households"]
+    building_id = households["building_id"].iloc[0]
+    mine = households.loc[households["building_id"] == building_id, "household_id"]
+    before = table["seq"]
+    rows = [{"entity_kind": "household", "entity_id": h, "status": "red"} for h in mine]
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    assert viewer.post("/api/status", json={"rows": rows}, headers=headers).status_code == 200
+    leaf = demo_layers["buildings"].set_index("building_id").at[building_id, "grid_id"]
+    time.sleep(1.1)  # map answers may lag the change log by a second (the live feed's pace)
+    moved = viewer.get(f"/api/status/grids?level=micro&since={before}").get_json()
+    assert moved["since"] == before and moved["seq"] > before
+    assert set(moved["rows"]) == {leaf}  # only the grid that moved, at this level
+    whole = viewer.get("/api/status/grids?level=micro").get_json()
+    assert moved["rows"][leaf] == whole["rows"][leaf]
+    codes = whole["codes"]
+    assert whole["rows"][leaf][3][codes.index("red")] >= len(mine)
+    assert whole["rows"][leaf][0] == "red"
+    buildings = viewer.get(f"/api/status/buildings?grid={leaf}").get_json()
+    layer = viewer.get(f"/api/buildings?grid={leaf}").get_json()
+    assert _rows_of_table(buildings) == _rows_of_features(layer)
+    assert buildings["rows"][building_id][3][codes.index("red")] == len(mine)
+
+
+def test_tables_are_cut_to_the_readers_area(app, client, login, demo_layers):
+    assert client.get("/api/status/buildings").status_code == 401
+    login(client, "worker")
+    store = app.extensions["store"]
+    own = store.check_password("worker", "demo2020").grid_id
+    grids = demo_layers["grids"]
+    level = grids.set_index("grid_id").at[own, "level"]
+    table = client.get(f"/api/status/grids?level={level}").get_json()
+    outside = [n for i, r in table["rows"].items() if i != own for n in r[3] + r[4]]
+    assert None in outside  # small counts outside the area are withheld, never shown
+    assert all(n is None or n == 0 or n >= 5 for n in outside)
+    assert all(isinstance(n, int) for n in table["rows"][own][3])
+    assert client.get("/api/status/buildings").status_code == 403
+    other = grids.loc[(grids["level"] == level) & (grids["grid_id"] != own), "grid_id"].iloc[0]
+    assert client.get(f"/api/status/buildings?grid={other}").status_code == 403
+    mine = client.get(f"/api/status/buildings?grid={own}").get_json()
+    buildings = demo_layers["buildings"]
+    assert set(mine["rows"]) == set(buildings.loc[buildings["grid_id"] == own, "building_id"])
