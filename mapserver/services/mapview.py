@@ -32,16 +32,14 @@ COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of 
 
 @dataclass(frozen=True)
 class _Layers:
-    """The slowly changing layers, read once per data version."""
+    """The slowly changing layers, read once per data version (grids and buildings; no
+    household: a worker's memory does not grow with the households of the district)."""
 
     version: int
     grids: pd.DataFrame
     buildings: pd.DataFrame
-    households: pd.DataFrame
     ancestors: dict[str, list[str]]
     children: dict[str, list[str]]
-    household_building: pd.Series  # household_id -> building_id
-    household_ids: frozenset[str]  # for checking writes without re-hashing a million ids
     building_ids: frozenset[str]
     area_class: pd.Series
 
@@ -209,16 +207,12 @@ class MapView:
             if self._layers is None or self._layers.version != version:
                 grids = self.store.read_grids()
                 buildings = self.store.read_buildings()
-                households = self.store.read_households()
                 self._layers = _Layers(
                     version=version,
                     grids=grids.set_index("grid_id", drop=False),
                     buildings=buildings.set_index("building_id", drop=False),
-                    households=households,
                     ancestors=grid_ancestors(grids),
                     children=grid_children(grids),
-                    household_building=households.set_index("household_id")["building_id"],
-                    household_ids=frozenset(households["household_id"]),
                     building_ids=frozenset(buildings["building_id"]),
                     area_class=effective_area_class(grids),
                 )
@@ -313,12 +307,10 @@ class MapView:
     def _touched_buildings(self, log: pd.DataFrame, layers: _Layers) -> list[str]:
         """Buildings whose counts a change-log slice can move (own rows or their households')."""
         is_household = (log["entity_kind"] == "household").to_numpy()
-        owners = layers.household_building.reindex(log["entity_id"].to_numpy()[is_household])
+        ids = log["entity_id"].to_numpy(dtype=object)
+        owners = self.store.household_buildings(pd.unique(ids[is_household]))
         candidates = np.concatenate(
-            [
-                owners.dropna().to_numpy(dtype=object),
-                log["entity_id"].to_numpy(dtype=object)[~is_household],
-            ]
+            [np.asarray(list(owners.values()), dtype=object), ids[~is_household]]
         )
         known = layers.buildings.index
         return [b for b in pd.unique(candidates) if b in known]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.io.checks import text
 from mapserver.io.imports import ImportFile, detect_layer, load_import
 from mapserver.io.mapping import ColumnMapping
 from mapserver.io.readers import read_table
@@ -23,23 +24,32 @@ def level_label(level: str, lang: str) -> str:
     return LEVEL_LABELS.get(level, {}).get(lang, level)
 
 
-def _allowed_entities(view: MapView, user: User) -> tuple[set[str], set[str]] | None:
-    """Building and household ids a worker may write; None means everything (admin).
-
-    A worker with no grid may write nothing."""
+def _outside_area(store: Store, view: MapView, user: User, rows: list) -> list[int]:
+    """Positions of the rows a user may not write: outside a worker's grid subtree (a
+    worker with no grid may write nothing); none for an admin."""
     if user.role == "admin":
-        return None
+        return []
     if not user.grid_id:
-        return set(), set()
-    layers = view.layers()
+        return list(range(len(rows)))
     grid_ids = {user.grid_id, *view.descendants(user.grid_id)}
-    buildings = layers.buildings
-    building_ids = set(buildings.loc[buildings["grid_id"].isin(grid_ids), "building_id"])
-    households = layers.households
-    household_ids = set(
-        households.loc[households["building_id"].isin(building_ids), "household_id"]
-    )
-    return building_ids, household_ids
+    buildings = view.layers().buildings
+    allowed = set(buildings.loc[buildings["grid_id"].isin(grid_ids), "building_id"])
+    owners = store.household_buildings(r.entity_id for r in rows if r.entity_kind == "household")
+    return [
+        i
+        for i, row in enumerate(rows)
+        if (row.entity_id if row.entity_kind == "building" else owners.get(row.entity_id))
+        not in allowed
+    ]
+
+
+def _batch_ids(frame: pd.DataFrame) -> set[str]:
+    """Every id a status table names (its id columns' cells, as the validator reads them)."""
+    found: set[str] = set()
+    for column in ("entity_id", "household_id", "building_id"):
+        if column in frame.columns:
+            found.update(t for t in (text(v) for v in frame[column]) if t is not None)
+    return found
 
 
 def apply_status_records(
@@ -56,32 +66,28 @@ def apply_status_records(
     A worker may only write the buildings and households of their own grid subtree.
     Raises :class:`ValidationError` naming every bad row; nothing is written then.
     """
-    # ids known a second ago: the store checks again inside the write's transaction
-    layers = view.layers(max_age_s=1.0)
+    named = _batch_ids(frame)  # the store checks them again inside the write's transaction
     rows = validate_status(
         frame,
         file=file,
         scheme_codes=view.scheme.spellings(),
-        household_ids=layers.household_ids,
-        building_ids=layers.building_ids,
+        household_ids=store.existing_ids("households", named),
+        building_ids=store.existing_ids("buildings", named),
     )
-    allowed = _allowed_entities(view, user)
-    if allowed is not None:
-        building_ids, household_ids = allowed
-        issues = [
-            ValidationIssue(
-                file,
-                i,
-                "entity_id",
-                f"'{row.entity_id}' is outside grid '{user.grid_id or '-'}' "
-                f"of user '{user.username}'",
-            )
-            for i, row in enumerate(rows, start=1)
-            if row.entity_id
-            not in (building_ids if row.entity_kind == "building" else household_ids)
-        ]
-        if issues:
-            raise ValidationError(issues)
+    outside = _outside_area(store, view, user, rows)
+    if outside:
+        raise ValidationError(
+            [
+                ValidationIssue(
+                    file,
+                    i + 1,
+                    "entity_id",
+                    f"'{rows[i].entity_id}' is outside grid '{user.grid_id or '-'}' "
+                    f"of user '{user.username}'",
+                )
+                for i in outside
+            ]
+        )
     return store.apply_status(rows, user=user.username, source=source)
 
 

@@ -649,6 +649,33 @@ class Store:
                 level=level,
             )
 
+    def existing_ids(self, layer: str, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that are rows of ``layer`` (checking a batch without holding
+        every id of the district)."""
+        table = self.tables[layer]
+        column = table.c[model.ID_COLUMN[layer]]
+        wanted = sorted({str(i) for i in ids})
+        found: set[str] = set()
+        with self._reader.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                found.update(
+                    r[0] for r in fetch_rows(conn, sa.select(column).where(column.in_(chunk)))
+                )
+        return found
+
+    def household_buildings(self, household_ids: Iterable[str]) -> dict[str, str]:
+        """The building of each of ``household_ids`` that exists (household_id -> building_id)."""
+        table = self.tables["households"]
+        wanted = sorted({str(i) for i in household_ids})
+        found: dict[str, str] = {}
+        query = sa.select(table.c.household_id, table.c.building_id)
+        with self._reader.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                found.update(fetch_rows(conn, query.where(table.c.household_id.in_(chunk))))
+        return found
+
     def read_layer(self, name: str) -> pd.DataFrame:
         """Any layer of model.LAYERS whole (GeoDataFrame in EPSG:4326 for geometry layers)."""
         if name not in model.LAYERS:
