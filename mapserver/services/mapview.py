@@ -26,7 +26,7 @@ from mapserver.status.scheme import Scheme, load_scheme
 from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
-PATCH_LIMIT = 200_000  # beyond this many changes, re-read the whole status table
+PATCH_LIMIT = 200_000  # beyond this many changes, re-read every count rather than patch
 COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of full floats
 
 
@@ -254,11 +254,10 @@ class MapView:
             result = None
             carried: dict = {}
             if snap is not None:
-                log = self.store.changes_since(snap.seq, limit=PATCH_LIMIT + 1)
-                if len(log) <= PATCH_LIMIT:
-                    building_ids = self._touched_buildings(log, layers) if len(log) else []
+                changed, touched = self.store.buildings_changed(snap.seq, seq)
+                if changed <= PATCH_LIMIT:
+                    building_ids = [b for b in touched if b in layers.buildings.index]
                     result = self._patched(snap.result, building_ids, layers)
-                    seq = max(seq, int(log["seq"].max()) if len(log) else snap.seq)
                     carried = _carried_tables(snap, *self._touched_ids(building_ids, layers))
             if result is None:
                 result = self._counted(layers)
@@ -303,17 +302,6 @@ class MapView:
             grid_persons=g_pp,
             building_status=own,
         )
-
-    def _touched_buildings(self, log: pd.DataFrame, layers: _Layers) -> list[str]:
-        """Buildings whose counts a change-log slice can move (own rows or their households')."""
-        is_household = (log["entity_kind"] == "household").to_numpy()
-        ids = log["entity_id"].to_numpy(dtype=object)
-        owners = self.store.household_buildings(pd.unique(ids[is_household]))
-        candidates = np.concatenate(
-            [np.asarray(list(owners.values()), dtype=object), ids[~is_household]]
-        )
-        known = layers.buildings.index
-        return [b for b in pd.unique(candidates) if b in known]
 
     @staticmethod
     def _touched_ids(building_ids: list[str], layers: _Layers) -> tuple[set[str], set[str]]:
@@ -555,10 +543,9 @@ class MapView:
         for :meth:`snapshot`; the answer's ``seq`` says how far it goes)."""
         layers = self.layers(max_age_s=max_age_s)
         snap = self.snapshot(max_age_s=max_age_s)
-        log = self.store.changes_since(since, limit=100_000)
-        if len(log):
-            log = log[log["seq"] <= snap.seq]  # later rows: the next delta brings them
-        building_ids = self._touched_buildings(log, layers) if len(log) else []
+        # rows after the snapshot's seq: the next delta brings them
+        changed, touched = self.store.buildings_changed(since, snap.seq)
+        building_ids = [b for b in touched if b in layers.buildings.index]
         grid_ids, _ = self._touched_ids(building_ids, layers)
         grid_table = self.status_table(snap, "grid", rule)
         building_table = self.status_table(snap, "building", rule)
@@ -575,7 +562,7 @@ class MapView:
         return {
             "since": since,
             "seq": snap.seq,
-            "changed": len(log),
+            "changed": changed,
             "grids": grids,
             "buildings": buildings,
             "summary": self._summary(snap, None),

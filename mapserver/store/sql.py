@@ -765,6 +765,25 @@ class Store:
         with self._write() as conn:
             return counts.recount_all(conn, self.tables)
 
+    def buildings_changed(self, since: int, upto: int) -> tuple[int, list[str]]:
+        """(change-log rows, buildings whose counts they can move) for ``since < seq <=
+        upto``: a household's building or a building itself. One pass in the database:
+        the answer is bounded by the buildings, however many households changed."""
+        log, h = self.tables["changelog"], self.tables["households"]
+        within = (log.c.seq > int(since)) & (log.c.seq <= int(upto))
+        of_households = (
+            sa.select(h.c.building_id)
+            .select_from(log.join(h, h.c.household_id == log.c.entity_id))
+            .where(within, log.c.entity_kind == "household")
+        )
+        own = sa.select(log.c.entity_id).where(within, log.c.entity_kind == "building")
+        with self._reader.connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).where(within)).scalar_one()
+            if not count:
+                return 0, []
+            rows = fetch_rows(conn, sa.union(of_households, own))
+        return int(count), sorted({row[0] for row in rows if row[0] is not None})
+
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
         """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).
 
