@@ -56,6 +56,10 @@ class Settings:
     database_url
         SQLAlchemy URL: ``sqlite:///path`` (embedded default) or
         ``postgresql+psycopg://...`` (PostGIS).
+    database_read_url
+        A read-only replica of that database (``DATABASE_READ_URL``, PostgreSQL): the
+        map's reads (layers, counts, the change log, tiles) go there; logins, sessions,
+        jobs and every write stay on ``database_url``. None: everything on one.
     secret_key
         Secret that signs session cookies (``MAPSERVER_SECRET_KEY``). None: read or
         create the secret file beside the SQLite database (see :func:`secret_key_for`).
@@ -109,6 +113,7 @@ class Settings:
     """
 
     database_url: str = "sqlite:///instance/mapserver.sqlite"
+    database_read_url: str | None = None
     secret_key: str | None = None
     scheme: str = "hongkou6"
     colour_rule: str = "worst"
@@ -154,6 +159,8 @@ def load_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {}
     if env.get("DATABASE_URL"):
         values["database_url"] = env["DATABASE_URL"]
+    if env.get("DATABASE_READ_URL"):
+        values["database_read_url"] = env["DATABASE_READ_URL"]
     for name in ("secret_key", "scheme", "colour_rule", "basemap", "language"):
         key = f"MAPSERVER_{name.upper()}"
         if env.get(key):
@@ -308,6 +315,20 @@ def check_settings(settings: Settings, *, serving: bool = False) -> list[str]:
             f"DATABASE_URL={settings.database_url!r}: not a database URL "
             "(sqlite:///instance/mapserver.sqlite or postgresql+psycopg://user@host/db)"
         )
+    if settings.database_read_url:
+        try:
+            primary = sa.make_url(settings.database_url).get_backend_name()
+            replica = sa.make_url(settings.database_read_url).get_backend_name()
+            if primary != "postgresql" or replica != "postgresql":
+                problems.append(
+                    f"DATABASE_READ_URL={settings.database_read_url!r}: a read replica needs "
+                    "PostgreSQL for both DATABASE_URL and DATABASE_READ_URL"
+                )
+        except sa.exc.ArgumentError:
+            problems.append(
+                f"DATABASE_READ_URL={settings.database_read_url!r}: not a database URL "
+                "(postgresql+psycopg://user@replica-host/db)"
+            )
     try:
         load_scheme(settings.scheme)
     except ValueError as err:

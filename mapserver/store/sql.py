@@ -79,7 +79,9 @@ class Store:
     url: str
     dialect: str  # "sqlite" | "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int | None = None, read_url: str | None = None
+    ) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
@@ -92,6 +94,14 @@ class Store:
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
             if self.dialect == "postgresql"
             else self.engine
+        )
+        # The map's reads (layers, counts, the change log, tiles) from a read replica when
+        # one is named; logins, sessions, jobs, plans and write checks stay on the primary.
+        self._replica_engine = make_engine(read_url, pool_size=pool_size) if read_url else None
+        self._map_reader = (
+            self._replica_engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._replica_engine is not None
+            else self._reader
         )
         self._gate = writer_gate(self.engine)
         self.layer_writes = 0  # layer changes made through this Store (read your own imports)
@@ -111,6 +121,8 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled database connection."""
         self.engine.dispose()
+        if self._replica_engine is not None:
+            self._replica_engine.dispose()
         if self._gate is not None:
             self._gate.close()
 
@@ -479,7 +491,7 @@ class Store:
     def data_version(self) -> int:
         """A number that grows with every import of layers, so caches know when to re-read."""
         meta = self.tables["meta"]
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             value = conn.execute(
                 sa.select(meta.c.value).where(meta.c.key == "data_version")
             ).scalar()
@@ -518,7 +530,7 @@ class Store:
         selected = [c for c in self._columns(table) if c.name in names]
         order = list(table.primary_key.columns)
         rows: list = []
-        with self._reader.connect() as conn, paused_gc():
+        with self._map_reader.connect() as conn, paused_gc():
             if within is None:
                 query = sa.select(*selected).where(*conditions).order_by(*order)
                 rows = fetch_rows(conn, query)
@@ -638,7 +650,7 @@ class Store:
         (:func:`mapserver.mvt.encode_tile`)."""
         if self.engine.dialect.name != "postgresql":
             return None
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             return tiles.postgis_tile(
                 conn,
                 self.tables[layer],
@@ -756,7 +768,7 @@ class Store:
     ) -> pd.DataFrame:
         """Stored status counts (columns level, entity_id, code, households, persons):
         of one ``level`` ("building", "grid", "total") and some entities if given."""
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             return counts.read_counts(conn, self.tables["status_counts"], level=level, ids=ids)
 
     def recount(self) -> int:
@@ -777,7 +789,7 @@ class Store:
             .where(within, log.c.entity_kind == "household")
         )
         own = sa.select(log.c.entity_id).where(within, log.c.entity_kind == "building")
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).where(within)).scalar_one()
             if not count:
                 return 0, []
@@ -796,14 +808,14 @@ class Store:
             .order_by(table.c.seq)
             .limit(int(limit))
         )
-        with self._reader.connect() as conn, paused_gc():
+        with self._map_reader.connect() as conn, paused_gc():
             rows = fetch_rows(conn, query)
             return build_frame(list(model.CHANGELOG_COLUMNS), rows, geometry=False)
 
     def last_seq(self) -> int:
         """Highest committed change-log sequence number (0 when empty)."""
         table = self.tables["changelog"]
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             return conn.execute(
                 sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
             ).scalar_one()
@@ -851,7 +863,7 @@ class Store:
     def status_codes(self) -> list[str]:
         """The distinct status codes of the current status table, sorted."""
         table = self.tables["status"]
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             return sorted(conn.execute(sa.select(table.c.status).distinct()).scalars())
 
     def table_rows(self, name: str) -> list[tuple]:
@@ -909,7 +921,7 @@ class Store:
 
     def read_events(self, *, grid_ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
         """Stored events in EPSG:4326, optionally only those joined to ``grid_ids``."""
-        with self._reader.connect() as conn:
+        with self._map_reader.connect() as conn:
             return events.read_events(
                 conn, self.tables["events"], dialect=self.dialect, grid_ids=grid_ids
             )
@@ -1237,7 +1249,7 @@ class Store:
             return jobs.read_job(conn, self.tables["jobs"], job_id)
 
 
-def open_store(url: str, *, pool_size: int | None = None) -> Store:
+def open_store(url: str, *, pool_size: int | None = None, read_url: str | None = None) -> Store:
     """Open the store at a SQLAlchemy URL and create its schema if missing.
 
     Parameters
@@ -1247,7 +1259,9 @@ def open_store(url: str, *, pool_size: int | None = None) -> Store:
         ``postgresql+psycopg://user@host/db`` (PostGIS extension created).
     pool_size
         PostgreSQL connections kept open (see ``Settings.db_pool``).
+    read_url
+        A read replica for the map's reads (``Settings.database_read_url``).
     """
-    store = Store(url, pool_size=pool_size)
+    store = Store(url, pool_size=pool_size, read_url=read_url)
     store.create_schema()
     return store

@@ -85,7 +85,9 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.json = StrictJSONProvider(app)  # no NaN/Infinity ever reaches a browser
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    store = open_store(settings.database_url, pool_size=settings.db_pool)
+    store = open_store(
+        settings.database_url, pool_size=settings.db_pool, read_url=settings.database_read_url
+    )
     app.extensions["store"] = store
     app.extensions["clock"] = lambda: datetime.now(UTC)  # sessions, tokens, lockout
     app.extensions["mapview"] = MapView(
