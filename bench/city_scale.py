@@ -287,6 +287,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         if args.backend == "postgresql":
+            os.chmod(work, 0o755)  # the postgres user runs the cluster inside it
             postgres = Postgres(work)
             try:
                 run(args, postgres.url, work)

@@ -1,12 +1,12 @@
 """Checkpoint coverage for the web and the command line: entrances, cordons, trade-offs, rota.
 
-Reads the road, checkpoint, grid and building layers from the store (cached per
-data version) and calls the pure coverage core.
+Reads the roads, checkpoints and buildings around each area from the store (never the
+whole city) and calls the pure coverage core.
 """
 
 from __future__ import annotations
 
-import threading
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,14 +25,15 @@ from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.model import STORAGE_CRS
 from mapserver.store import Store
 
+AREA_MARGIN_M = 1_000.0  # roads read around an area beyond the cordon's reach
+_M_PER_DEG = 111_320.0
+
 
 @dataclass(frozen=True)
 class _Layers:
-    version: int
     nodes: pd.DataFrame
     edges: pd.DataFrame
     checkpoints: pd.DataFrame
-    grids: pd.DataFrame
     buildings: pd.DataFrame
 
 
@@ -40,39 +41,54 @@ def _refuse(field: str, err: Exception) -> ValidationError:
     return ValidationError([ValidationIssue("request", None, field, str(err))])
 
 
+def widened_bbox(area, margin_m: float) -> tuple[float, float, float, float]:
+    """The area's bounds (degrees) widened by ``margin_m`` metres on every side."""
+    minx, miny, maxx, maxy = area.bounds
+    dlat = margin_m / _M_PER_DEG
+    dlon = margin_m / (_M_PER_DEG * max(math.cos(math.radians(max(abs(miny), abs(maxy)))), 0.01))
+    return minx - dlon, miny - dlat, maxx + dlon, maxy + dlat
+
+
 class CheckpointService:
-    """Entrances and cordons of areas of one store."""
+    """Entrances and cordons of areas of one store.
 
-    def __init__(self, store: Store) -> None:
+    Each question reads only the roads, checkpoints and buildings around its area
+    (the area's bounds widened by the cordon's reach and :data:`AREA_MARGIN_M`), never the
+    city's: a node farther than the reach is outside the cordon either way, so the cut is
+    the one the whole network gives.
+    """
+
+    def __init__(self, store: Store, *, margin_m: float = AREA_MARGIN_M) -> None:
         self.store = store
-        self._lock = threading.Lock()
-        self._layers: _Layers | None = None
+        self.margin_m = margin_m
 
-    def layers(self) -> _Layers:
-        """Road, checkpoint, grid and building layers, re-read when the data version moves."""
-        version = self.store.data_version()
-        with self._lock:
-            if self._layers is None or self._layers.version != version:
-                self._layers = _Layers(
-                    version=version,
-                    nodes=self.store.read_layer("road_nodes"),
-                    edges=self.store.read_layer("road_edges"),
-                    checkpoints=self.store.read_layer("checkpoints"),
-                    grids=self.store.read_grids(),
-                    buildings=self.store.read_buildings(),
-                )
-            return self._layers
+    def around(self, area, *, reach_m: float = 0.0) -> _Layers:
+        """Road nodes and edges, checkpoints and buildings within ``reach_m`` + the margin
+        (:data:`AREA_MARGIN_M`) of the area (and every node an edge read needs)."""
+        bbox = widened_bbox(area, max(reach_m, 0.0) + self.margin_m)
+        edges = self.store.read_features("road_edges", bbox=bbox)
+        ends = set(edges["u"].astype(str)) | set(edges["v"].astype(str))
+        nodes = self.store.read_features("road_nodes", bbox=bbox)
+        missing = ends - set(nodes["node_id"].astype(str))
+        if missing:
+            far = self.store.read_features("road_nodes", ids=missing)
+            nodes = pd.concat([nodes, far], ignore_index=True)
+        return _Layers(
+            nodes=nodes,
+            edges=edges,
+            checkpoints=self.store.read_features("checkpoints", bbox=bbox),
+            buildings=self.store.read_features("buildings", bbox=bbox),
+        )
 
     def area(self, *, grid_ids: list[str] | None = None, polygon: object = None):
         """The area to seal: the union of grids, or a drawn polygon (GeoJSON/WKT), EPSG:4326."""
-        layers = self.layers()
         try:
             if polygon is not None:
                 return as_area(polygon)
             if not grid_ids:
                 msg = "give grid ids or a polygon"
                 raise ValueError(msg)
-            return area_polygon(layers.grids, grid_ids)
+            return area_polygon(self.store.read_grids(ids=[str(g) for g in grid_ids]), grid_ids)
         except ValueError as err:
             raise _refuse("polygon" if polygon is not None else "grid", err) from err
 
@@ -84,8 +100,8 @@ class CheckpointService:
         tolerance_m: float = 30.0,
     ) -> dict:
         """Every road crossing the area's boundary and its state, as GeoJSON with counts."""
-        layers = self.layers()
         area = self.area(grid_ids=grid_ids, polygon=polygon)
+        layers = self.around(area, reach_m=tolerance_m)
         try:
             found = find_entrances(
                 area, layers.nodes, layers.edges, layers.checkpoints, tolerance_m=tolerance_m
@@ -108,8 +124,8 @@ class CheckpointService:
         shifts_per_day: int = 3,
     ) -> dict:
         """The cheapest cordon with its rota and the load on each staffed exit."""
-        layers = self.layers()
         area = self.area(grid_ids=grid_ids, polygon=polygon)
+        layers = self.around(area, reach_m=max_outward_m)
         try:
             plan = plan_cordon(
                 area,
@@ -117,7 +133,6 @@ class CheckpointService:
                 layers.edges,
                 checkpoints=layers.checkpoints,
                 max_outward_m=max_outward_m,
-                grids=layers.grids,
                 buildings=layers.buildings,
                 household_cost=household_cost,
                 keep_existing=keep_existing,
@@ -145,8 +160,8 @@ class CheckpointService:
         keep_existing: bool = True,
     ) -> list[dict]:
         """Cordons from "hold the boundary" to "move outward": staffed points vs households."""
-        layers = self.layers()
         area = self.area(grid_ids=grid_ids, polygon=polygon)
+        layers = self.around(area, reach_m=max_outward_m)
         try:
             points = tradeoff_curve(
                 area,
@@ -155,7 +170,6 @@ class CheckpointService:
                 max_outward_m=max_outward_m,
                 buildings=layers.buildings,
                 checkpoints=layers.checkpoints,
-                grids=layers.grids,
                 keep_existing=keep_existing,
             )
         except ValueError as err:

@@ -625,16 +625,20 @@ class Store:
         self,
         layer: str,
         *,
-        bbox: Sequence[float],
-        columns: Sequence[str],
+        bbox: Sequence[float] | None = None,
+        ids: Iterable[str] | None = None,
+        columns: Sequence[str] | None = None,
         level: str | None = None,
     ) -> pd.DataFrame:
-        """Some columns of a geometry layer's rows whose bounding box meets ``bbox``
-        (degrees), grids of ``level`` only when given (what one map tile draws)."""
-        conditions = self._bbox(layer, bbox)
+        """Rows of a geometry layer whose bounding box meets ``bbox`` (degrees) and/or whose
+        id is one of ``ids`` (grids of ``level`` only when given), with ``columns`` or every
+        model column: what one map tile draws, or the part of a layer a solver needs."""
+        conditions = [] if bbox is None else self._bbox(layer, bbox)
         if level is not None:
             conditions.append(self.tables[layer].c.level == level)
-        return self._read(layer, conditions, columns=columns)
+        table = self.tables[layer]
+        within = None if ids is None else (table.c[model.ID_COLUMN[layer]], list(ids))
+        return self._read(layer, conditions, within=within, columns=columns)
 
     def vector_tile(
         self,
