@@ -6,9 +6,6 @@ whole city) and calls the pure coverage core.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import pandas as pd
 
 from mapserver import crs
@@ -23,30 +20,12 @@ from mapserver.coverage import (
 )
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.model import STORAGE_CRS
+from mapserver.services.around import AREA_MARGIN_M, Surroundings, surroundings
 from mapserver.store import Store
-
-AREA_MARGIN_M = 1_000.0  # roads read around an area beyond the cordon's reach
-_M_PER_DEG = 111_320.0
-
-
-@dataclass(frozen=True)
-class _Layers:
-    nodes: pd.DataFrame
-    edges: pd.DataFrame
-    checkpoints: pd.DataFrame
-    buildings: pd.DataFrame
 
 
 def _refuse(field: str, err: Exception) -> ValidationError:
     return ValidationError([ValidationIssue("request", None, field, str(err))])
-
-
-def widened_bbox(area, margin_m: float) -> tuple[float, float, float, float]:
-    """The area's bounds (degrees) widened by ``margin_m`` metres on every side."""
-    minx, miny, maxx, maxy = area.bounds
-    dlat = margin_m / _M_PER_DEG
-    dlon = margin_m / (_M_PER_DEG * max(math.cos(math.radians(max(abs(miny), abs(maxy)))), 0.01))
-    return minx - dlon, miny - dlat, maxx + dlon, maxy + dlat
 
 
 class CheckpointService:
@@ -62,23 +41,10 @@ class CheckpointService:
         self.store = store
         self.margin_m = margin_m
 
-    def around(self, area, *, reach_m: float = 0.0) -> _Layers:
+    def around(self, area, *, reach_m: float = 0.0) -> Surroundings:
         """Road nodes and edges, checkpoints and buildings within ``reach_m`` + the margin
-        (:data:`AREA_MARGIN_M`) of the area (and every node an edge read needs)."""
-        bbox = widened_bbox(area, max(reach_m, 0.0) + self.margin_m)
-        edges = self.store.read_features("road_edges", bbox=bbox)
-        ends = set(edges["u"].astype(str)) | set(edges["v"].astype(str))
-        nodes = self.store.read_features("road_nodes", bbox=bbox)
-        missing = ends - set(nodes["node_id"].astype(str))
-        if missing:
-            far = self.store.read_features("road_nodes", ids=missing)
-            nodes = pd.concat([nodes, far], ignore_index=True)
-        return _Layers(
-            nodes=nodes,
-            edges=edges,
-            checkpoints=self.store.read_features("checkpoints", bbox=bbox),
-            buildings=self.store.read_features("buildings", bbox=bbox),
-        )
+        (:data:`AREA_MARGIN_M`) of the area."""
+        return surroundings(self.store, area, max(reach_m, 0.0) + self.margin_m)
 
     def area(self, *, grid_ids: list[str] | None = None, polygon: object = None):
         """The area to seal: the union of grids, or a drawn polygon (GeoJSON/WKT), EPSG:4326."""

@@ -12,6 +12,7 @@ from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
 from mapserver.routing.tour import checkpoint_tour, patrol_gpx
+from mapserver.services.around import AREA_MARGIN_M, road_network_around, surroundings
 from mapserver.store import Store
 
 WALK_KMH = 4.5
@@ -63,11 +64,10 @@ class PatrolService:
             raise _refuse("grids", ValueError("give at least one grid id"))
         if teams < 1:
             raise _refuse("teams", ValueError("at least one team"))
-        nodes = self.store.read_layer("road_nodes")
-        edges = self.store.read_layer("road_edges")
-        grids = self.store.read_grids()
+        grids = self.store.read_grids(ids=[str(g) for g in grid_ids])
         try:
             area = area_polygon(grids, grid_ids)
+            nodes, edges = road_network_around(self.store, area.bounds, AREA_MARGIN_M)
             route = postman_route(nodes, edges, area=area, mode="walk", skip_unreachable=True)
             progress(0.5)
             plan = split_patrol(
@@ -121,16 +121,19 @@ class PatrolService:
         progress: Callable[[float], None] = lambda _f: None,
     ) -> str:
         """A loop through every checkpoint (of the grids, or all), shared among ``teams``."""
-        nodes = self.store.read_layer("road_nodes")
-        edges = self.store.read_layer("road_edges")
-        checkpoints = self.store.read_layer("checkpoints")
         try:
             if grid_ids:
-                area = area_polygon(self.store.read_grids(), grid_ids)
+                area = area_polygon(self.store.read_grids(ids=[str(g) for g in grid_ids]), grid_ids)
+                near_area = surroundings(self.store, area, NEAR_AREA_M + AREA_MARGIN_M)
+                nodes, edges, checkpoints = near_area.nodes, near_area.edges, near_area.checkpoints
                 metric = crs.metric_crs(checkpoints)
                 shape = gpd.GeoSeries([area], crs=checkpoints.crs).to_crs(metric).iloc[0]
                 near = checkpoints.to_crs(metric).distance(shape) <= NEAR_AREA_M
                 checkpoints = checkpoints[near.to_numpy()]
+            else:  # every checkpoint of the district: the whole network
+                nodes = self.store.read_layer("road_nodes")
+                edges = self.store.read_layer("road_edges")
+                checkpoints = self.store.read_layer("checkpoints")
             if not len(checkpoints):
                 msg = "no checkpoints in the area"
                 raise ValueError(msg)

@@ -244,7 +244,11 @@ class PlannerService:
         """An automatic proposal (re-plan from the current cells when ``keep_current``)."""
         view = self.parent(parent_id)
         goal = self._target(view, target)
-        edges = self.store.read_layer("road_edges")
+        bounds = view.geometry.bounds
+        if len(view.buildings):
+            low, high = view.buildings.total_bounds[:2], view.buildings.total_bounds[2:]
+            bounds = (*map(min, bounds[:2], low), *map(max, bounds[2:], high))
+        edges = self.store.read_features("road_edges", bbox=bounds)  # the parent's, not the city's
         barriers = barrier_lines(edges) if len(edges) else None
         current = None
         if keep_current and len(view.children):

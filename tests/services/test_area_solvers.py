@@ -1,12 +1,18 @@
-"""The checkpoint service reads only the roads around an area, and answers as the whole
-district's network does: the same entrances, a cordon of the same cost, the same loads."""
+"""Solvers read only the roads around their area and answer as the whole district's
+network does: the same entrances, a cordon of the same cost and loads, a patrol of the
+same streets and length, the same micro-grid proposal."""
 
 from __future__ import annotations
 
 import pytest
 
 from mapserver.coverage import area_polygon, catchments, find_entrances, plan_cordon
+from mapserver.districting.adjacency import barrier_lines
+from mapserver.districting.partition import propose_partition
+from mapserver.routing.postman import postman_route
+from mapserver.services.around import road_network_around
 from mapserver.services.checkpoints import CheckpointService
+from mapserver.services.planner import PlannerService
 from mapserver.store import open_store
 
 
@@ -50,5 +56,35 @@ def test_area_answers_equal_the_whole_networks(demo_db_url, demo_layers, areas):
             assert sum(e["households"] for e in got["catchment"]["exits"]) == sum(
                 e["households"] for e in load["exits"]
             )
+    finally:
+        store.dispose()
+
+
+def test_patrol_streets_and_a_proposal_equal_the_whole_networks(demo_db_url, demo_layers):
+    store = open_store(demo_db_url)
+    try:
+        grids = demo_layers["grids"]
+        nodes, edges = store.read_layer("road_nodes"), store.read_layer("road_edges")
+        big = grids.loc[grids["level"] == "big", "grid_id"].astype(str).iloc[1]
+        area = area_polygon(grids, [big])
+        near_nodes, near_edges = road_network_around(store, area.bounds, 300)
+        assert len(near_edges) < len(edges)
+        whole = postman_route(nodes, edges, area=area, mode="walk", skip_unreachable=True)
+        near = postman_route(near_nodes, near_edges, area=area, mode="walk", skip_unreachable=True)
+        assert near.street_m == pytest.approx(whole.street_m)
+        assert near.length_m == pytest.approx(whole.length_m)
+        # a proposal reads the parent's roads only, and proposes what all roads give
+        parent = grids.loc[grids["level"] == "small", "grid_id"].astype(str).iloc[0]
+        service = PlannerService(store)
+        view = service.parent(parent)
+        mine = service.propose(parent, keep_current=False)
+        full = propose_partition(
+            view.buildings,
+            view.geometry,
+            target=view.target,
+            barriers=barrier_lines(edges),
+            id_prefix=f"{parent}-M",
+        )
+        assert mine["assignment"] == full.assignment
     finally:
         store.dispose()
