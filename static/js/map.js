@@ -40,6 +40,9 @@
     ),
   };
   const gridLayer = L.geoJSON(null, { renderer: svg, style: gridStyle, onEachFeature: bindGrid });
+  // a large district draws a whole level as vector tiles coloured from the level's status
+  // table (state.table); a drilled-into grid's children stay GeoJSON
+  const gridTiles = new window.MSVectorTiles.VectorGrid({ layer: "grids", fill: tiledFill, pane: "overlayPane" });
   const buildingLayer = L.geoJSON(null, {
     renderer: svg,
     style: buildingStyle,
@@ -144,6 +147,27 @@
     if (hooked) return hooked;
     return state.mode === "area" && p.kind === "grid" ? p.area_colour : p.colour;
   }
+  function statusColour(code) {
+    const scheme = state.config.scheme;
+    const found = code && scheme.codes.find((c) => c.code === code);
+    return found ? found.colour : scheme.none.colour;
+  }
+  function tiledFill(props) {
+    const row = state.table && state.table.rows[props.id];
+    if (!row) return null;
+    return statusColour(row[0]);
+  }
+  function rowOfStatus(status) {
+    // a status dict of /api/changes as a row of the compact table
+    const codes = state.table.codes;
+    return [
+      status.status,
+      status.households,
+      status.persons,
+      codes.map((c) => (status.counts || {})[c] ?? 0),
+      codes.map((c) => (status.person_counts || {})[c] ?? 0),
+    ];
+  }
   function gridStyle(f) {
     const faint = state.showingBuildings && state.mode === "status";
     return { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: faint ? 0.22 : 0.55 };
@@ -213,6 +237,14 @@
     layer.bindPopup(() => buildingPopup(layer.feature.properties));
     layer.on("add", () => tagElement(layer, "building", p.id));
   }
+  map.on("click", async (e) => {
+    if (!tiled() || !map.hasLayer(gridTiles) || sketch) return;
+    const props = gridTiles.featureAt(e.latlng);
+    if (!props) return;
+    const own = await getJSON(`/api/grids?id=${encodeURIComponent(props.id)}${coordsParam()}`);
+    if (!own.features.length) return;
+    L.popup().setLatLng(e.latlng).setContent(gridPopup(own.features[0].properties)).openOn(map);
+  });
   map.on("popupopen", (e) => {
     const root = e.popup.getElement();
     const button = root.querySelector("button.drill");
@@ -536,16 +568,49 @@
 
   // -- loading by level and viewport --------------------------------------------
   let loadToken = 0;
+  async function loadTiledLevel() {
+    // the level's status table once per level and rule (the live feed keeps it current);
+    // the tiles follow the viewport by themselves
+    const rule = state.rule ? `&rule=${state.rule}` : "";
+    const key = `${state.level}|${rule}`;
+    if (!state.table || state.tableKey !== key) {
+      state.table = await getJSON(`/api/status/grids?level=${encodeURIComponent(state.level)}${rule}`);
+      state.tableKey = key;
+    }
+    const query = `level=${encodeURIComponent(state.level)}${state.basemap === "gaode" ? "&coords=gcj02" : ""}`;
+    if (gridTiles.options.query !== query) {
+      gridTiles.options.query = query;
+      if (map.hasLayer(gridTiles)) gridTiles.redraw();
+    } else {
+      gridTiles.repaint();
+    }
+    if (!map.hasLayer(gridTiles)) gridTiles.addTo(map);
+    return state.table;
+  }
+  function tiled() {
+    return state.tiled && !state.parent;
+  }
   async function loadFeatures() {
     const token = ++loadToken;
-    const where = state.parent ? `parent=${encodeURIComponent(state.parent)}` : `level=${encodeURIComponent(state.level)}&${bboxParam()}`;
-    const grids = await getJSON(`/api/grids?${where}${coordsParam()}`);
+    let grids;
+    if (tiled()) {
+      grids = await loadTiledLevel();
+      gridLayer.clearLayers();
+      state.gridsById.clear();
+    } else {
+      if (map.hasLayer(gridTiles)) map.removeLayer(gridTiles);
+      state.table = null;
+      const where = state.parent ? `parent=${encodeURIComponent(state.parent)}` : `level=${encodeURIComponent(state.level)}&${bboxParam()}`;
+      grids = await getJSON(`/api/grids?${where}${coordsParam()}`);
+    }
     if (token !== loadToken) return;
     const showBuildings = Boolean(state.parent) || map.getZoom() >= 16;
     state.showingBuildings = showBuildings;
-    gridLayer.clearLayers();
-    state.gridsById.clear();
-    gridLayer.addData(grids);
+    if (!tiled()) {
+      gridLayer.clearLayers();
+      state.gridsById.clear();
+      gridLayer.addData(grids);
+    }
     buildingLayer.clearLayers();
     state.buildingsById.clear();
     let buildings = null;
@@ -650,6 +715,16 @@
 
   // -- live updates ---------------------------------------------------------------
   function applyChange(data) {
+    if (state.table) {
+      const moved = new Set();
+      for (const [id, status] of Object.entries(data.grids)) {
+        if (!(id in state.table.rows)) continue;
+        state.table.rows[id] = rowOfStatus(status);
+        moved.add(id);
+      }
+      if (moved.size) gridTiles.repaint(moved);
+      if (data.seq > state.table.seq) state.table.seq = data.seq;
+    }
     for (const [id, status] of Object.entries(data.grids)) {
       const layer = state.gridsById.get(id);
       if (!layer) continue;
@@ -784,6 +859,7 @@
   el("colour-mode").addEventListener("change", () => {
     state.mode = el("colour-mode").value;
     gridLayer.setStyle(gridStyle);
+    gridTiles.repaint();
     refreshLegend();
   });
   el("basemap").addEventListener("change", () => setBasemap(el("basemap").value, true));
@@ -828,6 +904,8 @@
       .map((l) => `<option value="${escapeHtml(l)}">${escapeHtml(state.config.level_labels[l] || l)}</option>`)
       .join("");
     state.level = params.get("level") || levels[Math.min(1, levels.length - 1)];
+    state.tiled = params.has("tiles") ? params.get("tiles") === "1" : Boolean(state.config.tiled);
+    document.body.dataset.tiled = state.tiled ? "1" : "0";
     el("level").value = state.level;
     const top = await getJSON(`/api/grids?level=${encodeURIComponent(levels[0])}`);
     const bounds = L.geoJSON(top).getBounds();
@@ -865,7 +943,11 @@
     showEntrances,
     showCordon,
     gridLayer,
-    restyleGrids: () => gridLayer.setStyle(gridStyle),
+    gridTiles,
+    restyleGrids: () => {
+      gridLayer.setStyle(gridStyle);
+      gridTiles.repaint();
+    },
     refreshLegend,
     getJSON,
     escapeHtml,
