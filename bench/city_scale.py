@@ -45,6 +45,7 @@ from synthetic import synthetic_district
 VIEW_PX = (1280, 800)  # a wall screen's map
 PARALLEL = 6  # a browser's connections per host
 LEVEL = "micro"
+PASSWORD = "bench-city-2026"
 
 
 def _timed(label: str, func, *args, **kwargs):
@@ -138,6 +139,64 @@ def _peak_memory_mb(pid: int) -> dict[int, float]:
     return out
 
 
+def _browser_views(base: str, password: str) -> None:
+    """First view and a pan of the command map in headless Chromium: bytes of every answer
+    (bodies as received, the event stream left out) and seconds until quiet."""
+    from playwright.sync_api import sync_playwright
+
+    sizes: list[int] = []
+    last = [time.perf_counter()]
+
+    def on_response(response) -> None:
+        if "/api/stream" in response.url:
+            return
+        with contextlib.suppress(Exception):
+            sizes.append(len(response.body()))
+        last[0] = time.perf_counter()
+
+    def quiet(started: float) -> float:
+        while time.perf_counter() - last[0] < 0.5:
+            page.wait_for_timeout(100)
+        return last[0] - started
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+            headless=True,
+        )
+        page = browser.new_page(viewport={"width": VIEW_PX[0], "height": VIEW_PX[1]})
+        page.on("response", on_response)
+        page.goto(base + "/login")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+        page.evaluate("window.msMap.map.setZoom(window.msMap.map.getZoom() + 1)")
+        page.wait_for_timeout(300)
+        sizes.clear()
+        page.evaluate("location.reload()")
+        started = time.perf_counter()
+        last[0] = started
+        page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+        took = quiet(started)
+        tiled = page.evaluate("document.body.dataset.tiled")
+        _line(
+            f"browser: first view (tiled={tiled}; target <= 1 s, 1.5 MB)",
+            f"{took:9.3f} s, {sum(sizes) / 1e6:6.3f} MB in {len(sizes)} answers",
+        )
+        sizes.clear()
+        started = time.perf_counter()
+        last[0] = started
+        page.evaluate(f"window.msMap.map.panBy([{VIEW_PX[0] // 2}, 0], {{animate: false}})")
+        took = quiet(started)
+        _line(
+            "browser: pan by half a screen (target <= 300 ms, 200 kB)",
+            f"{took:9.3f} s, {sum(sizes) / 1e3:7.1f} kB in {len(sizes)} answers",
+        )
+        browser.close()
+
+
 def _write_until_seen(client: Client, token: str, households: list[str]) -> float:
     """Seconds from a 1,000-row status POST until the live feed names its seq."""
     seen = threading.Event()
@@ -188,7 +247,7 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
     )
     store = open_store(url)
     _timed("import every layer (and count every status)", store.import_layers, layers, user="b")
-    store.create_user("admin", "bench-city-2026", role="admin")
+    store.create_user("admin", PASSWORD, role="admin")
     token = store.create_token("admin")
     store.dispose()
     households = layers["households"]["household_id"].iloc[:1000].astype(str).tolist()
@@ -261,6 +320,8 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
         _line("same views as GeoJSON per second: cached", f"{gj_cached:9.1f}")
         _line("=> cached tiles / cached GeoJSON", f"{cached / gj_cached:9.2f} x")
 
+        if args.browser:
+            _browser_views(client.base, PASSWORD)
         lag = _write_until_seen(client, token, households)
         _line("1,000-row write until the live feed carries it", f"{lag:9.3f} s")
         for pid, mb in sorted(_peak_memory_mb(proc.pid).items()):
@@ -283,6 +344,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--tiles", type=int, default=48, help="tiles for the rate figures")
+    parser.add_argument(
+        "--browser", action="store_true", help="also a first view and a pan in Chromium"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
