@@ -29,6 +29,32 @@ from mapserver.services.statusio import layer_features
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
 SKELETONS_KEPT = 256  # selected feature lists kept per data version
 GZIP_MIN_BYTES = 1024
+TEXTS_KEPT = 200_000  # serialised features (and statuses) kept per process, most recent
+
+
+class _Recent(OrderedDict):
+    """A dict keeping its ``limit`` most recently used entries (a worker's memory does not
+    grow with the buildings its maps have shown)."""
+
+    def __init__(self, limit: int = TEXTS_KEPT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def get(self, key, default=None):
+        """The value of ``key`` (now the most recent), or ``default``."""
+        try:
+            self.move_to_end(key)
+            return self[key]
+        except KeyError:  # absent, or dropped by another thread meanwhile
+            return default
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            try:
+                self.popitem(last=False)
+            except KeyError:
+                break
 
 
 def _dumps(value: object) -> str:
@@ -64,7 +90,7 @@ class _Pieces:
 
     version: int
     bounds: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> (n, 4) bounds
-    text: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    text: _Recent = field(default_factory=_Recent)  # (kind, id, coords) -> (head, tail)
     skeletons: OrderedDict[str, _Skeleton] = field(default_factory=OrderedDict)
 
 
@@ -87,7 +113,7 @@ class MapJSON:
         self._pieces: _Pieces | None = None
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         # (kind, id, rule) -> (the status dict it was made from, its JSON text)
-        self._status_text: dict[tuple[str, str, str], tuple[dict, str]] = {}
+        self._status_text: _Recent = _Recent()  # (kind, id, rule) -> (status dict, text)
 
     # -- entity tags and the answer cache --------------------------------------------
     def _etag(self, kind: str, query: Sequence[object]) -> tuple[str, object, str]:
@@ -114,7 +140,7 @@ class MapJSON:
         with self._lock:
             if self._pieces is None or self._pieces.version != layers.version:
                 self._pieces = _Pieces(version=layers.version)
-                self._status_text = {}
+                self._status_text = _Recent()
             return self._pieces
 
     # -- feature text ----------------------------------------------------------------
@@ -312,9 +338,11 @@ class MapJSON:
     def warm(self, *, coords: str = "wgs84") -> None:
         """Serialise every grid and building once (and the status tables), and the roads and
         checkpoints in ``coords``, so the first maps after a start do not all wait for it:
-        later answers only select and join."""
+        later answers only select and join. A large district's maps draw levels from tiles
+        and buildings only where zoomed in: its buildings are not serialised ahead."""
         for level in self.view.levels():
             self.grids(level=level)
-        self.buildings()
+        if not self.view.tiled():
+            self.buildings()
         for name in ("road_edges", "checkpoints"):
             self.layer(name, coords=coords)

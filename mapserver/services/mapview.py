@@ -26,6 +26,7 @@ from mapserver.status.scheme import Scheme, load_scheme
 from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
+TILED_FROM_BUILDINGS = 20_000  # from this many buildings maps draw levels from vector tiles
 PATCH_LIMIT = 200_000  # beyond this many changes, re-read every count rather than patch
 COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of full floats
 
@@ -425,6 +426,11 @@ class MapView:
     def building_status(self, snap: _Snapshot, building_id: str, rule: str | None = None) -> dict:
         """Counts, status code and colour of one building in a snapshot."""
         return self._building_status(snap, building_id, rule)
+
+    def tiled(self, *, max_age_s: float = 0.0) -> bool:
+        """Whether maps draw this district's levels from vector tiles and status tables
+        (a large district: :data:`TILED_FROM_BUILDINGS` buildings or more)."""
+        return len(self.layers(max_age_s=max_age_s).buildings) >= TILED_FROM_BUILDINGS
 
     def levels(self) -> list[str]:
         """Grid levels present in the data, top first."""

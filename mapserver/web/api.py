@@ -35,7 +35,6 @@ MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
 MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
 _FEED_LOCK = threading.Lock()
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
-TILED_FROM_BUILDINGS = 20_000  # from this many buildings the map draws levels from tiles
 MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 
 
@@ -92,7 +91,7 @@ def config():
             public=user is None,
             menu=menu,
             # a large district's levels are drawn from vector tiles and status tables
-            tiled=len(view.layers(max_age_s=MAP_MAX_AGE_S).buildings) >= TILED_FROM_BUILDINGS,
+            tiled=view.tiled(max_age_s=MAP_MAX_AGE_S),
         )
         text = json.dumps(found, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         if len(cache) > 64:

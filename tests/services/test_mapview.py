@@ -220,3 +220,15 @@ def test_warm_cache_serialises_every_feature_once(demo_db_url, demo_layers):
     cache.buildings(bbox=bbox)
     assert len(pieces.text) == held  # a new query only selects and joins
     store.dispose()
+
+
+def test_serialised_texts_are_kept_within_a_bound():
+    from mapserver.services.mapjson import _Recent
+
+    kept = _Recent(3)
+    for i in range(10):
+        kept[i] = str(i)
+    assert list(kept) == [7, 8, 9]
+    assert kept.get(7) == "7" and kept.get(1) is None  # 7 is now the most recent
+    kept[10] = "10"
+    assert list(kept) == [9, 7, 10]
