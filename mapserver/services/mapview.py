@@ -553,18 +553,8 @@ class MapView:
         changed, touched = self.store.buildings_changed(since, snap.seq)
         building_ids = [b for b in touched if b in layers.buildings.index]
         grid_ids, _ = self._touched_ids(building_ids, layers)
-        grid_table = self.status_table(snap, "grid", rule)
-        building_table = self.status_table(snap, "building", rule)
-        grids = {
-            g: grid_table.get(g) or self._grid_status(snap, g, rule)
-            for g in grid_ids
-            if g in layers.grids.index
-        }
-        buildings = {
-            b: building_table.get(b) or self._building_status(snap, b, rule)
-            for b in building_ids
-            if b in layers.buildings.index
-        }
+        grids = self._statuses(snap, "grid", rule, [g for g in grid_ids if g in layers.grids.index])
+        buildings = self._statuses(snap, "building", rule, building_ids)
         return {
             "since": since,
             "seq": snap.seq,
@@ -573,6 +563,18 @@ class MapView:
             "buildings": buildings,
             "summary": self._summary(snap, None),
         }
+
+    def _statuses(
+        self, snap: _Snapshot, kind: str, rule: str | None, ids: list[str]
+    ) -> dict[str, dict]:
+        """Status dicts of some grids or buildings: from the snapshot's table when it was
+        made already, else counted for these ids alone (a delta of a few buildings does
+        not build the table of 500,000)."""
+        table = snap.memo.get(("status", kind, rule or self.colour_rule))
+        one = self._grid_status if kind == "grid" else self._building_status
+        if table is None:
+            table = self._status_rows(snap, kind, rule, ids)
+        return {i: table.get(i) or one(snap, i, rule) for i in ids}
 
     def search(self, query: str, *, limit: int = 20) -> list[dict]:
         """Grids and buildings whose id or name contains ``query``, with their bounds."""
