@@ -296,13 +296,16 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
         size, took = client.many(["/api/config", "/api/summary", f"/api/grids?level={LEVEL}"])
         _line("first view as GeoJSON (the level whole)", f"{took:9.3f} s, {size / 1e6:6.3f} MB")
 
-        shifted = _view_tiles(lon + (east - west) / 8, lat, z + 1)
-        new = [t for t in shifted if t not in set(view)]
+        # a pan by a sixth of the screen at a zoom where the district is wider than it
+        before = _view_tiles(lon, lat, z + 2)
+        client.many([_tile_path(t) for t in before])
+        shifted = _view_tiles(lon + (east - west) / 16, lat, z + 2)
+        new = [t for t in shifted if t not in set(before)]
         seq = client.session.get(client.base + "/api/config", timeout=60).json()["seq"]
         pan = [_tile_path(t) for t in new] + [f"/api/status/grids?level={LEVEL}&since={seq}"]
         size, took = client.many(pan)
         _line(
-            f"pan from tiles ({len(new)} new tiles; target <= 300 ms, 200 kB)",
+            f"pan from tiles (z{z + 2}, {len(new)} new tiles; target <= 300 ms, 200 kB)",
             f"{took:9.3f} s, {size / 1e3:7.1f} kB",
         )
         size, took = client.many([f"/api/grids?level={LEVEL}&bbox={_bbox_param(shifted)}"])

@@ -240,11 +240,14 @@
   map.on("click", async (e) => {
     if (!tiled() || !map.hasLayer(gridTiles) || sketch) return;
     const props = gridTiles.featureAt(e.latlng);
-    if (!props) return;
-    const own = await getJSON(`/api/grids?id=${encodeURIComponent(props.id)}${coordsParam()}`);
-    if (!own.features.length) return;
-    L.popup().setLatLng(e.latlng).setContent(gridPopup(own.features[0].properties)).openOn(map);
+    if (props) await openTiledPopup(props.id, e.latlng);
   });
+  async function openTiledPopup(gridId, latlng) {
+    // a tile carries no status or contact: the grid's own answer (cut to the reader's area)
+    const own = await getJSON(`/api/grids?id=${encodeURIComponent(gridId)}${coordsParam()}`);
+    if (!own.features.length) return;
+    L.popup().setLatLng(latlng).setContent(gridPopup(own.features[0].properties)).openOn(map);
+  }
   map.on("popupopen", (e) => {
     const root = e.popup.getElement();
     const button = root.querySelector("button.drill");
@@ -841,6 +844,7 @@
     await loadFeatures();
     const layer = (hit.kind === "grid" ? state.gridsById : state.buildingsById).get(hit.id);
     if (layer) layer.openPopup(layer.getBounds ? layer.getBounds().getCenter() : undefined);
+    else if (hit.kind === "grid" && tiled()) openTiledPopup(hit.id, L.latLng((s + n) / 2, (w + e) / 2));
   }
 
   // -- controls -------------------------------------------------------------------
