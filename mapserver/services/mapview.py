@@ -26,6 +26,7 @@ from mapserver.status.scheme import Scheme, load_scheme
 from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
+BUILDING_COLUMNS = ("building_id", "grid_id", "name", "address", "geometry")  # held per worker
 TILED_FROM_BUILDINGS = 20_000  # from this many buildings maps draw levels from vector tiles
 PATCH_LIMIT = 200_000  # beyond this many changes, re-read every count rather than patch
 COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of full floats
@@ -41,7 +42,6 @@ class _Layers:
     buildings: pd.DataFrame
     ancestors: dict[str, list[str]]
     children: dict[str, list[str]]
-    building_ids: frozenset[str]
     area_class: pd.Series
 
 
@@ -207,14 +207,14 @@ class MapView:
             self._layers_writes = writes
             if self._layers is None or self._layers.version != version:
                 grids = self.store.read_grids()
-                buildings = self.store.read_buildings()
+                # only what maps show and scope checks need (not households, gates, units)
+                buildings = self.store.read_features("buildings", columns=BUILDING_COLUMNS)
                 self._layers = _Layers(
                     version=version,
                     grids=grids.set_index("grid_id", drop=False),
                     buildings=buildings.set_index("building_id", drop=False),
                     ancestors=grid_ancestors(grids),
                     children=grid_children(grids),
-                    building_ids=frozenset(buildings["building_id"]),
                     area_class=effective_area_class(grids),
                 )
                 self._snapshot = None

@@ -196,8 +196,8 @@ def households():
         if building not in held.index or held.at[building, "grid_id"] not in scope:
             abort(403, description=f"building '{building}' is outside your grid")
     frame = store.read_households(building_ids=[building])
-    status = store.read_status(entity_kind="household")
-    status = status[status["entity_id"].isin(frame["household_id"])].set_index("entity_id")
+    status = store.read_status(entity_kind="household", ids=frame["household_id"].tolist())
+    status = status.set_index("entity_id")
     rows = []
     for row in frame.sort_values(["unit", "room"]).itertuples(index=False):
         code = status["status"].get(row.household_id)
