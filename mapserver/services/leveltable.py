@@ -10,20 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 from mapserver.services.mapview import MapView
 from mapserver.status.scheme import NONE_CODE
 
 KINDS = ("grid", "building")
 
 
-def _ids(view: MapView, kind: str, level: str | None, grid_id: str | None) -> list[str]:
-    """The grids of ``level`` (every grid when None), or the buildings of ``grid_id``'s
-    subtree (every building when None)."""
+def _ids(
+    view: MapView,
+    kind: str,
+    level: str | None,
+    grid_id: str | None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> list[str]:
+    """The grids of ``level`` (every grid when None) meeting ``bbox`` when given, or the
+    buildings of ``grid_id``'s subtree (every building when None)."""
     layers = view.layers()
     if kind == "grid":
         grids = layers.grids
-        chosen = grids if level is None else grids[grids["level"] == level]
-        return [str(i) for i in chosen.index]
+        mask = np.ones(len(grids), dtype=bool)
+        if level is not None:
+            mask &= (grids["level"] == level).to_numpy()
+        if bbox is not None:
+            mask &= view.grids_in_bbox(bbox)
+        return [str(i) for i in grids.index[mask]]
     buildings = layers.buildings
     if grid_id is None:
         return [str(i) for i in buildings.index]
@@ -37,17 +49,19 @@ def status_rows(
     *,
     level: str | None = None,
     grid_id: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
     since: int | None = None,
     rule: str | None = None,
     max_age_s: float = 0.0,
 ) -> tuple[int, dict[str, dict]]:
-    """The status (dicts of :meth:`MapView.grid_status`) of the grids of ``level`` or the
-    buildings under ``grid_id``, as of one snapshot; with ``since``, only those whose
-    counts moved after that change-log sequence number. Returns (seq, id -> status)."""
+    """The status (dicts of :meth:`MapView.grid_status`) of the grids of ``level`` (those
+    meeting ``bbox`` when given) or the buildings under ``grid_id``, as of one snapshot;
+    with ``since``, only those whose counts moved after that change-log sequence number.
+    Returns (seq, id -> status)."""
     if kind not in KINDS:
         msg = f"kind {kind!r} is not one of {', '.join(KINDS)}"
         raise ValueError(msg)
-    ids = _ids(view, kind, level, grid_id)
+    ids = _ids(view, kind, level, grid_id, bbox)
     if since is not None:
         moved = view.changes(since, rule=rule, max_age_s=max_age_s)
         changed = moved["grids" if kind == "grid" else "buildings"]

@@ -295,12 +295,13 @@ class MapJSON:
         *,
         level: str | None = None,
         grid_id: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
         since: int | None = None,
         rule: str | None = None,
     ) -> Answer:
-        """The compact status table of a level's grids or a grid's buildings
-        (:mod:`mapserver.services.leveltable`), from the cache when nothing moved."""
-        etag, _snap, _digest = self._etag("status", [kind, level, grid_id, since, rule])
+        """The compact status table of a level's grids (in ``bbox`` when given) or a grid's
+        buildings (:mod:`mapserver.services.leveltable`), from the cache when nothing moved."""
+        etag, _snap, _digest = self._etag("status", [kind, level, grid_id, bbox, since, rule])
 
         def build() -> str:
             seq, rows = status_rows(
@@ -308,6 +309,7 @@ class MapJSON:
                 kind,
                 level=level,
                 grid_id=grid_id,
+                bbox=bbox,
                 since=since,
                 rule=rule,
                 max_age_s=self.max_age_s,

@@ -43,6 +43,7 @@ class _Layers:
     ancestors: dict[str, list[str]]
     children: dict[str, list[str]]
     area_class: pd.Series
+    grid_bounds: np.ndarray  # (n, 4) minx, miny, maxx, maxy of each grid, in ``grids`` order
 
 
 CARRIED = "carried"  # memo key: the previous snapshot's status tables and what moved since
@@ -216,6 +217,7 @@ class MapView:
                     ancestors=grid_ancestors(grids),
                     children=grid_children(grids),
                     area_class=effective_area_class(grids),
+                    grid_bounds=shapely.bounds(grids.geometry.to_numpy()),
                 )
                 self._snapshot = None
             return self._layers
@@ -431,6 +433,17 @@ class MapView:
         """Whether maps draw this district's levels from vector tiles and status tables
         (a large district: :data:`TILED_FROM_BUILDINGS` buildings or more)."""
         return len(self.layers(max_age_s=max_age_s).buildings) >= TILED_FROM_BUILDINGS
+
+    def grids_in_bbox(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
+        """A mask over the layer's grids: those whose bounding box meets ``bbox``."""
+        bounds = self.layers().grid_bounds
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        return (
+            (bounds[:, 2] >= minx)
+            & (bounds[:, 0] <= maxx)
+            & (bounds[:, 3] >= miny)
+            & (bounds[:, 1] <= maxy)
+        )
 
     def levels(self) -> list[str]:
         """Grid levels present in the data, top first."""

@@ -227,10 +227,11 @@ def summary():
 
 @bp.get("/status/grids")
 def status_grids():
-    """Colour class and counts of every grid of ``level`` (every grid when absent), without
-    geometry; with ``since``, only the grids whose counts moved after it. Outside the
+    """Colour class and counts of every grid of ``level`` (every grid when absent; only
+    those meeting ``bbox`` when given), without geometry; with ``since``, only the grids
+    whose counts moved after it. Outside the
     reader's area small counts are suppressed."""
-    return _status_table("grid", level=request.args.get("level") or None)
+    return _status_table("grid", level=request.args.get("level") or None, bbox=_bbox())
 
 
 @bp.get("/status/buildings")

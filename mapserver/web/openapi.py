@@ -239,6 +239,7 @@ def openapi_document() -> dict:
                 "Colour class and counts of every grid of a level, without geometry",
                 [
                     q("level", "grid level"),
+                    q("bbox", "minx,miny,maxx,maxy (degrees): only grids meeting it"),
                     q("since", "change-log sequence", "integer"),
                     q("rule", "worst or share"),
                 ],

@@ -572,13 +572,26 @@
   // -- loading by level and viewport --------------------------------------------
   let loadToken = 0;
   async function loadTiledLevel() {
-    // the level's status table once per level and rule (the live feed keeps it current);
-    // the tiles follow the viewport by themselves
+    // the status rows of the level's grids around the view (a city's level table is
+    // megabytes): fetched with a margin, merged, and kept current by the live feed; the
+    // tiles follow the viewport by themselves
     const rule = state.rule ? `&rule=${state.rule}` : "";
     const key = `${state.level}|${rule}`;
-    if (!state.table || state.tableKey !== key) {
-      state.table = await getJSON(`/api/status/grids?level=${encodeURIComponent(state.level)}${rule}`);
+    if (state.tableKey !== key) {
+      state.table = null;
+      state.tableAreas = [];
       state.tableKey = key;
+    }
+    const view = map.getBounds().pad(state.basemap === "gaode" ? 0.3 : 0.1);
+    let answer = state.table;
+    if (!state.table || !state.tableAreas.some((b) => b.contains(view))) {
+      const wide = map.getBounds().pad(0.5);
+      const bbox = [wide.getWest(), wide.getSouth(), wide.getEast(), wide.getNorth()].map((v) => v.toFixed(6));
+      answer = await getJSON(`/api/status/grids?level=${encodeURIComponent(state.level)}&bbox=${bbox.join(",")}${rule}`);
+      if (state.tableKey !== key) return answer; // the level or rule changed meanwhile
+      if (state.table) Object.assign(state.table.rows, answer.rows);
+      else state.table = answer;
+      state.tableAreas.push(wide);
     }
     const query = `level=${encodeURIComponent(state.level)}${state.basemap === "gaode" ? "&coords=gcj02" : ""}`;
     if (gridTiles.options.query !== query) {
@@ -588,7 +601,7 @@
       gridTiles.repaint();
     }
     if (!map.hasLayer(gridTiles)) gridTiles.addTo(map);
-    return state.table;
+    return answer;
   }
   function tiled() {
     return state.tiled && !state.parent;
@@ -603,6 +616,7 @@
     } else {
       if (map.hasLayer(gridTiles)) map.removeLayer(gridTiles);
       state.table = null;
+      state.tableKey = null;
       const where = state.parent ? `parent=${encodeURIComponent(state.parent)}` : `level=${encodeURIComponent(state.level)}&${bboxParam()}`;
       grids = await getJSON(`/api/grids?${where}${coordsParam()}`);
     }

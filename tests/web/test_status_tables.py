@@ -73,3 +73,25 @@ def test_tables_are_cut_to_the_readers_area(app, client, login, demo_layers):
     mine = client.get(f"/api/status/buildings?grid={own}").get_json()
     buildings = demo_layers["buildings"]
     assert set(mine["rows"]) == set(buildings.loc[buildings["grid_id"] == own, "building_id"])
+
+
+def test_level_table_of_a_view(viewer, demo_layers):
+    grids = demo_layers["grids"]
+    micro = grids[grids["level"] == "micro"].set_index("grid_id")
+    minx, miny, maxx, maxy = micro.geometry.iloc[0].bounds
+    bbox = f"{minx},{miny},{maxx},{maxy}"
+    part = viewer.get(f"/api/status/grids?level=micro&bbox={bbox}").get_json()
+    whole = viewer.get("/api/status/grids?level=micro").get_json()
+    meeting = {
+        g
+        for g, geom in micro.geometry.items()
+        if geom.bounds[2] >= minx
+        and geom.bounds[0] <= maxx
+        and geom.bounds[3] >= miny
+        and geom.bounds[1] <= maxy
+    }
+    assert set(part["rows"]) == meeting and micro.index[0] in meeting
+    assert len(meeting) < len(whole["rows"])
+    assert all(part["rows"][g] == whole["rows"][g] for g in meeting)
+    far = viewer.get("/api/status/grids?level=micro&bbox=0,0,0.1,0.1").get_json()
+    assert far["rows"] == {}
