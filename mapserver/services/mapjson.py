@@ -23,7 +23,13 @@ import pandas as pd
 import shapely
 
 from mapserver.services.leveltable import compact, status_rows
-from mapserver.services.mapview import MapView, building_properties, geometry_json, grid_properties
+from mapserver.services.mapview import (
+    MapView,
+    boxes_meeting,
+    building_properties,
+    geometry_json,
+    grid_properties,
+)
 from mapserver.services.statusio import layer_features
 
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
@@ -214,13 +220,7 @@ class MapJSON:
         bounds = pieces.bounds.get(name)
         if bounds is None or len(bounds) != len(frame):
             bounds = pieces.bounds[name] = shapely.bounds(frame.geometry.to_numpy())
-        minx, miny, maxx, maxy = (float(v) for v in bbox)
-        return (
-            (bounds[:, 2] >= minx)
-            & (bounds[:, 0] <= maxx)
-            & (bounds[:, 3] >= miny)
-            & (bounds[:, 1] <= maxy)
-        )
+        return boxes_meeting(bounds, bbox)
 
     # -- the layers ------------------------------------------------------------------
     def grids(

@@ -94,6 +94,17 @@ def _shift_gcj02(coords: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
+def boxes_meeting(bounds: np.ndarray, bbox) -> np.ndarray:
+    """A mask over ``(n, 4)`` bounds (minx, miny, maxx, maxy): the boxes meeting ``bbox``."""
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    return (
+        (bounds[:, 2] >= minx)
+        & (bounds[:, 0] <= maxx)
+        & (bounds[:, 3] >= miny)
+        & (bounds[:, 1] <= maxy)
+    )
+
+
 def or_none(value: object) -> object:
     """Return None for a missing value (None, NaN, ``pd.NA``, ``NaT``), else ``value``.
 
@@ -436,14 +447,7 @@ class MapView:
 
     def grids_in_bbox(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
         """A mask over the layer's grids: those whose bounding box meets ``bbox``."""
-        bounds = self.layers().grid_bounds
-        minx, miny, maxx, maxy = (float(v) for v in bbox)
-        return (
-            (bounds[:, 2] >= minx)
-            & (bounds[:, 0] <= maxx)
-            & (bounds[:, 3] >= miny)
-            & (bounds[:, 1] <= maxy)
-        )
+        return boxes_meeting(self.layers().grid_bounds, bbox)
 
     def levels(self) -> list[str]:
         """Grid levels present in the data, top first."""
