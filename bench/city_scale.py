@@ -289,7 +289,7 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
         view = _view_tiles(lon, lat, z + 1)
         # as the map asks: the status rows of the view with a margin, not the whole level
         top = ["/api/config", "/api/summary"]
-        top.append(f"/api/status/grids?level={LEVEL}&bbox={_bbox_param(_view_tiles(lon, lat, z))}")
+        top.append(f"/api/status/grids?level={LEVEL}&bbox={_bbox_param(view)}")
         size, took = client.many(top + [_tile_path(t) for t in view])
         _line(
             f"first view from tiles (z{z + 1}, {len(view)} tiles; target <= 1 s, 1.5 MB)",
