@@ -20,6 +20,7 @@ _PUBLIC_EXACT = frozenset(
         "/api/config",
         "/api/grids",
         "/api/summary",
+        "/api/status/grids",
         "/api/changes",
         "/api/stream",
         "/api/search",
@@ -28,7 +29,12 @@ _PUBLIC_EXACT = frozenset(
         "/api/openapi.json",
     }
 )
-_PUBLIC_PREFIX = ("/api/geometry/grid/",)
+_PUBLIC_PREFIX = (
+    "/api/geometry/grid/",
+    "/api/tiles/grids/",  # tiles carry shapes, names and levels, never counts or contacts
+    "/api/tiles/roads/",
+    "/api/tiles/checkpoints/",
+)
 
 
 def anonymous_read() -> bool:

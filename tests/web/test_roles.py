@@ -139,6 +139,7 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
     doc = client.get("/api/openapi.json").get_json()
     allowed = {"/api/config", "/api/grids", "/api/summary", "/api/changes", "/api/search"}
     allowed |= {"/api/roads", "/api/checkpoints", "/api/openapi.json", "/api/stream"}
+    allowed |= {"/api/status/grids"}
     for path, operations in doc["paths"].items():
         for method in operations:
             if path == "/api/stream":
@@ -156,6 +157,9 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
     stream = client.get("/api/stream", buffered=False)
     assert stream.status_code == 200
     stream.close()
+    # the tiled map: shapes of grids, roads and checkpoints; never buildings
+    for layer, code in (("grids", 200), ("roads", 200), ("checkpoints", 200), ("buildings", 401)):
+        assert client.get(f"/api/tiles/{layer}/12/3425/1675.pbf").status_code == code, layer
     for page in _page_rules(app):
         response = client.get(page)
         if page == "/":
@@ -177,6 +181,11 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
             suppressed += sum(v is None for v in props["counts"].values())
             suppressed += props["households"] is None
     assert suppressed > 0  # the demo has small counts: the rule was exercised
+    table = client.get("/api/status/grids?level=micro").get_json()  # the tiled map's colours
+    full = client.get("/api/status/grids?level=micro", headers=auth["admin"]).get_json()
+    shown = [n for row in table["rows"].values() for n in [row[1], *row[3]]]
+    assert None in shown and all(n is None or n == 0 or n >= 5 for n in shown)
+    assert set(table["rows"]) == set(full["rows"])
     # changes: grid counts only, no building ids
     households = demo_layers["households"]
     building = households["building_id"].iloc[0]
