@@ -69,10 +69,17 @@ def _free_port() -> int:
 # -- the store and the server ---------------------------------------------------------
 
 
-def _load_demo(url: str) -> tuple[str, list[str], list[str]]:
-    """Load the demo district into an empty store; return an admin token, household ids
-    and status codes."""
-    layers = read_demo(DEFAULT_DEMO_DIR)
+def _load_demo(url: str, households: int = 0) -> tuple[str, list[str], list[str]]:
+    """Load the demo district (or, with ``households``, the synthetic lattice of
+    bench/synthetic.py with that many households, one per 20 in a building) into an empty
+    store; return an admin token, household ids and status codes."""
+    if households:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from synthetic import synthetic_district
+
+        layers = synthetic_district(buildings=max(1, households // 20), households=households)
+    else:
+        layers = read_demo(DEFAULT_DEMO_DIR)
     store = open_store(url)
     store.import_layers(layers, user="bench")
     store.create_user("admin", "bench-load-2026", role="admin")
@@ -586,6 +593,13 @@ def main() -> int:
         "--threads", type=int, default=DEFAULT_THREADS, help="per worker; one per open stream"
     )
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which viewers open")
+    parser.add_argument(
+        "--households",
+        type=int,
+        default=0,
+        help="instead of the demo, a synthetic lattice with this many households "
+        "(e.g. 1000000; one building per 20 households)",
+    )
     parser.add_argument("--request-timeout", type=float, default=60)
     parser.add_argument(
         "--code", type=Path, default=ROOT, help="source tree the server runs (another worktree)"
@@ -601,8 +615,9 @@ def main() -> int:
         proc = None
         try:
             started = time.monotonic()
-            token, households, codes = _load_demo(url)
-            print(f"demo store ({args.backend}) loaded in {time.monotonic() - started:.1f} s")
+            token, households, codes = _load_demo(url, args.households)
+            what = f"{args.households:,}-household lattice" if args.households else "demo"
+            print(f"{what} store ({args.backend}) loaded in {time.monotonic() - started:.1f} s")
             store = open_store(url)
             seq0 = store.last_seq()
             port = _free_port()
