@@ -66,13 +66,14 @@ def apply_status_records(
     A worker may only write the buildings and households of their own grid subtree.
     Raises :class:`ValidationError` naming every bad row; nothing is written then.
     """
-    named = _batch_ids(frame)  # the store checks them again inside the write's transaction
+    # the ids the batch names (the store checks them again inside the write's transaction)
+    household_ids, building_ids = store.existing_entities(_batch_ids(frame))
     rows = validate_status(
         frame,
         file=file,
         scheme_codes=view.scheme.spellings(),
-        household_ids=store.existing_ids("households", named),
-        building_ids=store.existing_ids("buildings", named),
+        household_ids=household_ids,
+        building_ids=building_ids,
     )
     outside = _outside_area(store, view, user, rows)
     if outside:

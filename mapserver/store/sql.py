@@ -665,20 +665,23 @@ class Store:
                 level=level,
             )
 
-    def existing_ids(self, layer: str, ids: Iterable[str]) -> set[str]:
-        """Those of ``ids`` that are rows of ``layer`` (checking a batch without holding
-        every id of the district)."""
-        table = self.tables[layer]
-        column = table.c[model.ID_COLUMN[layer]]
+    def existing_entities(self, ids: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(household ids, building ids) among ``ids``, in one query per chunk (a status
+        batch is checked without holding every id of the district)."""
+        h, b = self.tables["households"], self.tables["buildings"]
         wanted = sorted({str(i) for i in ids})
-        found: set[str] = set()
+        households: set[str] = set()
+        buildings: set[str] = set()
         with self._reader.connect() as conn:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
-                found.update(
-                    r[0] for r in fetch_rows(conn, sa.select(column).where(column.in_(chunk)))
+                query = sa.union_all(
+                    sa.select(sa.literal("h"), h.c.household_id).where(h.c.household_id.in_(chunk)),
+                    sa.select(sa.literal("b"), b.c.building_id).where(b.c.building_id.in_(chunk)),
                 )
-        return found
+                for kind, entity_id in fetch_rows(conn, query):
+                    (households if kind == "h" else buildings).add(entity_id)
+        return households, buildings
 
     def household_buildings(self, household_ids: Iterable[str]) -> dict[str, str]:
         """The building of each of ``household_ids`` that exists (household_id -> building_id)."""
