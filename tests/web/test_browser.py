@@ -282,6 +282,7 @@ def test_worker_entry_form_on_a_phone(live_server, browser):
     page.fill("input[name=password]", "demo2020")
     page.click("button[type=submit]")
     page.wait_for_selector("#building option", state="attached")  # the entry form, not login
+    page.wait_for_load_state("load")  # entry.js listens for the choice only once it has run
     options = page.eval_on_selector_all("#building option", "els => els.map(e => e.value)")
     own = [o for o in options if o]
     assert own
