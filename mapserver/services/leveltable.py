@@ -8,7 +8,7 @@ GeoJSON are megabytes. No Flask here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def _ids(
     bbox: tuple[float, float, float, float] | None = None,
 ) -> list[str]:
     """The grids of ``level`` (every grid when None) meeting ``bbox`` when given, or the
-    buildings of ``grid_id``'s subtree (every building when None)."""
+    buildings of ``grid_id``'s subtree."""
     layers = view.layers()
     if kind == "grid":
         grids = layers.grids
@@ -36,11 +36,10 @@ def _ids(
         if bbox is not None:
             mask &= view.grids_in_bbox(bbox)
         return [str(i) for i in grids.index[mask]]
-    buildings = layers.buildings
     if grid_id is None:
-        return [str(i) for i in buildings.index]
-    under = {grid_id, *view.descendants(grid_id)}
-    return [str(i) for i in buildings.index[buildings["grid_id"].isin(under)]]
+        msg = "a table of buildings needs a grid"
+        raise ValueError(msg)
+    return view.store.buildings_under({grid_id, *view.descendants(grid_id)})
 
 
 def status_rows(
@@ -67,9 +66,10 @@ def status_rows(
         changed = moved["grids" if kind == "grid" else "buildings"]
         return int(moved["seq"]), {i: changed[i] for i in ids if i in changed}
     snap = view.snapshot(max_age_s=max_age_s)
+    if kind == "building":
+        return snap.seq, view.building_rows(snap, ids, rule)
     table = view.status_table(snap, kind, rule)
-    one: Callable[..., dict] = view.grid_status if kind == "grid" else view.building_status
-    return snap.seq, {i: table.get(i) or one(snap, i, rule) for i in ids}
+    return snap.seq, {i: table.get(i) or view.grid_status(snap, i, rule) for i in ids}
 
 
 def compact(

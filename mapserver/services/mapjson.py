@@ -20,47 +20,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from mapserver.services.leveltable import compact, status_rows
 from mapserver.services.mapview import (
     MapView,
-    boxes_meeting,
     building_properties,
     geometry_json,
     grid_properties,
 )
+from mapserver.services.recent import Recent
 from mapserver.services.statusio import layer_features
 
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
 SKELETONS_KEPT = 256  # selected feature lists kept per data version
 GZIP_MIN_BYTES = 1024
-TEXTS_KEPT = 200_000  # serialised features (and statuses) kept per process, most recent
-
-
-class _Recent(OrderedDict):
-    """A dict keeping its ``limit`` most recently used entries (a worker's memory does not
-    grow with the buildings its maps have shown)."""
-
-    def __init__(self, limit: int = TEXTS_KEPT) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def get(self, key, default=None):
-        """The value of ``key`` (now the most recent), or ``default``."""
-        try:
-            self.move_to_end(key)
-            return self[key]
-        except KeyError:  # absent, or dropped by another thread meanwhile
-            return default
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        while len(self) > self.limit:
-            try:
-                self.popitem(last=False)
-            except KeyError:
-                break
 
 
 def _dumps(value: object) -> str:
@@ -95,8 +68,7 @@ class _Pieces:
     """Serialised fixed parts of features, for one data version."""
 
     version: int
-    bounds: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> (n, 4) bounds
-    text: _Recent = field(default_factory=_Recent)  # (kind, id, coords) -> (head, tail)
+    text: Recent = field(default_factory=Recent)  # (kind, id, coords) -> (head, tail)
     skeletons: OrderedDict[str, _Skeleton] = field(default_factory=OrderedDict)
 
 
@@ -119,7 +91,7 @@ class MapJSON:
         self._pieces: _Pieces | None = None
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         # (kind, id, rule) -> (the status dict it was made from, its JSON text)
-        self._status_text: _Recent = _Recent()  # (kind, id, rule) -> (status dict, text)
+        self._status_text: Recent = Recent()  # (kind, id, rule) -> (status dict, text)
 
     # -- entity tags and the answer cache --------------------------------------------
     def _etag(self, kind: str, query: Sequence[object]) -> tuple[str, object, str]:
@@ -146,7 +118,7 @@ class MapJSON:
         with self._lock:
             if self._pieces is None or self._pieces.version != layers.version:
                 self._pieces = _Pieces(version=layers.version)
-                self._status_text = _Recent()
+                self._status_text = Recent()
             return self._pieces
 
     # -- feature text ----------------------------------------------------------------
@@ -204,7 +176,10 @@ class MapJSON:
         return skeleton
 
     def _collection(self, kind: str, skeleton: _Skeleton, snap, rule) -> str:
-        table = self.view.status_table(snap, kind, rule)
+        if kind == "grid":
+            table = self.view.status_table(snap, kind, rule)
+        else:
+            table = self.view.building_rows(snap, [i for i, _h, _t in skeleton.items], rule)
         parts = [
             head + self._status(table, snap, kind, entity_id, rule) + tail
             for entity_id, head, tail in skeleton.items
@@ -214,13 +189,6 @@ class MapJSON:
             + ",".join(parts)
             + "]}"
         )
-
-    def _in_bbox(self, name: str, frame: pd.DataFrame, bbox) -> np.ndarray:
-        pieces = self._fixed()
-        bounds = pieces.bounds.get(name)
-        if bounds is None or len(bounds) != len(frame):
-            bounds = pieces.bounds[name] = shapely.bounds(frame.geometry.to_numpy())
-        return boxes_meeting(bounds, bbox)
 
     # -- the layers ------------------------------------------------------------------
     def grids(
@@ -247,7 +215,7 @@ class MapJSON:
             if ids is not None:
                 mask &= frame.index.isin(ids)
             if bbox is not None:
-                mask &= self._in_bbox("grids", frame, bbox)
+                mask &= self.view.grids_in_bbox(bbox)
             return frame[mask], ""
 
         def build() -> str:
@@ -271,14 +239,11 @@ class MapJSON:
         etag, snap, digest = self._etag("buildings", [grid_id, bbox, coords, limit, rule])
 
         def select() -> tuple[pd.DataFrame, str]:
-            frame = self.view.layers().buildings
-            mask = np.ones(len(frame), dtype=bool)
+            subtree = None
             if grid_id is not None:
                 subtree = [grid_id, *self.view.descendants(grid_id)]
-                mask &= frame["grid_id"].isin(subtree).to_numpy()
-            if bbox is not None:
-                mask &= self._in_bbox("buildings", frame, bbox)
-            chosen = frame[mask]
+            chosen = self.view.store.read_buildings(grid_ids=subtree, bbox=bbox, limit=limit + 1)
+            chosen = chosen.set_index("building_id", drop=False)
             truncated = "true" if len(chosen) > limit else "false"
             return chosen.head(limit), f',"truncated":{truncated}'
 

@@ -19,14 +19,17 @@ from shapely.geometry import mapping
 
 from mapserver.crs import wgs84_to_gcj02
 from mapserver.model import level_rank
-from mapserver.status.colour import effective_area_class
-from mapserver.status.counts import wide_counts
+from mapserver.services.recent import Recent
+from mapserver.status.colour import effective_area_class, pick_codes
+from mapserver.status.counts import TOTAL_ID, wide_counts
 from mapserver.status.rollup import Rollup
 from mapserver.status.scheme import Scheme, load_scheme
 from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
-BUILDING_COLUMNS = ("building_id", "grid_id", "name", "address", "geometry")  # held per worker
+COLOUR_RULES = ("worst", "share")
+CHOICES_SHOWN = 5_000  # buildings a status form lists
+BUILDINGS_KEPT = 50_000  # building statuses a snapshot keeps (most recently shown first)
 TILED_FROM_BUILDINGS = 20_000  # from this many buildings maps draw levels from vector tiles
 PATCH_LIMIT = 200_000  # beyond this many changes, re-read every count rather than patch
 COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of full floats
@@ -34,12 +37,13 @@ COORD_DECIMALS = 6  # about 0.1 m, enough for a map and a third of the bytes of 
 
 @dataclass(frozen=True)
 class _Layers:
-    """The slowly changing layers, read once per data version (grids and buildings; no
-    household: a worker's memory does not grow with the households of the district)."""
+    """The slowly changing layers, read once per data version: the grids and their tree.
+    No building and no household is held: a worker's memory does not grow with the
+    buildings or households of the district (they are read per view)."""
 
     version: int
     grids: pd.DataFrame
-    buildings: pd.DataFrame
+    building_count: int
     ancestors: dict[str, list[str]]
     children: dict[str, list[str]]
     area_class: pd.Series
@@ -49,40 +53,40 @@ class _Layers:
 CARRIED = "carried"  # memo key: the previous snapshot's status tables and what moved since
 
 
-def _carried_tables(old: _Snapshot, grids: set[str], buildings: set[str]) -> dict:
-    """Status tables a new snapshot can patch instead of recounting: each table of ``old``
-    (or that ``old`` itself carried) with the grids and buildings that moved since."""
+def _carried_tables(old: _Snapshot, grids: set[str]) -> dict:
+    """Grid status tables a new snapshot can patch instead of recounting: each table of
+    ``old`` (or that ``old`` itself carried) with the grids that moved since."""
     carried = {
-        key: (table, moved_grids | grids, moved_buildings | buildings)
-        for key, (table, moved_grids, moved_buildings) in old.memo.get(CARRIED, {}).items()
+        key: (table, moved | grids) for key, (table, moved) in old.memo.get(CARRIED, {}).items()
     }
     for key, table in old.memo.items():
         if isinstance(key, tuple) and key[0] == "status":
-            carried[key] = (table, set(grids), set(buildings))
+            carried[key] = (table, set(grids))
     return carried
 
 
 @dataclass(frozen=True)
+class _Counts:
+    """Households and persons per status code of every grid subtree and of the district,
+    as the store keeps them (index ``grid_id``; one column per code and "none")."""
+
+    grid_households: pd.DataFrame
+    grid_persons: pd.DataFrame
+    total_households: pd.Series
+    total_persons: pd.Series
+
+
+@dataclass(frozen=True)
 class _Snapshot:
-    """A roll-up of every status as of one change-log sequence number."""
+    """Every grid's counts as of one change-log sequence number; buildings' statuses are
+    read when a view shows them and kept in ``buildings`` (bounded)."""
 
     seq: int
-    result: Rollup
+    counts: _Counts
     grid_codes: pd.Series
-    building_codes: pd.Series
-    other_rules: dict = field(default_factory=dict)  # rule -> (grid codes, building codes)
+    buildings: Recent  # (building_id, rule) -> status dict
+    other_rules: dict = field(default_factory=dict)  # rule -> grid codes
     memo: dict = field(default_factory=dict)  # answers counted once per snapshot
-
-    def codes(self, rule: str, threshold: float, default: str) -> tuple[pd.Series, pd.Series]:
-        """Grid and building colour codes under ``rule`` (computed once per snapshot)."""
-        if rule == default:
-            return self.grid_codes, self.building_codes
-        if rule not in self.other_rules:
-            self.other_rules[rule] = (
-                self.result.grid_colour_codes(rule=rule, threshold=threshold),
-                self.result.building_colour_codes(rule=rule, threshold=threshold),
-            )
-        return self.other_rules[rule]
 
 
 def _round_coords(coords: np.ndarray) -> np.ndarray:
@@ -204,7 +208,7 @@ class MapView:
 
     # -- caches keyed by what the database says, never the only copy -------------
     def layers(self, *, max_age_s: float = 0.0) -> _Layers:
-        """The grid/building/household layers, re-read when the store's data version moves
+        """The grid layer and tree, re-read when the store's data version moves
         (``max_age_s`` > 0: layers found current less than that many seconds ago answer
         without asking the store, as for :meth:`snapshot`)."""
         if max_age_s > 0:  # no lock: a reader never waits behind a thread reading the store
@@ -219,12 +223,10 @@ class MapView:
             self._layers_writes = writes
             if self._layers is None or self._layers.version != version:
                 grids = self.store.read_grids()
-                # only what maps show and scope checks need (not households, gates, units)
-                buildings = self.store.read_features("buildings", columns=BUILDING_COLUMNS)
                 self._layers = _Layers(
                     version=version,
                     grids=grids.set_index("grid_id", drop=False),
-                    buildings=buildings.set_index("building_id", drop=False),
+                    building_count=self.store.building_count(),
                     ancestors=grid_ancestors(grids),
                     children=grid_children(grids),
                     area_class=effective_area_class(grids),
@@ -234,15 +236,17 @@ class MapView:
             return self._layers
 
     def snapshot(self, *, max_age_s: float = 0.0) -> _Snapshot:
-        """Every building's and grid's counts as of the store's latest committed change.
+        """Every grid's counts as of the store's latest committed change.
 
         The counts are those the store keeps with every write (``status_counts``); no
-        process rolls the status table up. The first call reads every building's and
-        grid's count rows. Later calls read only the change-log rows after the cached
-        sequence number and re-read the counts of the buildings they touch and of
-        those buildings' grids and every ancestor, so a batch reaches the map without
-        re-reading the rest. Counts read are absolute: a row newer than the snapshot's
-        ``seq`` is read again, to the same value, by the next one.
+        process rolls the status table up. The first call reads every grid's count rows
+        and the district's; buildings are read when a view shows them
+        (:meth:`building_rows`). Later calls read only the buildings the change-log rows
+        after the cached sequence number touch, re-read the counts of those buildings'
+        grids and every ancestor, and forget those buildings' statuses, so a batch
+        reaches the map without re-reading the rest. Counts read are absolute: a row
+        newer than the snapshot's ``seq`` is read again, to the same value, by the next
+        one.
 
         ``max_age_s`` > 0 lets a snapshot found current less than that many seconds
         ago answer without looking at the store: under many writes a second each
@@ -265,33 +269,39 @@ class MapView:
             if snap is not None and snap.seq >= seq:
                 self._checked_at = time.monotonic()
                 return snap
-            result = None
+            counts = None
             carried: dict = {}
             if snap is not None:
                 changed, touched = self.store.buildings_changed(snap.seq, seq)
                 if changed <= PATCH_LIMIT:
-                    building_ids = [b for b in touched if b in layers.buildings.index]
-                    result = self._patched(snap.result, building_ids, layers)
-                    carried = _carried_tables(snap, *self._touched_ids(building_ids, layers))
-            if result is None:
-                result = self._counted(layers)
+                    grid_ids = self._grids_above(touched.values(), layers)
+                    counts = self._patched(snap.counts, grid_ids)
+                    carried = _carried_tables(snap, grid_ids)
+                    rules = {self.colour_rule, *COLOUR_RULES}
+                    buildings = snap.buildings.copy_without(
+                        (b, rule) for b in touched for rule in rules
+                    )
+            if counts is None:
+                counts = self._counted(layers)
+                buildings = Recent(BUILDINGS_KEPT)
             self._snapshot = _Snapshot(
                 seq=seq,
-                result=result,
-                grid_codes=result.grid_colour_codes(
-                    rule=self.colour_rule, threshold=self.share_threshold
+                counts=counts,
+                grid_codes=pick_codes(
+                    counts.grid_households,
+                    self.scheme,
+                    rule=self.colour_rule,
+                    threshold=self.share_threshold,
                 ),
-                building_codes=result.building_colour_codes(
-                    rule=self.colour_rule, threshold=self.share_threshold
-                ),
+                buildings=buildings,
                 memo={CARRIED: carried} if carried else {},
             )
             self._checked_at = time.monotonic()
             return self._snapshot
 
-    def _own_codes(self, building_ids: list[str] | None) -> pd.Series:
+    def _own_codes(self, building_ids: list[str]) -> pd.Series:
         """The scheme code of each building's own status row (None where it has none or a
-        code the scheme does not know), for ``building_ids`` or every building."""
+        code the scheme does not know)."""
         rows = self.store.read_status(
             entity_kind="building", ids=building_ids, columns=("entity_kind", "entity_id", "status")
         )
@@ -299,68 +309,88 @@ class MapView:
         codes = [code if code in known else None for code in rows["status"].tolist()]
         return pd.Series(codes, index=rows["entity_id"].to_numpy(dtype=object), dtype=object)
 
-    def _counted(self, layers: _Layers) -> Rollup:
-        """Every building's and grid's counts as the store keeps them (no roll-up here)."""
-        codes = self.scheme.code_names
-        b_index = pd.Index(layers.buildings.index, dtype=object, name="building_id")
+    def _totals(self) -> tuple[pd.Series, pd.Series]:
+        """The district's households and persons per code, as the store keeps them."""
+        index = pd.Index([TOTAL_ID], dtype=object)
+        rows = self.store.read_counts(level="total")
+        households, persons = wide_counts(rows, self.scheme.code_names, index)
+        return households.iloc[0], persons.iloc[0]
+
+    def _counted(self, layers: _Layers) -> _Counts:
+        """Every grid's counts and the district's as the store keeps them (no roll-up)."""
         g_index = pd.Index(layers.grids.index, dtype=object, name="grid_id")
-        b_hh, b_pp = wide_counts(self.store.read_counts(level="building"), codes, b_index)
-        g_hh, g_pp = wide_counts(self.store.read_counts(level="grid"), codes, g_index)
-        own = self._own_codes(None).reindex(b_index).astype(object)
-        own = own.where(own.notna(), None).rename("status")
-        return Rollup(
-            scheme=self.scheme,
-            building_households=b_hh,
-            building_persons=b_pp,
-            grid_households=g_hh,
-            grid_persons=g_pp,
-            building_status=own,
-        )
+        rows = self.store.read_counts(level="grid")
+        g_hh, g_pp = wide_counts(rows, self.scheme.code_names, g_index)
+        return _Counts(g_hh, g_pp, *self._totals())
 
     @staticmethod
-    def _touched_ids(building_ids: list[str], layers: _Layers) -> tuple[set[str], set[str]]:
-        """Grids (leaf and every ancestor) and buildings whose counts these buildings move."""
+    def _grids_above(leaves, layers: _Layers) -> set[str]:
+        """Grids whose counts buildings in ``leaves`` (their grids) move: each leaf and
+        every ancestor."""
         grid_ids: set[str] = set()
-        for leaf in layers.buildings.loc[building_ids, "grid_id"].dropna().unique():
+        for leaf in set(leaves):
+            if leaf is None or leaf not in layers.grids.index:
+                continue
             grid_ids.add(leaf)
             grid_ids.update(layers.ancestors.get(leaf, []))
-        return grid_ids, set(building_ids)
+        return grid_ids
 
-    def _patched(self, before: Rollup, building_ids: list[str], layers: _Layers) -> Rollup:
-        """The counts of the buildings a change-log slice touches, and of their grids and
-        every ancestor, as the store now keeps them; every other row as before."""
-        if not building_ids:
-            return before
-        grid_ids, _ = self._touched_ids(building_ids, layers)
-        grid_ids = sorted(g for g in grid_ids if g in before.grid_households.index)
-        codes = self.scheme.code_names
-        frames = {}
-        for kind, ids in (("building", building_ids), ("grid", grid_ids)):
+    def _patched(self, before: _Counts, grid_ids: set[str]) -> _Counts:
+        """The counts of ``grid_ids`` and of the district as the store now keeps them; every
+        other grid's as before."""
+        ids = sorted(grid_ids)
+        households, persons = before.grid_households, before.grid_persons
+        if ids:
             index = pd.Index(ids, dtype=object)
-            rows = self.store.read_counts(level=kind, ids=ids) if ids else None
-            new = wide_counts(rows if rows is not None else pd.DataFrame(), codes, index)
-            for name, fresh in zip(("households", "persons"), new, strict=True):
-                frame = getattr(before, f"{kind}_{name}").copy()
-                if ids:
-                    frame.loc[index] = fresh.to_numpy()
-                frames[f"{kind}_{name}"] = frame
-        building_status = before.building_status.copy()
-        own = self._own_codes(building_ids).reindex(building_ids)
-        building_status.loc[building_ids] = own.where(own.notna(), None).to_numpy(dtype=object)
-        return Rollup(scheme=before.scheme, building_status=building_status, **frames)
+            rows = self.store.read_counts(level="grid", ids=ids)
+            fresh_hh, fresh_pp = wide_counts(rows, self.scheme.code_names, index)
+            households, persons = households.copy(), persons.copy()
+            households.loc[index] = fresh_hh.to_numpy()
+            persons.loc[index] = fresh_pp.to_numpy()
+        return _Counts(households, persons, *self._totals())
+
+    def building_rows(
+        self, snap: _Snapshot, building_ids, rule: str | None = None
+    ) -> dict[str, dict]:
+        """Status dicts (as :meth:`building_status`) of some buildings: those the snapshot
+        keeps, the others read from the store in one query per chunk and kept (the
+        snapshot keeps :data:`BUILDINGS_KEPT`, most recently shown first)."""
+        rule = rule or self.colour_rule
+        ids = [str(b) for b in building_ids]
+        found: dict[str, dict] = {}
+        missing: list[str] = []
+        for building_id in ids:
+            status = snap.buildings.get((building_id, rule))
+            if status is None:
+                missing.append(building_id)
+            else:
+                found[building_id] = status
+        if missing:
+            for building_id, status in self._read_building_rows(missing, rule).items():
+                snap.buildings[(building_id, rule)] = status
+                found[building_id] = status
+        return {b: found[b] for b in ids}
+
+    def _read_building_rows(self, ids: list[str], rule: str) -> dict[str, dict]:
+        """Status dicts of ``ids`` from the counts the store keeps and their own status rows
+        (a building with no households takes its own row's code)."""
+        unique = list(dict.fromkeys(ids))
+        index = pd.Index(unique, dtype=object, name="building_id")
+        rows = self.store.read_counts(level="building", ids=unique)
+        households, persons = wide_counts(rows, self.scheme.code_names, index)
+        own = self._own_codes(unique).reindex(index).astype(object)
+        few = Rollup(
+            scheme=self.scheme,
+            building_households=households,
+            building_persons=persons,
+            grid_households=households.iloc[:0],
+            grid_persons=persons.iloc[:0],
+            building_status=own.where(own.notna(), None),
+        )
+        codes = few.building_colour_codes(rule=rule, threshold=self.share_threshold)
+        return self._table(households, persons, codes)
 
     # -- formatting ---------------------------------------------------------------
-    def _counts(self, frame: pd.DataFrame, key: str) -> dict[str, int]:
-        if key not in frame.index:
-            return {}
-        row = frame.loc[key]
-        return {str(code): int(n) for code, n in row.items() if int(n) > 0}
-
-    def _status(self, households: pd.DataFrame, persons: pd.DataFrame, codes, key: str) -> dict:
-        return self._status_dict(
-            self._counts(households, key), self._counts(persons, key), codes.get(key)
-        )
-
     def _status_dict(self, counts: dict, person_counts: dict, code: object) -> dict:
         """The status members of one grid or building (counts, totals, code, colour)."""
         code = None if code is None or pd.isna(code) else str(code)
@@ -373,49 +403,25 @@ class MapView:
             "colour": self.scheme.colour(code),
         }
 
-    def _codes(self, snap: _Snapshot, rule: str | None) -> tuple[pd.Series, pd.Series]:
-        return snap.codes(rule or self.colour_rule, self.share_threshold, self.colour_rule)
+    def _grid_codes(self, snap: _Snapshot, rule: str | None) -> pd.Series:
+        """Grid colour codes of a snapshot under ``rule`` (computed once per snapshot)."""
+        rule = rule or self.colour_rule
+        if rule == self.colour_rule:
+            return snap.grid_codes
+        found = snap.other_rules.get(rule)
+        if found is None:
+            found = snap.other_rules[rule] = pick_codes(
+                snap.counts.grid_households, self.scheme, rule=rule, threshold=self.share_threshold
+            )
+        return found
 
-    def _grid_status(self, snap: _Snapshot, grid_id: str, rule: str | None = None) -> dict:
-        result = snap.result
-        codes = self._codes(snap, rule)[0]
-        return self._status(result.grid_households, result.grid_persons, codes, grid_id)
-
-    def _building_status(self, snap: _Snapshot, building_id: str, rule: str | None = None) -> dict:
-        result = snap.result
-        codes = self._codes(snap, rule)[1]
-        return self._status(result.building_households, result.building_persons, codes, building_id)
-
-    def status_table(self, snap: _Snapshot, kind: str, rule: str | None = None) -> dict[str, dict]:
-        """Status of every grid (``kind="grid"``) or building of a snapshot, id -> the
-        dict :meth:`grid_status` / :meth:`building_status` gives; counted once per snapshot
-        in one pass over the count tables (not a row look-up per id)."""
-        key = ("status", kind, rule or self.colour_rule)
-        found = snap.memo.get(key)
-        if found is not None:
-            return found
-        carried = snap.memo.get(CARRIED, {}).get(key)
-        if carried is not None:  # the last snapshot's table, recounted where writes moved it
-            table, touched_grids, touched_buildings = carried
-            touched = touched_grids if kind == "grid" else touched_buildings
-            table = dict(table)
-            table.update(self._status_rows(snap, kind, rule, [i for i in touched if i in table]))
-        else:
-            table = self._status_rows(snap, kind, rule, None)
-        snap.memo[key] = table
-        return table
-
-    def _status_rows(
-        self, snap: _Snapshot, kind: str, rule: str | None, ids: list[str] | None
+    def _table(
+        self, households: pd.DataFrame, persons: pd.DataFrame, codes: pd.Series
     ) -> dict[str, dict]:
-        """Status dicts of ``ids`` (None: every counted entity), in one pass over the counts."""
-        result = snap.result
-        households = result.grid_households if kind == "grid" else result.building_households
-        if ids is not None:
-            households = households.loc[households.index.intersection(ids)]
-        persons = result.grid_persons if kind == "grid" else result.building_persons
+        """Status dicts of the rows of ``households`` (persons and codes by the same ids), in
+        one pass over the counts."""
         persons = persons.reindex(index=households.index, fill_value=0)
-        codes = self._codes(snap, rule)[0 if kind == "grid" else 1].reindex(households.index)
+        codes = codes.reindex(households.index)
         h_cols = [str(c) for c in households.columns]
         p_cols = [str(c) for c in persons.columns]
         table: dict[str, dict] = {}
@@ -432,18 +438,51 @@ class MapView:
             table[str(entity_id)] = self._status_dict(counts, person_counts, code)
         return table
 
+    def status_table(self, snap: _Snapshot, kind: str, rule: str | None = None) -> dict[str, dict]:
+        """Status of every grid of a snapshot (``kind="grid"``), id -> the dict
+        :meth:`grid_status` gives; counted once per snapshot in one pass over the count
+        table (not a row look-up per id), and patched from the last snapshot's where
+        writes moved it. Buildings have no whole table (:meth:`building_rows`)."""
+        if kind != "grid":
+            msg = "only grids have a whole status table; buildings are read per view"
+            raise ValueError(msg)
+        key = ("status", kind, rule or self.colour_rule)
+        found = snap.memo.get(key)
+        if found is not None:
+            return found
+        carried = snap.memo.get(CARRIED, {}).get(key)
+        if carried is not None:  # the last snapshot's table, recounted where writes moved it
+            table, touched = carried
+            table = dict(table)
+            table.update(self._grid_rows(snap, rule, [i for i in touched if i in table]))
+        else:
+            table = self._grid_rows(snap, rule, None)
+        snap.memo[key] = table
+        return table
+
+    def _grid_rows(self, snap: _Snapshot, rule: str | None, ids: list[str] | None) -> dict:
+        """Status dicts of the grids ``ids`` (None: every grid)."""
+        households = snap.counts.grid_households
+        if ids is not None:
+            households = households.loc[households.index.intersection(ids)]
+        return self._table(households, snap.counts.grid_persons, self._grid_codes(snap, rule))
+
     def grid_status(self, snap: _Snapshot, grid_id: str, rule: str | None = None) -> dict:
         """Counts, status code and colour of one grid in a snapshot."""
-        return self._grid_status(snap, grid_id, rule)
+        table = snap.memo.get(("status", "grid", rule or self.colour_rule))
+        if table is not None and grid_id in table:
+            return table[grid_id]
+        found = self._grid_rows(snap, rule, [grid_id])
+        return found.get(grid_id) or self._status_dict({}, {}, None)
 
     def building_status(self, snap: _Snapshot, building_id: str, rule: str | None = None) -> dict:
         """Counts, status code and colour of one building in a snapshot."""
-        return self._building_status(snap, building_id, rule)
+        return self.building_rows(snap, [building_id], rule)[building_id]
 
     def tiled(self, *, max_age_s: float = 0.0) -> bool:
         """Whether maps draw this district's levels from vector tiles and status tables
         (a large district: :data:`TILED_FROM_BUILDINGS` buildings or more)."""
-        return len(self.layers(max_age_s=max_age_s).buildings) >= TILED_FROM_BUILDINGS
+        return self.layers(max_age_s=max_age_s).building_count >= TILED_FROM_BUILDINGS
 
     def grids_in_bbox(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
         """A mask over the layer's grids: those whose bounding box meets ``bbox``."""
@@ -474,7 +513,7 @@ class MapView:
             gid = str(row.grid_id)
             props = {
                 **grid_properties(row, gid, layers, self.area_scheme),
-                **self._grid_status(snap, gid, rule),
+                **self.grid_status(snap, gid, rule),
             }
             features.append(
                 {
@@ -501,15 +540,14 @@ class MapView:
         grid_ids = None
         if grid_id is not None:
             grid_ids = [grid_id, *self.descendants(grid_id)]
-        buildings = self.store.read_buildings(grid_ids=grid_ids, bbox=bbox)
+        buildings = self.store.read_buildings(grid_ids=grid_ids, bbox=bbox, limit=limit + 1)
         truncated = len(buildings) > limit
+        buildings = buildings.head(limit)
+        statuses = self.building_rows(snap, buildings["building_id"], rule)
         features = []
-        for row in buildings.head(limit).itertuples(index=False):
+        for row in buildings.itertuples(index=False):
             bid = str(row.building_id)
-            props = {
-                **building_properties(row, bid, layers),
-                **self._building_status(snap, bid, rule),
-            }
+            props = {**building_properties(row, bid, layers), **statuses[bid]}
             features.append(
                 {
                     "type": "Feature",
@@ -524,6 +562,13 @@ class MapView:
             "truncated": truncated,
             "features": features,
         }
+
+    def building_choices(self, area: set[str] | None) -> pd.DataFrame:
+        """Buildings a status form offers (``building_id``, ``name``), sorted by id: those of
+        ``area``'s grids, or the district's when None; at most :data:`CHOICES_SHOWN`."""
+        grid_ids = None if area is None else sorted(area)
+        frame = self.store.read_buildings(grid_ids=grid_ids, limit=CHOICES_SHOWN)
+        return frame[["building_id", "name"]]
 
     def descendants(self, grid_id: str) -> list[str]:
         """Every grid below ``grid_id`` in the tree."""
@@ -545,8 +590,7 @@ class MapView:
         if grid_id is None and "summary" in snap.memo:
             return dict(snap.memo["summary"])
         if grid_id is None:
-            counts = snap.result.building_households.sum(axis=0)
-            persons = snap.result.building_persons.sum(axis=0)
+            counts, persons = snap.counts.total_households, snap.counts.total_persons
             status = {
                 "counts": {str(k): int(v) for k, v in counts.items() if int(v) > 0},
                 "person_counts": {str(k): int(v) for k, v in persons.items() if int(v) > 0},
@@ -554,44 +598,43 @@ class MapView:
             status["households"] = sum(status["counts"].values())
             status["persons"] = sum(status["person_counts"].values())
         else:
-            status = self._grid_status(snap, grid_id)
+            status = self.grid_status(snap, grid_id)
         answer = {"seq": snap.seq, "grid_id": grid_id, "scheme": self.scheme.name, **status}
         if grid_id is None:
             snap.memo["summary"] = answer
         return dict(answer)
 
-    def changes(self, since: int, *, rule: str | None = None, max_age_s: float = 0.0) -> dict:
+    def changes(
+        self,
+        since: int,
+        *,
+        rule: str | None = None,
+        max_age_s: float = 0.0,
+        with_grids: bool = False,
+    ) -> dict:
         """What changed after ``since``: new status and colour of every affected building
         and grid (all ancestors), and the new totals, as of one snapshot (``max_age_s`` as
-        for :meth:`snapshot`; the answer's ``seq`` says how far it goes)."""
+        for :meth:`snapshot`; the answer's ``seq`` says how far it goes). ``with_grids``:
+        each building's grid in ``building_grids`` too (to cut the answer to an area)."""
         layers = self.layers(max_age_s=max_age_s)
         snap = self.snapshot(max_age_s=max_age_s)
         # rows after the snapshot's seq: the next delta brings them
         changed, touched = self.store.buildings_changed(since, snap.seq)
-        building_ids = [b for b in touched if b in layers.buildings.index]
-        grid_ids, _ = self._touched_ids(building_ids, layers)
-        grids = self._statuses(snap, "grid", rule, [g for g in grid_ids if g in layers.grids.index])
-        buildings = self._statuses(snap, "building", rule, building_ids)
-        return {
+        grid_ids = self._grids_above(touched.values(), layers)
+        table = snap.memo.get(("status", "grid", rule or self.colour_rule))
+        grids = self._grid_rows(snap, rule, sorted(grid_ids)) if table is None else {}
+        grids = {g: (table or grids).get(g) or self.grid_status(snap, g, rule) for g in grid_ids}
+        answer = {
             "since": since,
             "seq": snap.seq,
             "changed": changed,
             "grids": grids,
-            "buildings": buildings,
+            "buildings": self.building_rows(snap, touched, rule),
             "summary": self._summary(snap, None),
         }
-
-    def _statuses(
-        self, snap: _Snapshot, kind: str, rule: str | None, ids: list[str]
-    ) -> dict[str, dict]:
-        """Status dicts of some grids or buildings: from the snapshot's table when it was
-        made already, else counted for these ids alone (a delta of a few buildings does
-        not build the table of 500,000)."""
-        table = snap.memo.get(("status", kind, rule or self.colour_rule))
-        one = self._grid_status if kind == "grid" else self._building_status
-        if table is None:
-            table = self._status_rows(snap, kind, rule, ids)
-        return {i: table.get(i) or one(snap, i, rule) for i in ids}
+        if with_grids:
+            answer["building_grids"] = touched
+        return answer
 
     def search(self, query: str, *, limit: int = 20) -> list[dict]:
         """Grids and buildings whose id or name contains ``query``, with their bounds."""
@@ -599,19 +642,19 @@ class MapView:
         if not query:
             return []
         layers = self.layers()
+        grids = layers.grids
+        names = grids["name"].fillna("").astype(str).str.lower()
+        ids = grids["grid_id"].astype(str).str.lower()
+        mask = names.str.contains(query, regex=False) | ids.str.contains(query, regex=False)
+        chosen = [("grid", grids[mask].head(limit))]
+        chosen.append(("building", self.store.search_buildings(query, limit=limit)))
         hits: list[dict] = []
-        for kind, frame, id_col in (
-            ("grid", layers.grids, "grid_id"),
-            ("building", layers.buildings, "building_id"),
-        ):
-            names = frame["name"].fillna("").astype(str).str.lower()
-            ids = frame[id_col].astype(str).str.lower()
-            mask = names.str.contains(query, regex=False) | ids.str.contains(query, regex=False)
-            for row in frame[mask].head(limit).itertuples(index=False):
+        for kind, frame in chosen:
+            for row in frame.itertuples(index=False):
                 hits.append(
                     {
                         "kind": kind,
-                        "id": getattr(row, id_col),
+                        "id": getattr(row, f"{kind}_id"),
                         "name": or_none(row.name),
                         "level": or_none(getattr(row, "level", None)),
                         "grid_id": or_none(getattr(row, "grid_id", None)),

@@ -32,15 +32,13 @@ def _outside_area(store: Store, view: MapView, user: User, rows: list) -> list[i
     if not user.grid_id:
         return list(range(len(rows)))
     grid_ids = {user.grid_id, *view.descendants(user.grid_id)}
-    buildings = view.layers().buildings
-    allowed = set(buildings.loc[buildings["grid_id"].isin(grid_ids), "building_id"])
     owners = store.household_buildings(r.entity_id for r in rows if r.entity_kind == "household")
-    return [
-        i
-        for i, row in enumerate(rows)
-        if (row.entity_id if row.entity_kind == "building" else owners.get(row.entity_id))
-        not in allowed
+    building_of = [
+        row.entity_id if row.entity_kind == "building" else owners.get(row.entity_id)
+        for row in rows
     ]
+    grid_of = store.building_grids(b for b in building_of if b is not None)
+    return [i for i, b in enumerate(building_of) if grid_of.get(b) not in grid_ids]
 
 
 def _batch_ids(frame: pd.DataFrame) -> set[str]:

@@ -516,9 +516,10 @@ class Store:
         *,
         within: tuple[sa.Column, Sequence[str]] | None = None,
         columns: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> pd.DataFrame:
         """Read a layer's model columns (or ``columns`` of them) with filters; ``within`` is
-        (column, allowed values)."""
+        (column, allowed values); the first ``limit`` rows by key when given."""
         table = self.tables[layer]
         names = list(model.LAYERS[layer])
         if columns is not None:
@@ -532,7 +533,7 @@ class Store:
         rows: list = []
         with self._map_reader.connect() as conn, paused_gc():
             if within is None:
-                query = sa.select(*selected).where(*conditions).order_by(*order)
+                query = sa.select(*selected).where(*conditions).order_by(*order).limit(limit)
                 rows = fetch_rows(conn, query)
             else:
                 column, values = within
@@ -543,6 +544,7 @@ class Store:
                     rows.extend(fetch_rows(conn, query))
                 key = [[c.name for c in selected].index(k.name) for k in order]
                 rows.sort(key=lambda r: tuple(r[i] for i in key))
+                rows = rows if limit is None else rows[:limit]
             return build_frame([c.name for c in selected], rows, geometry="geometry" in names)
 
     def _bbox(self, layer: str, bbox: Sequence[float]) -> list[sa.ColumnElement]:
@@ -597,8 +599,10 @@ class Store:
         grid_ids: Sequence[str] | None = None,
         bbox: Sequence[float] | None = None,
         ids: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> gpd.GeoDataFrame:
-        """Buildings (model.BUILDING_COLUMNS, EPSG:4326) filtered by leaf grid ids, bbox or ids.
+        """Buildings (model.BUILDING_COLUMNS, EPSG:4326) filtered by leaf grid ids, bbox or ids;
+        the first ``limit`` by id when given.
 
         ``bbox`` is (minx, miny, maxx, maxy) in degrees (EPSG:4326).
         """
@@ -613,7 +617,50 @@ class Store:
             within = (table.c.building_id, ids)
         if bbox is not None:
             conditions.extend(self._bbox("buildings", bbox))
-        return self._read("buildings", conditions, within=within)
+        return self._read("buildings", conditions, within=within, limit=limit)
+
+    def building_count(self) -> int:
+        """How many buildings the district has."""
+        table = self.tables["buildings"]
+        with self._map_reader.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def building_grids(self, building_ids: Iterable[str]) -> dict[str, str | None]:
+        """The grid of each of ``building_ids`` that exists (building_id -> grid_id or None)."""
+        table = self.tables["buildings"]
+        wanted = sorted({str(i) for i in building_ids})
+        found: dict[str, str | None] = {}
+        query = sa.select(table.c.building_id, table.c.grid_id)
+        with self._map_reader.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                found.update(fetch_rows(conn, query.where(table.c.building_id.in_(chunk))))
+        return found
+
+    def buildings_under(self, grid_ids: Iterable[str], *, limit: int | None = None) -> list[str]:
+        """Ids of the buildings whose grid is one of ``grid_ids``, sorted (the first
+        ``limit`` when given)."""
+        table = self.tables["buildings"]
+        grids = sorted({str(g) for g in grid_ids})
+        found: list[str] = []
+        with self._map_reader.connect() as conn:
+            for start in range(0, len(grids), _IN_CHUNK):
+                query = sa.select(table.c.building_id).where(
+                    table.c.grid_id.in_(grids[start : start + _IN_CHUNK])
+                )
+                found.extend(row[0] for row in fetch_rows(conn, query))
+        found.sort()
+        return found if limit is None else found[:limit]
+
+    def search_buildings(self, query: str, *, limit: int = 20) -> pd.DataFrame:
+        """Buildings whose id or name contains ``query`` (any case), first ``limit`` by id."""
+        table = self.tables["buildings"]
+        needle = query.strip().lower()
+        matches = sa.or_(
+            sa.func.lower(table.c.building_id).contains(needle, autoescape=True),
+            sa.func.lower(table.c.name).contains(needle, autoescape=True),
+        )
+        return self._read("buildings", [matches], limit=limit)
 
     def read_households(self, *, building_ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Households (model.HOUSEHOLD_COLUMNS), optionally only those of the given buildings."""
@@ -784,11 +831,12 @@ class Store:
         with self._write() as conn:
             return counts.recount_all(conn, self.tables)
 
-    def buildings_changed(self, since: int, upto: int) -> tuple[int, list[str]]:
-        """(change-log rows, buildings whose counts they can move) for ``since < seq <=
-        upto``: a household's building or a building itself. One pass in the database:
-        the answer is bounded by the buildings, however many households changed."""
-        log, h = self.tables["changelog"], self.tables["households"]
+    def buildings_changed(self, since: int, upto: int) -> tuple[int, dict[str, str | None]]:
+        """(change-log rows, building -> grid of the buildings whose counts they can move)
+        for ``since < seq <= upto``: a household's building or a building itself. One pass
+        in the database: the answer is bounded by the buildings, however many households
+        changed."""
+        log, h, b = self.tables["changelog"], self.tables["households"], self.tables["buildings"]
         within = (log.c.seq > int(since)) & (log.c.seq <= int(upto))
         of_households = (
             sa.select(h.c.building_id)
@@ -796,12 +844,16 @@ class Store:
             .where(within, log.c.entity_kind == "household")
         )
         own = sa.select(log.c.entity_id).where(within, log.c.entity_kind == "building")
+        touched = sa.union(of_households, own).subquery()
+        query = sa.select(b.c.building_id, b.c.grid_id).where(
+            b.c.building_id.in_(sa.select(touched.c[0]))
+        )
         with self._map_reader.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).where(within)).scalar_one()
             if not count:
-                return 0, []
-            rows = fetch_rows(conn, sa.union(of_households, own))
-        return int(count), sorted({row[0] for row in rows if row[0] is not None})
+                return 0, {}
+            rows = fetch_rows(conn, query)
+        return int(count), dict(sorted(rows))
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
         """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).

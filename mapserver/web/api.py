@@ -191,10 +191,8 @@ def households():
         raise ValidationError([ValidationIssue("request", None, "building", "required")])
     store = current_app.extensions["store"]
     scope = reader_area()
-    if scope is not None:
-        held = _view().layers().buildings
-        if building not in held.index or held.at[building, "grid_id"] not in scope:
-            abort(403, description=f"building '{building}' is outside your grid")
+    if scope is not None and store.building_grids([building]).get(building) not in scope:
+        abort(403, description=f"building '{building}' is outside your grid")
     frame = store.read_households(building_ids=[building])
     status = store.read_status(entity_kind="household", ids=frame["household_id"].tolist())
     status = status.set_index("entity_id")
@@ -243,6 +241,8 @@ def status_buildings():
     scope = reader_area()
     if scope is not None and grid_id is None:
         abort(403, description="name a grid of your area")
+    if grid_id is None:
+        raise ValidationError([ValidationIssue("request", None, "grid", "required")])
     if scope is not None:
         check_grid(grid_id)
     return _status_table("building", grid_id=grid_id)
@@ -294,11 +294,12 @@ def _tiles() -> TileCache:
 def changes():
     """Colours and counts of every building and grid changed after ``since``."""
     since = params.integer(request.args.get("since"), "since", low=0, high=MAX_SEQ, default=0)
-    found = _view().changes(since, rule=_rule(), max_age_s=MAP_MAX_AGE_S)
     scope = reader_area()
+    found = _view().changes(
+        since, rule=_rule(), max_age_s=MAP_MAX_AGE_S, with_grids=scope is not None
+    )
     if scope is not None:
-        building_grid = _view().layers().buildings["grid_id"]  # a Series: .get per id
-        found = access.scope_changes(found, building_grid, scope)
+        found = access.scope_changes(found, found.pop("building_grids"), scope)
     return jsonify(found)
 
 
@@ -556,8 +557,12 @@ def openapi():
 def geometry(kind: str, entity_id: str):
     """One grid's or building's geometry (for fitting the map to a search hit)."""
     view = _view()
-    layers = view.layers()
-    frame = {"grid": layers.grids, "building": layers.buildings}.get(kind)
+    if kind == "grid":
+        frame = view.layers().grids
+    elif kind == "building":
+        frame = view.store.read_buildings(ids=[entity_id]).set_index("building_id", drop=False)
+    else:
+        frame = None
     if frame is None or entity_id not in frame.index:
         raise NotFoundError(f"{kind} '{entity_id}' not found")
     if kind == "building":

@@ -245,14 +245,19 @@ def openapi_document() -> dict:
                 ],
                 json_ok,
             ),
-            "/api/status/buildings": _get(
-                "Colour class and counts of every building under a grid, without geometry",
-                [
-                    q("grid", "grid id"),
-                    q("since", "change-log sequence", "integer"),
-                    q("rule", "worst or share"),
-                ],
-                json_ok,
+            "/api/status/buildings": _needs(
+                _get(
+                    "Colour class and counts of every building under a grid, without geometry",
+                    [
+                        {**q("grid", "grid id"), "required": True},
+                        q("since", "change-log sequence", "integer"),
+                        q("rule", "worst or share"),
+                    ],
+                    json_ok,
+                ),
+                400,
+                401,
+                403,
             ),
             "/api/tiles/{name}/{z}/{x}/{y}.pbf": {
                 "get": {

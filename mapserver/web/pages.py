@@ -43,13 +43,9 @@ def entry():
     check("status.write")
     view = current_app.extensions["mapview"]
     layers = view.layers()
-    buildings = layers.buildings
-    scope = reader_area()
-    if scope is not None:
-        buildings = buildings[buildings["grid_id"].isin(scope)]
     options = [
         {"id": b.building_id, "name": b.name or b.building_id}
-        for b in buildings.sort_index().itertuples(index=False)
+        for b in view.building_choices(reader_area()).itertuples(index=False)
     ]
     grid_name = (
         layers.grids.at[user.grid_id, "name"]
