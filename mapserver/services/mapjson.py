@@ -34,6 +34,7 @@ from mapserver.services.statusio import layer_features
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
 SKELETONS_KEPT = 256  # selected feature lists kept per data version
 GZIP_MIN_BYTES = 1024
+TILED_WARM_GRIDS = 2_000  # a tiled district's levels serialised at start: those this small
 
 
 def _dumps(value: object) -> str:
@@ -306,10 +307,14 @@ class MapJSON:
         """Serialise every grid and building once (and the status tables), and the roads and
         checkpoints in ``coords``, so the first maps after a start do not all wait for it:
         later answers only select and join. A large district's maps draw levels from tiles
-        and buildings only where zoomed in: its buildings are not serialised ahead."""
+        and buildings only where zoomed in: its buildings, and its levels of more than
+        :data:`TILED_WARM_GRIDS` grids, are not serialised ahead."""
+        tiled = self.view.tiled()
+        sizes = self.view.layers().grids["level"].value_counts()
         for level in self.view.levels():
-            self.grids(level=level)
-        if not self.view.tiled():
+            if not tiled or sizes.get(level, 0) <= TILED_WARM_GRIDS:
+                self.grids(level=level)
+        if not tiled:
             self.buildings()
         for name in ("road_edges", "checkpoints"):
             self.layer(name, coords=coords)
