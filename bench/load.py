@@ -14,6 +14,10 @@ under gunicorn with an access log), then runs for ``--duration`` seconds:
   pull /api/changes?since=SEQ (the older protocol). Every 5-15 s a viewer
   drills into a grid (grids and buildings of that grid, its summary) or changes
   level. Repeated URLs are sent with If-None-Match, as a browser's cache does.
+  With ``--tiled`` the viewers behave as the map of a large district does: the
+  view's vector tiles of the chosen level and its status rows (/api/status/grids
+  with the view's bbox), then every 5-15 s a pan by half a screen (new tiles, the
+  new view's rows) or a drill into a micro-grid (its buildings as GeoJSON).
 * ``--writes`` status writes per second (POST /api/status with an admin API
   token; ``--batch`` rows each, 1 as the entry page sends), open loop.
 
@@ -55,9 +59,20 @@ sys.path.insert(0, str(ROOT))
 from mapserver.cli_server import DEFAULT_THREADS, db_pool_for, default_workers
 from mapserver.config import DEFAULT_DEMO_DIR
 from mapserver.demo import read_demo
+from mapserver.mvt import Tile, tile_of
 from mapserver.store import open_store
 
-MAP_ENDPOINTS = ("grids", "buildings", "summary", "changes", "config", "stream")
+MAP_ENDPOINTS = (
+    "grids",
+    "buildings",
+    "summary",
+    "changes",
+    "config",
+    "stream",
+    "tiles",
+    "level table",
+)
+VIEW_TILES = (5, 4)  # a 1280×800 screen in 256-pixel tiles, rounded up
 
 
 def _free_port() -> int:
@@ -277,6 +292,9 @@ class Load:
     # -- one viewer -------------------------------------------------------------------
     async def viewer(self, number: int) -> None:
         """One open command map (see the module docstring)."""
+        if self.args.tiled:
+            await self.tiled_viewer(number)
+            return
         rng = random.Random(number)
         await asyncio.sleep(rng.uniform(0, self.args.ramp))
         etags: dict[str, str] = {}
@@ -317,6 +335,82 @@ class Load:
                 path = f"/api/grids?level={view['level']}&bbox={bbox}"
                 await self.get("grids", path, etags, parse=False)
                 await self.get("summary", "/api/summary", etags, parse=False)
+        stream.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stream
+
+    async def tiled_viewer(self, number: int) -> None:
+        """One open map of a large district, drawn from vector tiles (module docstring)."""
+        rng = random.Random(number)
+        await asyncio.sleep(rng.uniform(0, self.args.ramp))
+        etags: dict[str, str] = {}
+        config = await self.get("config", "/api/config")
+        if config is None:
+            return
+        levels = config["levels"]
+        view = {"seq": int(config["seq"]), "fetching": False, "pulls": set()}
+        top = await self.get("grids", f"/api/grids?level={levels[0]}", etags)
+        minx, miny, maxx, maxy = (float(v) for v in _bbox_of(top or {}).split(","))
+        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        zoom = 15
+        level = levels[-1]
+        seen: set[Tile] = set()
+
+        async def show(lon: float, lat: float) -> None:
+            centre = tile_of(lon, lat, zoom)
+            cols, rows = VIEW_TILES
+            tiles = [
+                Tile(zoom, centre.x + dx, centre.y + dy)
+                for dx in range(-(cols // 2), cols - cols // 2)
+                for dy in range(-(rows // 2), rows - rows // 2)
+            ]
+            west, south, _, _ = tiles[0].lonlat_bounds()
+            _, _, east, north = tiles[-1].lonlat_bounds()
+            bbox = f"{west:.6f},{min(south, north):.6f},{east:.6f},{max(south, north):.6f}"
+            fresh = [t for t in tiles if t not in seen]
+            seen.update(fresh)
+            await asyncio.gather(
+                self.get(
+                    "level table",
+                    f"/api/status/grids?level={level}&bbox={bbox}",
+                    etags,
+                    parse=False,
+                ),
+                *(
+                    self.get(
+                        "tiles",
+                        f"/api/tiles/grids/{t.z}/{t.x}/{t.y}.pbf?level={level}",
+                        etags,
+                        parse=False,
+                    )
+                    for t in fresh
+                ),
+            )
+
+        await show(lon, lat)
+        await self.get("summary", "/api/summary", etags, parse=False)
+        stream = asyncio.create_task(self.stream(view))
+        step = Tile(zoom, 0, 0).lonlat_bounds()
+        half = (step[2] - step[0]) * VIEW_TILES[0] / 2
+        while self.running:
+            await asyncio.sleep(rng.uniform(5, 15))
+            if not self.running:
+                break
+            if rng.random() < 0.6:  # pan by half a screen
+                lon += rng.choice((-half, half))
+                lat += rng.choice((-half, half)) * 0.6
+                await show(lon, lat)
+            else:  # open a micro-grid: its buildings as GeoJSON, its summary
+                near = f"{lon - 0.002:.6f},{lat - 0.002:.6f},{lon + 0.002:.6f},{lat + 0.002:.6f}"
+                table = await self.get(
+                    "level table", f"/api/status/grids?level={level}&bbox={near}", etags
+                )
+                ids = sorted((table or {}).get("rows", {}))
+                if not ids:
+                    continue
+                gid = rng.choice(ids)
+                await self.get("buildings", f"/api/buildings?grid={gid}", etags, parse=False)
+                await self.get("summary", f"/api/summary?grid={gid}", etags, parse=False)
         stream.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stream
@@ -599,6 +693,12 @@ def main() -> int:
         default=0,
         help="instead of the demo, a synthetic lattice with this many households "
         "(e.g. 1000000; one building per 20 households)",
+    )
+    parser.add_argument(
+        "--tiled",
+        action="store_true",
+        help="viewers draw the level from vector tiles and status tables, as the map of a "
+        "large district does",
     )
     parser.add_argument("--request-timeout", type=float, default=60)
     parser.add_argument(

@@ -52,10 +52,12 @@ def status_rows(
     since: int | None = None,
     rule: str | None = None,
     max_age_s: float = 0.0,
+    at: int | None = None,
 ) -> tuple[int, dict[str, dict]]:
     """The status (dicts of :meth:`MapView.grid_status`) of the grids of ``level`` (those
     meeting ``bbox`` when given) or the buildings under ``grid_id``, as of one snapshot;
     with ``since``, only those whose counts moved after that change-log sequence number.
+    With ``at`` (grids only), as of that change-log sequence number.
     Returns (seq, id -> status)."""
     if kind not in KINDS:
         msg = f"kind {kind!r} is not one of {', '.join(KINDS)}"
@@ -65,7 +67,7 @@ def status_rows(
         moved = view.changes(since, rule=rule, max_age_s=max_age_s)
         changed = moved["grids" if kind == "grid" else "buildings"]
         return int(moved["seq"]), {i: changed[i] for i in ids if i in changed}
-    snap = view.snapshot(max_age_s=max_age_s)
+    snap = view.snapshot(max_age_s=max_age_s) if at is None else view.snapshot_at(at)
     if kind == "building":
         return snap.seq, view.building_rows(snap, ids, rule)
     table = view.status_table(snap, kind, rule)

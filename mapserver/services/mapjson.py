@@ -264,10 +264,12 @@ class MapJSON:
         bbox: tuple[float, float, float, float] | None = None,
         since: int | None = None,
         rule: str | None = None,
+        at: int | None = None,
     ) -> Answer:
-        """The compact status table of a level's grids (in ``bbox`` when given) or a grid's
-        buildings (:mod:`mapserver.services.leveltable`), from the cache when nothing moved."""
-        etag, _snap, _digest = self._etag("status", [kind, level, grid_id, bbox, since, rule])
+        """The compact status table of a level's grids (in ``bbox`` when given; as of ``at``
+        when given) or a grid's buildings (:mod:`mapserver.services.leveltable`), from the
+        cache when nothing moved."""
+        etag, _snap, _digest = self._etag("status", [kind, level, grid_id, bbox, since, rule, at])
 
         def build() -> str:
             seq, rows = status_rows(
@@ -279,6 +281,7 @@ class MapJSON:
                 since=since,
                 rule=rule,
                 max_age_s=self.max_age_s,
+                at=at,
             )
             codes = list(self.view.scheme.code_names)
             return _dumps(compact(seq, kind, rows, codes, level=level, since=since))

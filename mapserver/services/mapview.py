@@ -28,6 +28,7 @@ from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
 COLOUR_RULES = ("worst", "share")
+HISTORY_KEPT = 16  # past snapshots kept per process
 CHOICES_SHOWN = 5_000  # buildings a status form lists
 BUILDINGS_KEPT = 50_000  # building statuses a snapshot keeps (most recently shown first)
 TILED_FROM_BUILDINGS = 20_000  # from this many buildings maps draw levels from vector tiles
@@ -85,6 +86,7 @@ class _Snapshot:
     counts: _Counts
     grid_codes: pd.Series
     buildings: Recent  # (building_id, rule) -> status dict
+    past: bool = False  # counts as of a past moment (grids and district only)
     other_rules: dict = field(default_factory=dict)  # rule -> grid codes
     memo: dict = field(default_factory=dict)  # answers counted once per snapshot
 
@@ -205,6 +207,7 @@ class MapView:
         # the store's count of this process's imports when the layers were last found
         # current: a process sees its own imports at once, others' within ``max_age_s``
         self._layers_writes = -1
+        self._history = Recent(HISTORY_KEPT)  # (data version, seq) -> past snapshot
 
     # -- caches keyed by what the database says, never the only copy -------------
     def layers(self, *, max_age_s: float = 0.0) -> _Layers:
@@ -323,6 +326,43 @@ class MapView:
         g_hh, g_pp = wide_counts(rows, self.scheme.code_names, g_index)
         return _Counts(g_hh, g_pp, *self._totals())
 
+    def seq_at(self, moment: str) -> int:
+        """The change-log sequence number of a moment (ISO 8601 UTC text)."""
+        return self.store.seq_at(moment)
+
+    def snapshot_at(self, seq: int | None) -> _Snapshot:
+        """Every grid's and the district's counts as of change-log sequence number ``seq``
+        (the current snapshot when None or not in the past): today's counts with the
+        buildings changed since counted by their status then, on today's grids
+        (:mod:`mapserver.status.history`). Kept per data version and ``seq``."""
+        if seq is None:
+            return self.snapshot()
+        layers = self.layers()
+        found = self._history.get((layers.version, seq))
+        if found is not None:
+            return found
+        last, rows = self.store.counts_as_of(seq)
+        if seq >= last:
+            return self.snapshot()
+        codes = self.scheme.code_names
+        g_index = pd.Index(layers.grids.index, dtype=object, name="grid_id")
+        g_hh, g_pp = wide_counts(rows[rows["level"] == "grid"], codes, g_index)
+        t_hh, t_pp = wide_counts(
+            rows[rows["level"] == "total"], codes, pd.Index([TOTAL_ID], dtype=object)
+        )
+        counts = _Counts(g_hh, g_pp, t_hh.iloc[0], t_pp.iloc[0])
+        snap = _Snapshot(
+            seq=seq,
+            counts=counts,
+            grid_codes=pick_codes(
+                g_hh, self.scheme, rule=self.colour_rule, threshold=self.share_threshold
+            ),
+            buildings=Recent(0),
+            past=True,
+        )
+        self._history[(layers.version, seq)] = snap
+        return snap
+
     @staticmethod
     def _grids_above(leaves, layers: _Layers) -> set[str]:
         """Grids whose counts buildings in ``leaves`` (their grids) move: each leaf and
@@ -355,6 +395,9 @@ class MapView:
         """Status dicts (as :meth:`building_status`) of some buildings: those the snapshot
         keeps, the others read from the store in one query per chunk and kept (the
         snapshot keeps :data:`BUILDINGS_KEPT`, most recently shown first)."""
+        if snap.past:
+            msg = "buildings are shown as they are now, not as of a past moment"
+            raise ValueError(msg)
         rule = rule or self.colour_rule
         ids = [str(b) for b in building_ids]
         found: dict[str, dict] = {}
@@ -502,11 +545,13 @@ class MapView:
         ids: list[str] | None = None,
         coords: str = "wgs84",
         rule: str | None = None,
+        at: int | None = None,
     ) -> dict:
         """GeoJSON FeatureCollection of grids with status, filtered by level, parent, bbox, ids;
-        colours by ``rule`` ("worst" or "share"; default: the server's setting)."""
+        colours by ``rule`` ("worst" or "share"; default: the server's setting); status as
+        of change-log sequence number ``at`` when given (:meth:`snapshot_at`)."""
         layers = self.layers()
-        snap = self.snapshot()
+        snap = self.snapshot_at(at)
         grids = self.store.read_grids(level=level, parent_id=parent_id, bbox=bbox, ids=ids)
         features = []
         for row in grids.itertuples(index=False):
@@ -581,10 +626,14 @@ class MapView:
             stack.extend(children.get(gid, []))
         return out
 
-    def summary(self, *, grid_id: str | None = None, max_age_s: float = 0.0) -> dict:
+    def summary(
+        self, *, grid_id: str | None = None, max_age_s: float = 0.0, at: int | None = None
+    ) -> dict:
         """Counts per status code (households and persons) for one grid or the whole area
-        (``max_age_s`` as for :meth:`snapshot`)."""
-        return self._summary(self.snapshot(max_age_s=max_age_s), grid_id)
+        (``max_age_s`` as for :meth:`snapshot`; as of change-log sequence number ``at``
+        when given)."""
+        snap = self.snapshot(max_age_s=max_age_s) if at is None else self.snapshot_at(at)
+        return self._summary(snap, grid_id)
 
     def _summary(self, snap: _Snapshot, grid_id: str | None) -> dict:
         if grid_id is None and "summary" in snap.memo:

@@ -166,7 +166,7 @@ def recount_buildings(
     if not delta:
         return
     # every grid above them and the district: moved by the difference
-    chains = _ancestors(conn, tables["grids"], {row[0]: row[1] for row in buildings})
+    chains = grid_chains(conn, tables["grids"], {row[0]: row[1] for row in buildings})
     moved: Moves = {}
     for (building, code), (dh, dp) in delta.items():
         targets = [("grid", grid) for grid in chains.get(building, [])]
@@ -177,7 +177,7 @@ def recount_buildings(
     _add(conn, table, moved)
 
 
-def _ancestors(
+def grid_chains(
     conn: sa.Connection, grids: sa.Table, grid_of: dict[str, str | None]
 ) -> dict[str, list[str]]:
     """Each building's grid and every grid above it (building id -> grid ids), in one

@@ -15,6 +15,7 @@ FLOAT_COLUMNS: frozenset[str] = frozenset({"length_m"})
 BBOX_COLUMNS: tuple[str, ...] = ("minx", "miny", "maxx", "maxy")
 
 # Columns worth an index beside the primary keys: the filters the readers offer.
+CHANGELOG_INDEXED: tuple[str, ...] = ("entity_id", "changed_at")
 _INDEXED: dict[str, tuple[str, ...]] = {
     "grids": ("parent_id", "level"),
     "buildings": ("grid_id",),
@@ -152,6 +153,8 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables["changelog"] = sa.Table(
         "changelog", metadata, *changelog_columns, sqlite_autoincrement=True
     )
+    for name in CHANGELOG_INDEXED:  # history: an entity's rows, the seq of a moment
+        sa.Index(f"ix_changelog_{name}", tables["changelog"].c[name])
     tables["audit_log"] = audit_table(metadata)
     tables["users"] = sa.Table(
         "users",

@@ -21,6 +21,7 @@ from mapserver.store import (
     auth,
     counts,
     events,
+    history,
     imports,
     jobs,
     plans,
@@ -135,6 +136,8 @@ class Store:
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7305170)")
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
             self.metadata.create_all(conn)
+            for index in self.tables["changelog"].indexes:  # a store made before they were
+                index.create(conn, checkfirst=True)
             audit.protect(conn)
             counts.ensure_counted(conn, self.tables)  # a store made before counts were kept
 
@@ -178,13 +181,13 @@ class Store:
             msg = f"import mode must be 'replace' or 'merge', not {mode!r}"
             raise ValueError(msg)
         with self._write() as conn:
-            status_from = None
+            status_from = status_to = None
             for name in model.LAYERS:
                 if name not in layers:
                     continue
                 if name == "status":
                     merge = modes.get(name) == "merge"
-                    status_from = import_status(
+                    status_from, status_to = import_status(
                         conn, self.tables, layers[name], user=user, merge=merge
                     )
                     continue
@@ -218,8 +221,8 @@ class Store:
                     "rows": {name: len(frame) for name, frame in layers.items()},
                     "files": (log or {}).get("files"),
                     "changelog": None
-                    if status_from is None or not len(layers["status"])
-                    else [status_from + 1, status_from + len(layers["status"])],
+                    if status_from is None or status_to == status_from
+                    else [status_from + 1, status_to],
                     "as": user,
                 },
                 # A request's user when there is one (``user`` may be a label: "closures").
@@ -836,24 +839,25 @@ class Store:
         for ``since < seq <= upto``: a household's building or a building itself. One pass
         in the database: the answer is bounded by the buildings, however many households
         changed."""
-        log, h, b = self.tables["changelog"], self.tables["households"], self.tables["buildings"]
-        within = (log.c.seq > int(since)) & (log.c.seq <= int(upto))
-        of_households = (
-            sa.select(h.c.building_id)
-            .select_from(log.join(h, h.c.household_id == log.c.entity_id))
-            .where(within, log.c.entity_kind == "household")
-        )
-        own = sa.select(log.c.entity_id).where(within, log.c.entity_kind == "building")
-        touched = sa.union(of_households, own).subquery()
-        query = sa.select(b.c.building_id, b.c.grid_id).where(
-            b.c.building_id.in_(sa.select(touched.c[0]))
-        )
         with self._map_reader.connect() as conn:
-            count = conn.execute(sa.select(sa.func.count()).where(within)).scalar_one()
-            if not count:
-                return 0, {}
-            rows = fetch_rows(conn, query)
-        return int(count), dict(sorted(rows))
+            return history.buildings_changed(conn, self.tables, since, upto)
+
+    def counts_as_of(self, seq: int) -> tuple[int, pd.DataFrame]:
+        """(the latest seq, count rows of every grid and the district as of change-log
+        sequence number ``seq``; columns of ``status.counts.COLUMNS``), read in one
+        consistent snapshot of the database: today's counts with the buildings changed
+        since counted again by their status then (:mod:`mapserver.status.history`)."""
+        engine = self._map_reader
+        if self.dialect == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with engine.connect() as conn, conn.begin():
+            return history.counts_as_of(conn, self.tables, int(seq))
+
+    def seq_at(self, moment: str) -> int:
+        """The last change-log sequence number written at or before ``moment`` (ISO 8601
+        in UTC, as the log writes it), 0 before the first."""
+        with self._map_reader.connect() as conn:
+            return history.seq_at(conn, self.tables["changelog"], moment)
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> pd.DataFrame:
         """Change-log rows with ``seq > seq`` in order (model.CHANGELOG_COLUMNS).

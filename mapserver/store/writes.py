@@ -250,14 +250,16 @@ def import_status(
     *,
     user: str,
     merge: bool = False,
-) -> int:
+) -> tuple[int, int]:
     """Write imported status rows and log each one (old -> new, source "import").
 
     ``merge`` replaces the status of the entities in the frame and keeps all
     others; without it the current status is replaced whole.
 
-    ``entity_kind`` defaults to ``household``, ``updated_at`` to now. Returns
-    the last sequence number before this import (the import's rows follow it).
+    ``entity_kind`` defaults to ``household``, ``updated_at`` to now. Every row
+    goes to the change log, and so does each entity a replacing import drops (no new
+    status). Returns (the last sequence number before the import, the import's last):
+    its rows take those after the first up to the second.
     """
     dialect = conn.dialect.name
     names, columns = layer_values(frame, "status", dialect=dialect)
@@ -322,9 +324,21 @@ def import_status(
         "changed_by": [user] * n,
         "source": ["import"] * n,
     }
+    if not merge:  # what the new table drops: a row with no new status (for history)
+        dropped = sorted(set(old) - set(zip(kinds, column["entity_id"], strict=True)))
+        after = range(first + n + 1, first + n + len(dropped) + 1)
+        log["seq"] = [*seqs, *after]
+        log["entity_kind"] = [*kinds, *(k for k, _ in dropped)]
+        log["entity_id"] = [*column["entity_id"], *(i for _, i in dropped)]
+        log["old_status"] = [*log["old_status"], *(old[key] for key in dropped)]
+        for name in ("new_status", "persons"):
+            log[name] = [*log[name], *([None] * len(dropped))]
+        for name, value in (("changed_at", now), ("changed_by", user), ("source", "import")):
+            log[name] = [*log[name], *([value] * len(dropped))]
     bulk_insert(conn, tables["changelog"], log_names, [log[name] for name in log_names])
-    finish_sequence(conn, first + n)
-    return first
+    last = first + len(log["seq"])
+    finish_sequence(conn, last)
+    return first, last
 
 
 def fill_persons(conn: sa.Connection, tables: dict[str, sa.Table], *, after_seq: int) -> None:

@@ -46,6 +46,12 @@ def _bbox() -> tuple[float, float, float, float] | None:
     return params.bbox(request.args.get("bbox"))
 
 
+def _at() -> int | None:
+    """The change-log sequence number of the request's ``at`` moment (history), or None."""
+    moment = params.moment(request.args.get("at"), "at")
+    return None if moment is None else _view().seq_at(moment)
+
+
 def _rule() -> str | None:
     rule = request.args.get("rule") or None
     if rule not in (None, "worst", "share"):
@@ -119,8 +125,9 @@ def grids():
         coords=_coords(),
         rule=_rule(),
     )
-    if scope is not None:
-        found = _view().grid_features(**query)
+    at = _at()
+    if scope is not None or at is not None:
+        found = _view().grid_features(**query, at=at)
         return jsonify(access.scope_grid_features(found, scope))
     return _cached_json(_mapjson().grids(**query))
 
@@ -216,7 +223,7 @@ def summary():
     """Counts per status code for one grid (with its subtree) or the whole area; outside
     the reader's area small counts are suppressed."""
     grid_id = request.args.get("grid") or None
-    found = _view().summary(grid_id=grid_id, max_age_s=MAP_MAX_AGE_S)
+    found = _view().summary(grid_id=grid_id, max_age_s=MAP_MAX_AGE_S, at=_at())
     scope = reader_area()
     if scope is not None and (grid_id is None or grid_id not in scope):
         found = access.public_status(found)
@@ -256,6 +263,10 @@ def _status_table(kind: str, **where) -> Response:
         rule=_rule(),
         **where,
     )
+    if kind == "grid":
+        query["at"] = _at()
+        if query["at"] is not None and query["since"] is not None:
+            raise params.refuse("at", "a table as of a past moment has no since")
     scope = reader_area()
     if scope is None:
         return _cached_json(_mapjson().status_table(kind, **query))

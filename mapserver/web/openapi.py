@@ -10,6 +10,12 @@ _BBOX = {
     "description": "minlon,minlat,maxlon,maxlat in EPSG:4326",
     "schema": {"type": "string", "example": "121.19,31.09,121.22,31.11"},
 }
+_AT = {
+    "name": "at",
+    "in": "query",
+    "description": "a past moment, ISO 8601 (China time when it has no offset): status as of then",
+    "schema": {"type": "string", "format": "date-time", "example": "2026-12-02T08:00"},
+}
 _COORDS = {
     "name": "coords",
     "in": "query",
@@ -216,7 +222,7 @@ def openapi_document() -> dict:
             "/api/config": _get("Scheme, levels and strings for pages", [], json_ok),
             "/api/grids": _get(
                 "Grids with live status",
-                [q("level", "grid level"), q("parent", "parent grid id"), _BBOX, _COORDS],
+                [q("level", "grid level"), q("parent", "parent grid id"), _BBOX, _COORDS, _AT],
                 _GEOJSON,
             ),
             "/api/buildings": _get(
@@ -234,7 +240,7 @@ def openapi_document() -> dict:
                 401,
                 403,
             ),
-            "/api/summary": _get("Counts per status", [q("grid", "grid id")], json_ok),
+            "/api/summary": _get("Counts per status", [q("grid", "grid id"), _AT], json_ok),
             "/api/status/grids": _get(
                 "Colour class and counts of every grid of a level, without geometry",
                 [
@@ -242,6 +248,7 @@ def openapi_document() -> dict:
                     q("bbox", "minx,miny,maxx,maxy (degrees): only grids meeting it"),
                     q("since", "change-log sequence", "integer"),
                     q("rule", "worst or share"),
+                    _AT,
                 ],
                 json_ok,
             ),

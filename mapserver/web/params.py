@@ -8,12 +8,14 @@ naming the field and the range, never a 500 further down.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta, timezone
 
 from mapserver.errors import ValidationError, ValidationIssue
 
 TRUE = frozenset({"1", "true", "on", "yes"})
 FALSE = frozenset({"0", "false", "off", "no"})
 QUOTE_CHARS = 40
+DISTRICT_TZ = timezone(timedelta(hours=8))  # a time without an offset is China's
 
 
 def refuse(field: str | None, reason: str) -> ValidationError:
@@ -138,3 +140,18 @@ def bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     ):
         raise refuse("bbox", reason)
     return parts  # type: ignore[return-value]
+
+
+def moment(raw: str | None, field: str) -> str | None:
+    """An ISO 8601 date-time (``2026-12-02T08:00``; without an offset it is China's time)
+    as UTC text in the change log's form; None when blank."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        reason = f"'{_shown(raw)}' is not a date and time such as 2026-12-02T08:00"
+        raise refuse(field, reason) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=DISTRICT_TZ)
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -281,9 +281,18 @@ def test_import_replaces_layer_whole(loaded: Store, district):
     assert status["entity_kind"].tolist() == ["household"]
     assert status["seq"].tolist() == [6]
     log = loaded.changes_since(5)
-    assert log[["old_status", "new_status", "changed_by"]].values.tolist() == [
-        ["green", "red", "admin"]
+    first = log.iloc[0]
+    assert [first["old_status"], first["new_status"], first["changed_by"]] == [
+        "green",
+        "red",
+        "admin",
     ]
+    # every entity the new table drops is logged too, with no new status (for history)
+    dropped = log.iloc[1:]
+    assert len(dropped) == 4 and dropped["new_status"].isna().all()
+    kept = set(zip(dropped["entity_kind"], dropped["entity_id"], strict=True))
+    assert ("household", "H01") not in kept
+    assert dropped["seq"].tolist() == list(range(7, 11))
 
 
 def test_table_rows_sorted_with_geometry_hex(loaded: Store):

@@ -95,3 +95,33 @@ def test_level_table_of_a_view(viewer, demo_layers):
     assert all(part["rows"][g] == whole["rows"][g] for g in meeting)
     far = viewer.get("/api/status/grids?level=micro&bbox=0,0,0.1,0.1").get_json()
     assert far["rows"] == {}
+
+
+def test_history_answers_as_of_a_past_moment(viewer, admin_token, demo_layers):
+    """``at=`` (summary, grids, level table): the state before a write, in China time or
+    UTC; the present without it; a malformed moment is refused naming the field."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    before = viewer.get("/api/summary").get_json()
+    table_before = viewer.get("/api/status/grids?level=micro").get_json()
+    layer_before = viewer.get("/api/grids?level=micro").get_json()
+    time.sleep(0.05)
+    moment = datetime.now(UTC)
+    time.sleep(0.05)
+    households = demo_layers["households"]["household_id"].iloc[:50]
+    rows = [{"entity_kind": "household", "entity_id": h, "status": "black"} for h in households]
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    assert viewer.post("/api/status", json={"rows": rows}, headers=headers).status_code == 200
+    time.sleep(1.1)
+    now = viewer.get("/api/summary").get_json()
+    assert now["counts"] != before["counts"]
+    china = moment.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None).isoformat()
+    for at in (moment.isoformat(), china):
+        past = viewer.get("/api/summary", query_string={"at": at}).get_json()
+        assert past["counts"] == before["counts"] and past["seq"] == before["seq"]
+        table = viewer.get("/api/status/grids", query_string={"level": "micro", "at": at})
+        assert table.get_json()["rows"] == table_before["rows"]
+        layer = viewer.get("/api/grids", query_string={"level": "micro", "at": at}).get_json()
+        assert _rows_of_features(layer) == _rows_of_features(layer_before)
+    bad = viewer.get("/api/summary?at=yesterday")
+    assert bad.status_code == 400 and bad.get_json()["issues"][0]["field"] == "at"
