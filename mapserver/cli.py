@@ -467,6 +467,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         trips=args.trips,
         time_limit_s=args.time_limit,
         solver=args.solver,
+        grid=args.grid,
     )
     print(f"求解中 / solving ({args.solver}, {args.time_limit:g} s) …")
     try:
@@ -481,6 +482,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     except ValidationError as err:
         for issue in err.issues:
             print(f"  {issue}", file=sys.stderr)
+        return 2
+    except NotFoundError as err:
+        print(f"  {err}", file=sys.stderr)
         return 2
     plan = service.get(plan_id)
     print(f"计划 / plan {plan_id}: {plan['name']}, cost {plan['plan']['cost']}")
@@ -853,6 +857,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliver.add_argument("--time-limit", type=float, default=5.0, help="solver seconds")
     deliver.add_argument("--solver", choices=["pyvrp", "ortools"], default="pyvrp")
+    deliver.add_argument(
+        "--grid", help="plan only this grid's area (its subtree, with the roads around it)"
+    )
     deliver.add_argument("--gpx-dir", help="write one GPX file per route here")
     deliver.set_defaults(func=cmd_deliver)
 

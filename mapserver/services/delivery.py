@@ -18,6 +18,9 @@ import pandas as pd
 from mapserver import routing
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
+from mapserver.services.access import subtree
+from mapserver.services.around import AREA_MARGIN_M, road_network_around, widened_bbox
+from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -25,7 +28,8 @@ CHINA_TZ = timezone(timedelta(hours=8))
 
 @dataclass(frozen=True)
 class DeliveryRequest:
-    """What to plan: which run, which orders, which fleet, how long to search.
+    """What to plan: which run, which orders, which fleet, how long to search, and where
+    (``grid``: only that grid's subtree, read with the roads around it).
 
     ``trips`` is how many loads each vehicle may carry in the run, reloading
     at the depot between them (1: one load each).
@@ -43,6 +47,7 @@ class DeliveryRequest:
     time_limit_s: float = 5.0
     solver: str = "pyvrp"
     name: str | None = None
+    grid: str | None = None  # the area: this grid's subtree (None: the whole district)
 
 
 REPLAN_S = 3.0  # solve time of a re-plan (what is left of a run, from where the vans are)
@@ -64,7 +69,43 @@ class DeliveryService:
         self.store = store
         self.max_stops = max_stops  # most stops one run may solve (settings.max_stops)
 
-    def _layers(self) -> dict[str, pd.DataFrame]:
+    def layers_for(self, grid_id: str | None) -> dict[str, pd.DataFrame]:
+        """What a run needs from the store: for ``grid_id``, its subtree's grids (and those
+        above it, whose area class it inherits), buildings, households and status, and
+        the roads and checkpoints within :data:`AREA_MARGIN_M` of it; the whole district
+        when None."""
+        if grid_id is None:
+            return self._whole_layers()
+        tree = self.store.read_features("grids", columns=("grid_id", "parent_id"))
+        if grid_id not in set(tree["grid_id"]):
+            msg = f"grid '{grid_id}' not found"
+            raise NotFoundError(msg)
+        below = subtree(grid_id, grid_children(tree))
+        above = grid_ancestors(tree).get(grid_id, [])
+        grids = self.store.read_grids(ids=sorted(below | set(above)))
+        area = grids[grids["grid_id"].isin(below)].geometry.union_all()
+        buildings = self.store.read_buildings(grid_ids=sorted(below))
+        households = self.store.read_households(building_ids=buildings["building_id"].tolist())
+        status = pd.concat(
+            [
+                self.store.read_status(entity_kind="household", ids=households["household_id"]),
+                self.store.read_status(entity_kind="building", ids=buildings["building_id"]),
+            ],
+            ignore_index=True,
+        )
+        nodes, edges = road_network_around(self.store, area.bounds, AREA_MARGIN_M)
+        bbox = widened_bbox(area.bounds, AREA_MARGIN_M)
+        return {
+            "grids": grids,
+            "buildings": buildings,
+            "households": households,
+            "status": status,
+            "road_nodes": nodes,
+            "road_edges": edges,
+            "checkpoints": self.store.read_features("checkpoints", bbox=bbox),
+        }
+
+    def _whole_layers(self) -> dict[str, pd.DataFrame]:
         return {
             "grids": self.store.read_grids(),
             "buildings": self.store.read_buildings(),
@@ -123,7 +164,7 @@ class DeliveryService:
         (a stop no vehicle can reach, windows that cannot be met, more boxes than the
         fleet holds in its trips).
         """
-        layers = self._layers()
+        layers = self.layers_for(request.grid)
         uploaded = None
         if orders_table is not None:
             uploaded = routing.orders_from_table(
@@ -139,6 +180,12 @@ class DeliveryService:
                 msg = f"rule '{request.rule}' gives no orders today"
                 raise ValueError(msg)
             depot_node = request.depot_node or self.default_depot(layers["road_nodes"])
+            if depot_node not in set(layers["road_nodes"]["node_id"].astype(str)):
+                msg = (
+                    f"depot node '{depot_node}' is not on the roads of the area "
+                    f"(within {AREA_MARGIN_M:,.0f} m of it)"
+                )
+                raise ValueError(msg)
             fleet = routing.default_fleet(
                 routing.Depot("depot", depot_node, "保供仓库"),
                 run=request.run,
@@ -170,11 +217,23 @@ class DeliveryService:
         progress(0.9)
         stamp = datetime.now(CHINA_TZ).strftime("%m-%d %H:%M")
         name = request.name or f"{'上午' if request.run == 'morning' else '下午'}保供 {stamp}"
-        return self._save(plan, layers["road_edges"], name=name, run=request.run, user=user)
+        return self._save(
+            plan, layers["road_edges"], name=name, run=request.run, user=user, grid=request.grid
+        )
 
-    def _save(self, plan, edges: pd.DataFrame, *, name: str, run: str, user: str) -> str:
+    def _save(
+        self,
+        plan,
+        edges: pd.DataFrame,
+        *,
+        name: str,
+        run: str,
+        user: str,
+        grid: str | None = None,
+    ) -> str:
         data = {
             "run": run,
+            "grid": grid,
             "plan": plan.to_dict(),
             "geojson": plan.to_geojson(edges=edges),
             "gpx": {r.route_id: route_gpx(r, edges=edges) for r in plan.routes},
@@ -329,7 +388,7 @@ class DeliveryService:
             done = [s for s in route["stops"] if s["stop_id"] in delivered]
             if done:
                 positions[route["route_id"]] = done[-1]["node_id"]
-        layers = self._layers()
+        layers = self.layers_for(saved["data"].get("grid"))
         graph = routing.access_graph(
             layers["road_nodes"], layers["road_edges"], layers["grids"], layers["checkpoints"]
         )
@@ -353,4 +412,5 @@ class DeliveryService:
             name=f"{saved['name']} · 重新规划",
             run=saved["data"]["run"],
             user=user,
+            grid=saved["data"].get("grid"),
         )
