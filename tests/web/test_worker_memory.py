@@ -1,5 +1,6 @@
-"""A worker's memory does not grow with the households of the district: the same grids and
-buildings with 20 times the households cost the serving worker (almost) nothing more."""
+"""A worker's memory does not grow with the households or the buildings of the district: the
+same grids with 20 times the households, or (drawn from tiles, as a large district is) 20
+times the buildings, cost the serving worker (almost) nothing more."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ BUILDINGS = 400
 CODES = ("green", "yellow", "red", "grey")
 
 
-def _district(households: int) -> dict[str, pd.DataFrame]:
-    """A row of GRIDS micro-grids under one root, BUILDINGS buildings, ``households``
+def _district(households: int, n_buildings: int = BUILDINGS) -> dict[str, pd.DataFrame]:
+    """A row of GRIDS micro-grids under one root, ``n_buildings`` buildings, ``households``
     households spread evenly, each with a status."""
     cell = 0.002
     boxes = [shapely.box(121 + i * cell, 31, 121 + (i + 1) * cell, 31 + cell) for i in range(GRIDS)]
@@ -33,7 +34,7 @@ def _district(households: int) -> dict[str, pd.DataFrame]:
         geometry=[shapely.box(121, 31, 121 + GRIDS * cell, 31 + cell), *boxes],
         crs="EPSG:4326",
     )
-    b = np.arange(BUILDINGS)
+    b = np.arange(n_buildings)
     x = 121 + (b % (GRIDS * 10) + 0.5) * cell / 10
     y = 31 + (b // (GRIDS * 10) + 0.5) * cell / 3
     buildings = gpd.GeoDataFrame(
@@ -51,7 +52,7 @@ def _district(households: int) -> dict[str, pd.DataFrame]:
         "grids": grids,
         "buildings": buildings,
         "households": pd.DataFrame(
-            {"household_id": ids, "building_id": [f"B{i % BUILDINGS}" for i in h], "residents": 2}
+            {"household_id": ids, "building_id": [f"B{i % n_buildings}" for i in h], "residents": 2}
         ),
         "status": pd.DataFrame(
             {
@@ -63,12 +64,15 @@ def _district(households: int) -> dict[str, pd.DataFrame]:
     }
 
 
-def _serving_peak(tmp_path, households: int) -> tuple[int, dict]:
+def _serving_peak(
+    tmp_path, households: int, buildings: int = BUILDINGS, *, since: int | None = 0
+) -> tuple[int, dict]:
     """Peak traced memory (bytes) of a worker started on the district, serving the map's
-    calls and a status write, and its summary."""
-    url = f"sqlite:///{tmp_path / f'h{households}.sqlite'}"
+    calls, a status write and the changes ``since`` (the write's own when None), and its
+    summary."""
+    url = f"sqlite:///{tmp_path / f'h{households}-b{buildings}.sqlite'}"
     store = open_store(url)
-    store.import_layers(_district(households), user="t")
+    store.import_layers(_district(households, buildings), user="t")
     store.create_user("admin", "memory-test-2026", role="admin")
     token = store.create_token("admin")
     store.dispose()
@@ -82,8 +86,10 @@ def _serving_peak(tmp_path, households: int) -> tuple[int, dict]:
         assert client.get("/api/buildings?grid=M3").status_code == 200
         assert client.get("/api/tiles/grids/16/54795/26805.pbf?level=micro").status_code == 200
         write = {"rows": [{"entity_id": "H0000001", "status": "red"}]}
-        assert client.post("/api/status", json=write).status_code == 200
-        assert client.get("/api/changes?since=0").status_code == 200
+        written = client.post("/api/status", json=write)
+        assert written.status_code == 200
+        after = written.get_json()["seq"] - 1 if since is None else since
+        assert client.get(f"/api/changes?since={after}").status_code == 200
         summary = client.get("/api/summary").get_json()
         app.extensions["store"].dispose()
         return tracemalloc.get_traced_memory()[1], summary
@@ -98,3 +104,12 @@ def test_worker_memory_does_not_grow_with_households(tmp_path):
     # before: 11.5 MB -> 102 MB (households held in pandas, the change log read whole);
     # now about 4 MB for both: counts per building and the changed buildings come from the store
     assert large - small < 8 * 1024 * 1024, (small, large)
+
+
+def test_a_tiled_workers_memory_does_not_grow_with_buildings(tmp_path, monkeypatch):
+    monkeypatch.setattr("mapserver.services.mapview.TILED_FROM_BUILDINGS", 1)
+    small, small_summary = _serving_peak(tmp_path, 20_000, 400, since=None)
+    large, large_summary = _serving_peak(tmp_path, 20_000, 8_000, since=None)
+    assert small_summary["households"] == large_summary["households"] == 20_000
+    # before this bound: every building held per worker (about 2.6 kB each: +20 MB here)
+    assert large - small < 4 * 1024 * 1024, (small, large)
