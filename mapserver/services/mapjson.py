@@ -32,6 +32,8 @@ from mapserver.services.recent import Recent
 from mapserver.services.statusio import layer_features
 
 ANSWERS_KEPT = 64  # whole answers kept per process (each a few kB to a few MB)
+ANSWER_BYTES_KEPT = 48 * 2**20  # and at most this many bytes of them (gzip copies: a fifth more)
+KEPT_UP_TO = 5_000  # an answer of more features is serialised without keeping its texts
 SKELETONS_KEPT = 256  # selected feature lists kept per data version
 GZIP_MIN_BYTES = 1024
 TILED_WARM_GRIDS = 2_000  # a tiled district's levels serialised at start: those this small
@@ -108,10 +110,14 @@ class MapJSON:
                 self._answers.move_to_end(etag)
                 return found
         answer = Answer(etag=etag, body=build().encode())
+        if len(answer.body) > ANSWER_BYTES_KEPT // 4:  # a very large answer is not kept
+            return answer
         with self._lock:
             self._answers[etag] = answer
-            while len(self._answers) > ANSWERS_KEPT:
-                self._answers.popitem(last=False)
+            held = sum(len(a.body) for a in self._answers.values())
+            while len(self._answers) > ANSWERS_KEPT or held > ANSWER_BYTES_KEPT:
+                _, dropped = self._answers.popitem(last=False)
+                held -= len(dropped.body)
         return answer
 
     def _fixed(self) -> _Pieces:
@@ -123,12 +129,15 @@ class MapJSON:
             return self._pieces
 
     # -- feature text ----------------------------------------------------------------
-    def _status(self, table: dict[str, dict], snap, kind: str, entity_id: str, rule) -> str:
+    def _status(
+        self, table: dict[str, dict], snap, kind: str, entity_id: str, rule, *, keep: bool = True
+    ) -> str:
         """A feature's status members as JSON text. A snapshot's status table keeps the
-        very dict of every entity no write moved, so its text is made once, not per write."""
+        very dict of every entity no write moved, so its text is made once, not per write
+        (``keep=False``: made, not kept)."""
         key = (kind, entity_id, rule or "")
         status = table.get(entity_id)
-        found = self._status_text.get(key)
+        found = self._status_text.get(key) if keep else None
         if found is not None and status is not None and found[0] is status:
             return found[1]
         if status is None:  # no counts row: the one-by-one answer (no counts)
@@ -137,10 +146,13 @@ class MapJSON:
             else:
                 status = self.view.building_status(snap, entity_id, rule)
         text = _dumps(status)[1:]  # without the opening brace
-        self._status_text[key] = (status, text)
+        if keep:
+            self._status_text[key] = (status, text)
         return text
 
-    def _feature(self, pieces: _Pieces, layers, kind: str, row, coords: str) -> tuple[str, str]:
+    def _feature(
+        self, pieces: _Pieces, layers, kind: str, row, coords: str, *, keep: bool = True
+    ) -> tuple[str, str]:
         key = (kind, str(row.Index), coords)
         found = pieces.text.get(key)
         if found is not None:
@@ -151,7 +163,8 @@ class MapJSON:
             props = building_properties(row, str(row.Index), layers)
         head = f'{{"type":"Feature","id":{_dumps(props["id"])},"properties":{_dumps(props)[:-1]},'
         tail = f',"geometry":{_dumps(geometry_json(row.geometry, coords=coords))}}}'
-        pieces.text[key] = (head, tail)
+        if keep:
+            pieces.text[key] = (head, tail)
         return head, tail
 
     def _skeleton(self, digest: str, kind: str, select, coords: str) -> _Skeleton:
@@ -165,11 +178,14 @@ class MapJSON:
                 return found
         layers = self.view.layers(max_age_s=self.max_age_s)
         frame, extra = select()
+        keep = len(frame) <= KEPT_UP_TO
         items = []
         for row in frame.itertuples():
-            head, tail = self._feature(pieces, layers, kind, row, coords)
+            head, tail = self._feature(pieces, layers, kind, row, coords, keep=keep)
             items.append((str(row.Index), head, tail))
         skeleton = _Skeleton(items=items, extra=extra)
+        if not keep:  # a whole large level: made for this answer, which is kept
+            return skeleton
         with self._lock:
             pieces.skeletons[digest] = skeleton
             while len(pieces.skeletons) > SKELETONS_KEPT:
@@ -181,8 +197,9 @@ class MapJSON:
             table = self.view.status_table(snap, kind, rule)
         else:
             table = self.view.building_rows(snap, [i for i, _h, _t in skeleton.items], rule)
+        keep = len(skeleton.items) <= KEPT_UP_TO
         parts = [
-            head + self._status(table, snap, kind, entity_id, rule) + tail
+            head + self._status(table, snap, kind, entity_id, rule, keep=keep) + tail
             for entity_id, head, tail in skeleton.items
         ]
         return (

@@ -1,16 +1,17 @@
-"""Reads for status as of a past moment: the change-log sequence number of a moment, and
-the counts then and now of the buildings that changed since (rules in
-:mod:`mapserver.status.history`)."""
+"""Reads for status as of a past moment: the change-log sequence number of a moment, the
+buildings a stretch of the change log touches, and the counts of those buildings at both
+ends (rules in :mod:`mapserver.status.history`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
 
 from mapserver.status.counts import COLUMNS, count_buildings
 from mapserver.status.history import count_moves, moved, status_as_of
+from mapserver.store import snapshots
 from mapserver.store.counts import grid_chains
 from mapserver.store.engine import fetch_rows
 from mapserver.store.writes import chunked
@@ -50,34 +51,54 @@ def buildings_changed(
     return int(count), dict(sorted(fetch_rows(conn, query)))
 
 
+def _today(conn: sa.Connection, counts: sa.Table) -> pd.DataFrame:
+    query = sa.select(*(counts.c[n] for n in COLUMNS)).where(counts.c.level != "building")
+    return pd.DataFrame(fetch_rows(conn, query), columns=list(COLUMNS))
+
+
 def counts_as_of(
-    conn: sa.Connection, tables: dict[str, sa.Table], seq: int
+    conn: sa.Connection, tables: dict[str, sa.Table], seq: int, version: int
 ) -> tuple[int, pd.DataFrame]:
     """(the latest seq, count rows of every grid and the district as of ``seq``), read on
-    ``conn`` (the caller makes it one consistent snapshot)."""
-    log, counts = tables["changelog"], tables["status_counts"]
+    ``conn`` (the caller makes it one consistent snapshot of the database).
+
+    Counted from the nearest known state: today's counts, or a snapshot of data version
+    ``version`` (:mod:`mapserver.store.snapshots`) before or after ``seq``, whichever has
+    the fewest change-log rows between it and ``seq``; only the buildings those rows touch
+    are counted again, at both ends."""
+    log = tables["changelog"]
     last = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(log.c.seq), 0))).scalar_one())
-    query = sa.select(*(counts.c[name] for name in COLUMNS)).where(counts.c.level != "building")
-    today = pd.DataFrame(fetch_rows(conn, query), columns=list(COLUMNS))
     if seq >= last:
-        return last, today
-    _, touched = buildings_changed(conn, tables, seq, last)
-    then, now, grid_of = counts_then_and_now(conn, tables, seq, touched)
-    return last, moved(today, count_moves(now, then, grid_chains(conn, tables["grids"], grid_of)))
+        return last, _today(conn, tables["status_counts"])
+    base_seq = last
+    for near in snapshots.nearest(conn, tables, version, seq):
+        if abs(seq - near) < abs(base_seq - seq):
+            base_seq = near
+    if base_seq == last:
+        base = _today(conn, tables["status_counts"])
+    else:
+        base = snapshots.read(conn, tables, base_seq)
+    low, high = sorted((seq, base_seq))
+    _, touched = buildings_changed(conn, tables, low, high)
+    (then, before), grid_of = counts_at(conn, tables, (seq, base_seq), touched)
+    chains = grid_chains(conn, tables["grids"], grid_of)
+    return last, moved(base, count_moves(before, then, chains))
 
 
-def counts_then_and_now(
-    conn: sa.Connection, tables: dict[str, sa.Table], seq: int, building_ids: Iterable[str]
-) -> tuple[Counts, Counts, dict[str, str | None]]:
-    """Counts of ``building_ids`` as of ``seq`` and now, by the store's rules, and each
+def counts_at(
+    conn: sa.Connection,
+    tables: dict[str, sa.Table],
+    seqs: Sequence[int],
+    building_ids: Iterable[str],
+) -> tuple[list[Counts], dict[str, str | None]]:
+    """Counts of ``building_ids`` as of each of ``seqs``, by the store's rules, and each
     building's grid. Reads the buildings, their households, their entities' status rows and
     change-log rows (every row of those entities: bounded by what changed there)."""
     b, h, s = tables["buildings"], tables["households"], tables["status"]
-    log, counts = tables["changelog"], tables["status_counts"]
+    log = tables["changelog"]
     ids = sorted(set(building_ids))
     buildings: list = []
     households: list = []
-    now: Counts = {}
     for chunk in chunked(ids):
         buildings += conn.execute(
             sa.select(b.c.building_id, b.c.grid_id, b.c.households, b.c.residents).where(
@@ -89,12 +110,6 @@ def counts_then_and_now(
                 h.c.building_id.in_(chunk)
             )
         ).all()
-        rows = conn.execute(
-            sa.select(counts.c.entity_id, counts.c.code, counts.c.households, counts.c.persons)
-            .where(counts.c.level == "building")
-            .where(counts.c.entity_id.in_(chunk))
-        )
-        now.update({(e, c): (int(hh), int(pp)) for e, c, hh, pp in rows})
     keys = [("building", row[0]) for row in buildings]
     keys += [("household", row[0]) for row in households]
     today: dict[tuple[str, str], tuple[str, int | None]] = {}
@@ -102,16 +117,10 @@ def counts_then_and_now(
     for kind in ("building", "household"):
         wanted = sorted(i for k, i in keys if k == kind)
         for chunk in chunked(wanted):
-            today.update(
-                {
-                    (kind, e): (code, p)
-                    for e, code, p in conn.execute(
-                        sa.select(s.c.entity_id, s.c.status, s.c.persons).where(
-                            s.c.entity_kind == kind, s.c.entity_id.in_(chunk)
-                        )
-                    )
-                }
+            status = sa.select(s.c.entity_id, s.c.status, s.c.persons).where(
+                s.c.entity_kind == kind, s.c.entity_id.in_(chunk)
             )
+            today.update({(kind, e): (code, p) for e, code, p in conn.execute(status)})
             log_rows += conn.execute(
                 sa.select(
                     log.c.seq,
@@ -122,5 +131,7 @@ def counts_then_and_now(
                     log.c.persons,
                 ).where(log.c.entity_kind == kind, log.c.entity_id.in_(chunk))
             ).all()
-    then = count_buildings(buildings, households, status_as_of(seq, today, log_rows))
-    return then, now, {row[0]: row[1] for row in buildings}
+    found = [
+        count_buildings(buildings, households, status_as_of(seq, today, log_rows)) for seq in seqs
+    ]
+    return found, {row[0]: row[1] for row in buildings}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mapserver import model
+from mapserver.store.snapshots import snapshot_tables
 
 # SQL type of every non-geometry layer column; anything not listed is text.
 INTEGER_COLUMNS: frozenset[str] = frozenset(
@@ -42,6 +43,8 @@ OTHER_TABLES: tuple[str, ...] = (
     "sessions",
     "login_failures",
     "status_counts",
+    "count_snapshots",
+    "count_snapshot_list",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -230,6 +233,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))
     tables.update(session_tables(metadata))
+    tables.update(snapshot_tables(metadata))
     tables["status_counts"] = sa.Table(  # kept by mapserver.store.counts
         "status_counts",
         metadata,

@@ -27,6 +27,7 @@ from mapserver.store import (
     plans,
     routes,
     sessions,
+    snapshots,
     tiles,
 )
 from mapserver.store.engine import fetch_rows, make_engine, writer_gate
@@ -41,6 +42,7 @@ from mapserver.store.writes import (
     chunked,
     fill_persons,
     import_status,
+    start_sequence,
     utc_now,
 )
 
@@ -206,6 +208,7 @@ class Store:
                 fill_persons(conn, self.tables, after_seq=status_from)
             if set(layers) & COUNTED_LAYERS:
                 counts.recount_all(conn, self.tables)
+
             shown = mode if isinstance(mode, str) else json.dumps(mode, sort_keys=True)
             import_id = None
             if log is not None:
@@ -229,6 +232,9 @@ class Store:
                 actor=audit.current().actor_name() or user,
             )
             self._bump_data_version(conn)
+            if set(layers) & COUNTED_LAYERS:  # the new version's counts, once the log is long
+                last = start_sequence(conn, self.tables["changelog"])
+                snapshots.maybe_take(conn, self.tables, last)
             if self.dialect == "postgresql":
                 # Fresh statistics, or the planner scans a million rows for a few ids.
                 for name in [*layers, *(["changelog"] if "status" in layers else [])]:
@@ -795,6 +801,9 @@ class Store:
                 for row in write.rows
             ]
             counts.recount_status_rows(conn, self.tables, written)
+            done = [a for a in answers if not isinstance(a, ValidationError)]
+            if done:
+                snapshots.maybe_take(conn, self.tables, max(done))
             for write, answer in zip(batch, answers, strict=True):
                 if isinstance(answer, ValidationError):
                     continue
@@ -851,7 +860,8 @@ class Store:
         if self.dialect == "postgresql":
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         with engine.connect() as conn, conn.begin():
-            return history.counts_as_of(conn, self.tables, int(seq))
+            version = snapshots.version_now(conn, self.tables)
+            return history.counts_as_of(conn, self.tables, int(seq), version)
 
     def seq_at(self, moment: str) -> int:
         """The last change-log sequence number written at or before ``moment`` (ISO 8601

@@ -732,6 +732,11 @@
 
   // -- live updates ---------------------------------------------------------------
   function applyChange(data) {
+    if (data.reload) {
+      // too much moved to send one by one (a replacing import, a long disconnection)
+      reload(false);
+      return;
+    }
     if (state.table) {
       const moved = new Set();
       for (const [id, status] of Object.entries(data.grids)) {

@@ -8,10 +8,12 @@ import random
 import time
 
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
 from mapserver.services.mapview import MapView
 from mapserver.status.counts import TOTAL_ID, all_counts, wide_counts
-from mapserver.store import StatusRow, open_store
+from mapserver.store import StatusRow, open_store, snapshots
 
 
 def _recount(store, status: pd.DataFrame, codes) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -38,7 +40,14 @@ def _same(view, snap, expected) -> None:
     assert summary["households"] == int(total.sum())
 
 
-def test_counts_as_of_a_past_seq_equal_a_recount_of_the_status_then(demo_store_url, demo_layers):
+@pytest.mark.parametrize("every", [None, 100])
+def test_counts_as_of_a_past_seq_equal_a_recount_of_the_status_then(
+    demo_store_url, demo_layers, monkeypatch, every
+):
+    """From today's counts (no snapshot yet), and from the nearest of snapshots taken every
+    100 change-log rows (``every``)."""
+    if every is not None:
+        monkeypatch.setattr(snapshots, "SNAPSHOT_EVERY_ROWS", every)
     store = open_store(demo_store_url)
     try:
         view = MapView(store)
@@ -64,6 +73,10 @@ def test_counts_as_of_a_past_seq_equal_a_recount_of_the_status_then(demo_store_u
         store.import_layers({"status": replaced}, mode="replace")
         kept.append((store.last_seq(), store.read_status()))
         store.apply_status([StatusRow("household", households[0], "red")], user="t", source="t")
+        with store.engine.connect() as conn:
+            taken = conn.execute(sa.select(store.tables["count_snapshot_list"].c.seq)).scalars()
+            taken = sorted(taken)
+        assert bool(taken) == (every is not None), taken
         for seq, status in kept:
             snap = view.snapshot_at(seq)
             assert snap.seq == seq
@@ -88,5 +101,25 @@ def test_a_moment_finds_the_last_change_written_before_it(demo_store_url, demo_l
         store.apply_status([StatusRow("household", households[1], "red")], user="t", source="t")
         assert view.seq_at(written) == first
         assert view.seq_at("2000-01-01T00:00:00.000+00:00") == 0
+    finally:
+        store.dispose()
+
+
+def test_old_snapshots_are_thinned_to_the_last_of_each_day(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    try:
+        now = datetime(2026, 12, 2, 12, tzinfo=UTC)
+        moments = [now - timedelta(days=10, hours=h) for h in (9, 5, 1)]  # one old day
+        moments += [now - timedelta(days=1, hours=h) for h in (5, 1)]  # within the week
+        with store.engine.begin() as conn:
+            for seq, moment in enumerate(moments, start=1):
+                snapshots.take(conn, store.tables, seq=seq, version=1, now=moment)
+            snapshots.take(conn, store.tables, seq=9, version=1, now=now)
+            kept = sorted(
+                conn.execute(sa.select(store.tables["count_snapshot_list"].c.seq)).scalars()
+            )
+        assert kept == [3, 4, 5, 9]  # the old day's last, and everything of the last week
     finally:
         store.dispose()
