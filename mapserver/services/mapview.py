@@ -28,6 +28,7 @@ from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
 COLOUR_RULES = ("worst", "share")
+CHANGES_MAX_BUILDINGS = 20_000  # beyond this many moved buildings a map reloads instead
 HISTORY_KEPT = 16  # past snapshots kept per process
 CHOICES_SHOWN = 5_000  # buildings a status form lists
 BUILDINGS_KEPT = 50_000  # building statuses a snapshot keeps (most recently shown first)
@@ -664,11 +665,23 @@ class MapView:
         """What changed after ``since``: new status and colour of every affected building
         and grid (all ancestors), and the new totals, as of one snapshot (``max_age_s`` as
         for :meth:`snapshot`; the answer's ``seq`` says how far it goes). ``with_grids``:
-        each building's grid in ``building_grids`` too (to cut the answer to an area)."""
+        each building's grid in ``building_grids`` too (to cut the answer to an area).
+        When more than :data:`CHANGES_MAX_BUILDINGS` buildings moved the answer says
+        ``reload`` instead of listing them (a map reloads its layers)."""
         layers = self.layers(max_age_s=max_age_s)
         snap = self.snapshot(max_age_s=max_age_s)
         # rows after the snapshot's seq: the next delta brings them
         changed, touched = self.store.buildings_changed(since, snap.seq)
+        if len(touched) > CHANGES_MAX_BUILDINGS:  # too much to send one by one: reload
+            return {
+                "since": since,
+                "seq": snap.seq,
+                "changed": changed,
+                "reload": True,
+                "grids": {},
+                "buildings": {},
+                "summary": self._summary(snap, None),
+            }
         grid_ids = self._grids_above(touched.values(), layers)
         table = snap.memo.get(("status", "grid", rule or self.colour_rule))
         grids = self._grid_rows(snap, rule, sorted(grid_ids)) if table is None else {}

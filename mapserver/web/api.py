@@ -310,7 +310,7 @@ def changes():
         since, rule=_rule(), max_age_s=MAP_MAX_AGE_S, with_grids=scope is not None
     )
     if scope is not None:
-        found = access.scope_changes(found, found.pop("building_grids"), scope)
+        found = access.scope_changes(found, found.pop("building_grids", {}), scope)
     return jsonify(found)
 
 

@@ -271,3 +271,24 @@ def test_serialised_texts_are_kept_within_a_bound():
     assert list(kept) == [9, 7, 10]
     copied = kept.copy_without([7])
     assert list(copied) == [9, 10] and list(kept) == [9, 7, 10] and copied.limit == 3
+
+
+def test_changes_of_too_many_buildings_tell_the_map_to_reload(
+    demo_db_url, demo_layers, monkeypatch
+):
+    monkeypatch.setattr("mapserver.services.mapview.CHANGES_MAX_BUILDINGS", 2)
+    store = open_store(demo_db_url)
+    live = MapView(store)
+    before = store.last_seq()
+    buildings = demo_layers["buildings"]["building_id"]
+    store.apply_status(
+        [StatusRow("building", b, "grey") for b in buildings.iloc[:2]], user="t", source="t"
+    )
+    few = live.changes(before)
+    assert not few.get("reload") and set(few["buildings"]) == set(buildings.iloc[:2])
+    store.apply_status(
+        [StatusRow("building", b, "grey") for b in buildings.iloc[2:5]], user="t", source="t"
+    )
+    many = live.changes(before)
+    assert many["reload"] and many["buildings"] == {} and many["seq"] == store.last_seq()
+    store.dispose()
