@@ -290,15 +290,20 @@ class Load:
             return None
 
     # -- one viewer -------------------------------------------------------------------
+    async def _open(self, number: int) -> tuple[random.Random, dict[str, str], dict | None]:
+        """A viewer's random source, its cache of entity tags, and /api/config, asked at a
+        random moment of the ramp."""
+        rng = random.Random(number)
+        await asyncio.sleep(rng.uniform(0, self.args.ramp))
+        etags: dict[str, str] = {}
+        return rng, etags, await self.get("config", "/api/config")
+
     async def viewer(self, number: int) -> None:
         """One open command map (see the module docstring)."""
         if self.args.tiled:
             await self.tiled_viewer(number)
             return
-        rng = random.Random(number)
-        await asyncio.sleep(rng.uniform(0, self.args.ramp))
-        etags: dict[str, str] = {}
-        config = await self.get("config", "/api/config")
+        rng, etags, config = await self._open(number)
         if config is None:
             return
         levels = config["levels"]
@@ -341,10 +346,7 @@ class Load:
 
     async def tiled_viewer(self, number: int) -> None:
         """One open map of a large district, drawn from vector tiles (module docstring)."""
-        rng = random.Random(number)
-        await asyncio.sleep(rng.uniform(0, self.args.ramp))
-        etags: dict[str, str] = {}
-        config = await self.get("config", "/api/config")
+        rng, etags, config = await self._open(number)
         if config is None:
             return
         levels = config["levels"]

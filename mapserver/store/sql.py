@@ -637,13 +637,19 @@ class Store:
     def building_grids(self, building_ids: Iterable[str]) -> dict[str, str | None]:
         """The grid of each of ``building_ids`` that exists (building_id -> grid_id or None)."""
         table = self.tables["buildings"]
-        wanted = sorted({str(i) for i in building_ids})
-        found: dict[str, str | None] = {}
-        query = sa.select(table.c.building_id, table.c.grid_id)
-        with self._map_reader.connect() as conn:
+        return self._pairs(table.c.building_id, table.c.grid_id, building_ids, self._map_reader)
+
+    def _pairs(
+        self, key: sa.Column, value: sa.Column, ids: Iterable[str], reader: sa.Engine
+    ) -> dict:
+        """``key -> value`` of the rows whose ``key`` is one of ``ids``, one query per chunk."""
+        wanted = sorted({str(i) for i in ids})
+        found: dict = {}
+        query = sa.select(key, value)
+        with reader.connect() as conn:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
-                found.update(fetch_rows(conn, query.where(table.c.building_id.in_(chunk))))
+                found.update(fetch_rows(conn, query.where(key.in_(chunk))))
         return found
 
     def buildings_under(self, grid_ids: Iterable[str], *, limit: int | None = None) -> list[str]:
@@ -742,14 +748,7 @@ class Store:
     def household_buildings(self, household_ids: Iterable[str]) -> dict[str, str]:
         """The building of each of ``household_ids`` that exists (household_id -> building_id)."""
         table = self.tables["households"]
-        wanted = sorted({str(i) for i in household_ids})
-        found: dict[str, str] = {}
-        query = sa.select(table.c.household_id, table.c.building_id)
-        with self._reader.connect() as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
-                found.update(fetch_rows(conn, query.where(table.c.household_id.in_(chunk))))
-        return found
+        return self._pairs(table.c.household_id, table.c.building_id, household_ids, self._reader)
 
     def read_layer(self, name: str) -> pd.DataFrame:
         """Any layer of model.LAYERS whole (GeoDataFrame in EPSG:4326 for geometry layers)."""
