@@ -73,6 +73,7 @@ MAP_ENDPOINTS = (
     "level table",
 )
 VIEW_TILES = (5, 4)  # a 1280×800 screen in 256-pixel tiles, rounded up
+BROWSER_CONNECTIONS = 6  # a browser's connections to one host (HTTP/1.1)
 
 
 def _free_port() -> int:
@@ -357,6 +358,7 @@ class Load:
         zoom = 15
         level = levels[-1]
         seen: set[Tile] = set()
+        connections = asyncio.Semaphore(BROWSER_CONNECTIONS)
 
         async def show(lon: float, lat: float) -> None:
             centre = tile_of(lon, lat, zoom)
@@ -371,23 +373,15 @@ class Load:
             bbox = f"{west:.6f},{min(south, north):.6f},{east:.6f},{max(south, north):.6f}"
             fresh = [t for t in tiles if t not in seen]
             seen.update(fresh)
-            await asyncio.gather(
-                self.get(
-                    "level table",
-                    f"/api/status/grids?level={level}&bbox={bbox}",
-                    etags,
-                    parse=False,
-                ),
-                *(
-                    self.get(
-                        "tiles",
-                        f"/api/tiles/grids/{t.z}/{t.x}/{t.y}.pbf?level={level}",
-                        etags,
-                        parse=False,
-                    )
-                    for t in fresh
-                ),
-            )
+            paths = [f"/api/status/grids?level={level}&bbox={bbox}"]
+            paths += [f"/api/tiles/grids/{t.z}/{t.x}/{t.y}.pbf?level={level}" for t in fresh]
+
+            async def one(path: str) -> None:
+                async with connections:  # a browser opens 6 connections per host
+                    name = "tiles" if "/tiles/" in path else "level table"
+                    await self.get(name, path, etags, parse=False)
+
+            await asyncio.gather(*(one(path) for path in paths))
 
         await show(lon, lat)
         await self.get("summary", "/api/summary", etags, parse=False)
