@@ -621,7 +621,7 @@ def _report(figures: Figures, args, changelog_rows: int, seconds: float) -> None
         )
     print(f"requests served: {total} ({total / seconds:.0f}/s), errors: {errors}")
     print(
-        f"worst p95 of the map API calls (grids, buildings, summary, changes, config): "
+        f"worst p95 of the map API calls ({', '.join(n for n in MAP_ENDPOINTS if n != 'stream')}): "
         f"{worst_map_p95:.0f} ms"
     )
     lag = np.asarray(figures.live_lag) * 1000
