@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,9 +61,10 @@ class Answer:
 
 @dataclass
 class _Skeleton:
-    """The features one query selects: (id, text before the status, text after it)."""
+    """The features one query selects: (id, text before the status, text after it); made
+    as the answer is written (an iterator) when too many to keep."""
 
-    items: list[tuple[str, str, str]]
+    items: list[tuple[str, str, str]] | Iterator[tuple[str, str, str]]
     extra: str  # members after "seq" (e.g. ``,"truncated":false``)
 
 
@@ -109,7 +111,8 @@ class MapJSON:
             if found is not None:
                 self._answers.move_to_end(etag)
                 return found
-        answer = Answer(etag=etag, body=build().encode())
+        body = build()
+        answer = Answer(etag=etag, body=body if isinstance(body, bytes) else body.encode())
         if len(answer.body) > ANSWER_BYTES_KEPT // 4:  # a very large answer is not kept
             return answer
         with self._lock:
@@ -178,35 +181,44 @@ class MapJSON:
                 return found
         layers = self.view.layers(max_age_s=self.max_age_s)
         frame, extra = select()
-        keep = len(frame) <= KEPT_UP_TO
+        if kind == "grid" and len(frame) > KEPT_UP_TO:  # a whole large level: made as written
+
+            def made() -> Iterator[tuple[str, str, str]]:
+                for row in frame.itertuples():
+                    yield (
+                        str(row.Index),
+                        *self._feature(pieces, layers, kind, row, coords, keep=False),
+                    )
+
+            return _Skeleton(items=made(), extra=extra)
         items = []
         for row in frame.itertuples():
-            head, tail = self._feature(pieces, layers, kind, row, coords, keep=keep)
+            head, tail = self._feature(pieces, layers, kind, row, coords)
             items.append((str(row.Index), head, tail))
         skeleton = _Skeleton(items=items, extra=extra)
-        if not keep:  # a whole large level: made for this answer, which is kept
-            return skeleton
         with self._lock:
             pieces.skeletons[digest] = skeleton
             while len(pieces.skeletons) > SKELETONS_KEPT:
                 pieces.skeletons.popitem(last=False)
         return skeleton
 
-    def _collection(self, kind: str, skeleton: _Skeleton, snap, rule) -> str:
+    def _collection(self, kind: str, skeleton: _Skeleton, snap, rule) -> bytes:
+        """The FeatureCollection of a skeleton with each feature's status, as UTF-8, written
+        feature by feature (a level of 50,000 grids is never held twice as text)."""
         if kind == "grid":
             table = self.view.status_table(snap, kind, rule)
         else:
             table = self.view.building_rows(snap, [i for i, _h, _t in skeleton.items], rule)
-        keep = len(skeleton.items) <= KEPT_UP_TO
-        parts = [
-            head + self._status(table, snap, kind, entity_id, rule, keep=keep) + tail
-            for entity_id, head, tail in skeleton.items
-        ]
-        return (
-            f'{{"type":"FeatureCollection","seq":{snap.seq}{skeleton.extra},"features":['
-            + ",".join(parts)
-            + "]}"
+        keep = isinstance(skeleton.items, list)
+        out = io.BytesIO()
+        out.write(
+            f'{{"type":"FeatureCollection","seq":{snap.seq}{skeleton.extra},"features":['.encode()
         )
+        for number, (entity_id, head, tail) in enumerate(skeleton.items):
+            status = self._status(table, snap, kind, entity_id, rule, keep=keep)
+            out.write(f"{',' if number else ''}{head}{status}{tail}".encode())
+        out.write(b"]}")
+        return out.getvalue()
 
     # -- the layers ------------------------------------------------------------------
     def grids(

@@ -292,3 +292,19 @@ def test_changes_of_too_many_buildings_tell_the_map_to_reload(
     many = live.changes(before)
     assert many["reload"] and many["buildings"] == {} and many["seq"] == store.last_seq()
     store.dispose()
+
+
+def test_a_level_too_large_to_keep_is_written_feature_by_feature_the_same(demo_db_url, monkeypatch):
+    """Past KEPT_UP_TO features an answer's texts are made as it is written, not kept; the
+    answer is the same as the plain one and nothing of it stays in the text cache."""
+    monkeypatch.setattr("mapserver.services.mapjson.KEPT_UP_TO", 3)
+    store = open_store(demo_db_url)
+    live = MapView(store)
+    cache = MapJSON(live)
+    for rule in (None, "share"):
+        cached = json.loads(cache.grids(level="micro", rule=rule).body)
+        plain = json.loads(json.dumps(live.grid_features(level="micro", rule=rule)))
+        assert len(cached["features"]) > 3
+        assert _features(cached) == _features(plain)
+    assert not [key for key in cache._fixed().text if key[0] == "grid"]
+    store.dispose()
