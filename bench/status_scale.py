@@ -142,7 +142,7 @@ def run_district(name: str, layers: dict, *, weights: bool) -> None:
         store.create_user("admin", "bench", role="admin")
         token = store.create_token("admin")
         view = MapView(store)
-        _timed("read grids and buildings (cached per import)", view.layers)
+        _timed("read the grid layer a worker holds (cached per import)", view.layers)
         layers_now = view.layers()
         status, t_read = _timed(
             "read full status table from the store (before stored counts)",
@@ -153,14 +153,14 @@ def run_district(name: str, layers: dict, *, weights: bool) -> None:
             "roll up through the grid tree (numpy; before stored counts)",
             rollup,
             layers_now.grids.reset_index(drop=True),
-            layers_now.buildings.reset_index(drop=True),
+            store.read_buildings(),
             store.read_households(),
             status,
             view.scheme,
         )
         print(f"  {'=> load status + roll-up, before stored counts':<58} {t_read + t_roll:8.3f} s")
         _, t_counts = _timed(
-            "read every building's and grid's stored counts", view._counted, layers_now
+            "read every grid's and the district's stored counts", view._counted, layers_now
         )
         print(f"  {'=> status load from stored counts (target <= 0.5 s)':<58} {t_counts:8.3f} s")
         stored_counts(store, layers)
