@@ -218,6 +218,47 @@ def households():
     return jsonify(building=building, households=rows)
 
 
+@bp.get("/measure")
+def measure():
+    """A level's grids (or a grid's children) by a measure of chosen statuses in graduated
+    classes, with the legend and the ranking (``at=`` as for ``/api/summary``)."""
+    from mapserver.services.measures import level_measure
+    from mapserver.status.measures import MAX_CLASSES, MEASURES, METHODS
+
+    args = request.args
+    chosen = args.get("measure") or "households"
+    method = args.get("method") or "quantile"
+    if chosen not in MEASURES:
+        raise params.refuse("measure", f"'{chosen}' is not one of {', '.join(MEASURES)}")
+    if method not in METHODS:
+        raise params.refuse("method", f"'{method}' is not one of {', '.join(METHODS)}")
+    statuses = [s for raw in args.getlist("status") for s in raw.split(",") if s]
+    fixed = [
+        params.number(b, "bounds", low=0, high=1e9)
+        for b in (args.get("bounds") or "").split(",")
+        if b.strip()
+    ]
+    known = _view().scheme.code_names
+    unknown = [s for s in statuses if s not in known]
+    if unknown:
+        raise params.refuse("status", f"{', '.join(unknown)} is not one of {', '.join(known)}")
+    classes = params.integer(args.get("classes"), "classes", low=1, high=MAX_CLASSES, default=5)
+    found = level_measure(
+        _view(),
+        level=args.get("level") or None,
+        parent_id=args.get("parent") or None,
+        measure=chosen,
+        statuses=statuses or None,
+        method=method,
+        classes=classes,
+        fixed=fixed,
+        at=_at(),
+        area=reader_area(),
+        max_age_s=MAP_MAX_AGE_S,
+    )
+    return jsonify(found)
+
+
 @bp.get("/summary")
 def summary():
     """Counts per status code for one grid (with its subtree) or the whole area; outside

@@ -240,6 +240,20 @@ def openapi_document() -> dict:
                 401,
                 403,
             ),
+            "/api/measure": _get(
+                "A level's grids by a measure of chosen statuses, in graduated classes",
+                [
+                    q("level", "grid level"),
+                    q("parent", "parent grid id (its children instead of a level)"),
+                    q("measure", "households, share, persons or person_share"),
+                    q("status", "status codes, comma-separated (default: the most severe)"),
+                    q("method", "quantile, natural, equal or fixed"),
+                    q("classes", "1 to 5", "integer"),
+                    q("bounds", "upper bounds for method=fixed, comma-separated"),
+                    _AT,
+                ],
+                json_ok,
+            ),
             "/api/summary": _get("Counts per status", [q("grid", "grid id"), _AT], json_ok),
             "/api/status/grids": _get(
                 "Colour class and counts of every grid of a level, without geometry",

@@ -153,6 +153,8 @@
     return found ? found.colour : scheme.none.colour;
   }
   function tiledFill(props) {
+    const hooked = state.gridFill && state.gridFill(props); // a measure, events
+    if (hooked) return hooked;
     const row = state.table && state.table.rows[props.id];
     if (!row) return null;
     return statusColour(row[0]);
@@ -650,6 +652,7 @@
     if (token !== loadToken) return;
     document.body.dataset.loaded = String(token);
     document.dispatchEvent(new CustomEvent("msmap:loaded"));
+    document.dispatchEvent(new CustomEvent("msmap:loaded"));
   }
 
   async function loadCheckpoints() {
@@ -765,6 +768,7 @@
     } else {
       refreshLegend(data.summary);
     }
+    if (Object.keys(data.grids).length) document.dispatchEvent(new CustomEvent("msmap:changed"));
   }
   async function catchUp(seq) {
     // changes answers may be a second old too: ask again from where each one ends

@@ -96,7 +96,7 @@ def test_command_map_offline_colours_legend_and_live_update(
     live_server, offline_page, admin_token, demo_layers
 ):
     page = offline_page
-    _open_map(page, live_server.url + "/")
+    _open_map(page, live_server.url + "/?colour=status")  # the status colours, not a measure
     fills = _fills(page, "grid")
     assert len(fills) >= 5
     auth = {"Authorization": f"Bearer {admin_token}"}
@@ -116,7 +116,7 @@ def test_command_map_offline_colours_legend_and_live_update(
 
 def test_english_switch(live_server, offline_page):
     page = offline_page
-    _open_map(page, live_server.url + "/?lang=en")
+    _open_map(page, live_server.url + "/?lang=en&colour=status")
     assert page.locator("#panel h2").inner_text().startswith("Legend")
     legend = page.locator("#legend").inner_text()
     green = next(c for c in SCHEME.codes if c.code == "green")
