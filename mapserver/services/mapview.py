@@ -327,6 +327,11 @@ class MapView:
         g_hh, g_pp = wide_counts(rows, self.scheme.code_names, g_index)
         return _Counts(g_hh, g_pp, *self._totals())
 
+    def history_span(self) -> dict:
+        """The time span of the change log a history slider moves over
+        (:meth:`Store.history_span`)."""
+        return self.store.history_span()
+
     def seq_at(self, moment: str) -> int:
         """The change-log sequence number of a moment (ISO 8601 UTC text)."""
         return self.store.seq_at(moment)

@@ -28,6 +28,17 @@ def seq_at(conn: sa.Connection, changelog: sa.Table, moment: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def span(conn: sa.Connection, changelog: sa.Table) -> dict:
+    """When the change log begins and ends (ISO 8601 UTC, None when empty) and its last seq."""
+    query = sa.select(
+        sa.func.min(changelog.c.changed_at),
+        sa.func.max(changelog.c.changed_at),
+        sa.func.coalesce(sa.func.max(changelog.c.seq), 0),
+    )
+    first, last, seq = conn.execute(query).one()
+    return {"first": first, "last": last, "seq": int(seq)}
+
+
 def buildings_changed(
     conn: sa.Connection, tables: dict[str, sa.Table], since: int, upto: int
 ) -> tuple[int, dict[str, str | None]]:

@@ -862,6 +862,12 @@ class Store:
             version = snapshots.version_now(conn, self.tables)
             return history.counts_as_of(conn, self.tables, int(seq), version)
 
+    def history_span(self) -> dict:
+        """When the change log begins and ends (``first``, ``last``: ISO 8601 UTC, None when
+        empty) and its last sequence number (``seq``)."""
+        with self._map_reader.connect() as conn:
+            return history.span(conn, self.tables["changelog"])
+
     def seq_at(self, moment: str) -> int:
         """The last change-log sequence number written at or before ``moment`` (ISO 8601
         in UTC, as the log writes it), 0 before the first."""

@@ -218,6 +218,13 @@ def households():
     return jsonify(building=building, households=rows)
 
 
+@bp.get("/history")
+def history():
+    """The span of the change log (``first``, ``last``: UTC times; ``seq``) that the map's
+    history slider moves over; any moment in it is an ``at=`` of the map's answers."""
+    return jsonify(_view().history_span())
+
+
 @bp.get("/measure")
 def measure():
     """A level's grids (or a grid's children) by a measure of chosen statuses in graduated

@@ -276,6 +276,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "field_kind": {"zh": "类型", "en": "Kind"},
     "field_staffed": {"zh": "有人值守", "en": "Staffed"},
     "field_shifts": {"zh": "每日班次", "en": "Shifts per day"},
+    # history: the map as of a past moment
+    "history": {"zh": "历史", "en": "History"},
+    "history_now": {"zh": "实时", "en": "Live"},
+    "history_play": {"zh": "▶ 回放", "en": "▶ Play"},
+    "history_pause": {"zh": "❚❚ 暂停", "en": "❚❚ Pause"},
+    "history_back": {"zh": "回到实时", "en": "Back to live"},
+    "updated_at": {"zh": "更新于", "en": "Updated"},
+    "as_of": {"zh": "截至", "en": "As of"},
     # colouring by a measure in graduated classes
     "by_measure": {"zh": "按指标分级", "en": "By measure (classes)"},
     "measure": {"zh": "指标", "en": "Measure"},

@@ -240,6 +240,7 @@ def openapi_document() -> dict:
                 401,
                 403,
             ),
+            "/api/history": _get("When the change log begins and ends (for at=)", [], json_ok),
             "/api/measure": _get(
                 "A level's grids by a measure of chosen statuses, in graduated classes",
                 [

@@ -578,7 +578,7 @@
     // megabytes): fetched with a margin, merged, and kept current by the live feed; the
     // tiles follow the viewport by themselves
     const rule = state.rule ? `&rule=${state.rule}` : "";
-    const key = `${state.level}|${rule}`;
+    const key = `${state.level}|${rule}|${state.at || ""}`;
     if (state.tableKey !== key) {
       state.table = null;
       state.tableAreas = [];
@@ -589,7 +589,7 @@
     if (!state.table || !state.tableAreas.some((b) => b.contains(view))) {
       const wide = map.getBounds().pad(0.5);
       const bbox = [wide.getWest(), wide.getSouth(), wide.getEast(), wide.getNorth()].map((v) => v.toFixed(6));
-      answer = await getJSON(`/api/status/grids?level=${encodeURIComponent(state.level)}&bbox=${bbox.join(",")}${rule}`);
+      answer = await getJSON(`/api/status/grids?level=${encodeURIComponent(state.level)}&bbox=${bbox.join(",")}${rule}${atParam()}`);
       if (state.tableKey !== key) return answer; // the level or rule changed meanwhile
       if (state.table) Object.assign(state.table.rows, answer.rows);
       else state.table = answer;
@@ -608,6 +608,10 @@
   function tiled() {
     return state.tiled && !state.parent;
   }
+  function atParam() {
+    // a past moment chosen on the history slider: grids, legend and table as of then
+    return state.at ? `&at=${encodeURIComponent(state.at)}` : "";
+  }
   async function loadFeatures() {
     const token = ++loadToken;
     let grids;
@@ -620,7 +624,7 @@
       state.table = null;
       state.tableKey = null;
       const where = state.parent ? `parent=${encodeURIComponent(state.parent)}` : `level=${encodeURIComponent(state.level)}&${bboxParam()}`;
-      grids = await getJSON(`/api/grids?${where}${coordsParam()}`);
+      grids = await getJSON(`/api/grids?${where}${coordsParam()}${atParam()}`);
     }
     if (token !== loadToken) return;
     const showBuildings = Boolean(state.parent) || map.getZoom() >= 16;
@@ -633,7 +637,8 @@
     buildingLayer.clearLayers();
     state.buildingsById.clear();
     let buildings = null;
-    if (showBuildings && !state.config.public) {
+    if (showBuildings && !state.config.public && !state.at) {
+      // (a past moment shows grids only: buildings are kept as they are now)
       const where2 = state.parent ? `grid=${encodeURIComponent(state.parent)}` : bboxParam();
       buildings = await getJSON(`/api/buildings?${where2}${coordsParam()}`);
       if (token !== loadToken) return;
@@ -648,10 +653,9 @@
       baseRoads.clearLayers();
     }
     // an answer may be up to a second older than the live feed: bring it on from its own seq
-    await catchUp(Math.min(grids.seq ?? state.seq, (buildings && buildings.seq) ?? state.seq));
+    if (!state.at) await catchUp(Math.min(grids.seq ?? state.seq, (buildings && buildings.seq) ?? state.seq));
     if (token !== loadToken) return;
     document.body.dataset.loaded = String(token);
-    document.dispatchEvent(new CustomEvent("msmap:loaded"));
     document.dispatchEvent(new CustomEvent("msmap:loaded"));
   }
 
@@ -667,7 +671,8 @@
   async function refreshLegend(summary) {
     if (state.legendHook && state.legendHook()) return; // another colouring draws its own legend
     if (!summary) {
-      summary = await getJSON(`/api/summary${state.parent ? `?grid=${encodeURIComponent(state.parent)}` : ""}`);
+      const where = [state.parent ? `grid=${encodeURIComponent(state.parent)}` : "", atParam().slice(1)].filter(Boolean);
+      summary = await getJSON(`/api/summary${where.length ? `?${where.join("&")}` : ""}`);
     }
     const scheme = state.config.scheme;
     const rows = [];
@@ -735,6 +740,7 @@
 
   // -- live updates ---------------------------------------------------------------
   function applyChange(data) {
+    if (state.at) return; // a past moment is shown: the live changes wait for "now"
     if (data.reload) {
       // too much moved to send one by one (a replacing import, a long disconnection)
       reload(false);

@@ -125,3 +125,10 @@ def test_history_answers_as_of_a_past_moment(viewer, admin_token, demo_layers):
         assert _rows_of_features(layer) == _rows_of_features(layer_before)
     bad = viewer.get("/api/summary?at=yesterday")
     assert bad.status_code == 400 and bad.get_json()["issues"][0]["field"] == "at"
+
+
+def test_history_span_names_the_change_logs_first_and_last_moment(viewer):
+    span = viewer.get("/api/history").get_json()
+    assert span["first"] <= span["last"] and span["seq"] > 0
+    then = viewer.get("/api/summary", query_string={"at": span["last"]}).get_json()
+    assert then["seq"] == span["seq"]

@@ -1,0 +1,69 @@
+"""The history slider (headless Chromium, network cut off): moved to a moment before a write,
+the legend shows the counts of then; back at the right end the map is live again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.browser
+
+
+def _legend(page) -> dict[str, int]:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('#legend td.count'))
+              .map(td => [td.dataset.code, Number(td.textContent)]))"""
+    )
+
+
+def test_slider_shows_the_counts_of_a_past_moment(
+    live_server, offline_page, admin_token, demo_layers
+):
+    page = offline_page
+    page.goto(live_server.url + "/?colour=status")
+    if "/login" in page.url:
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "demo2020")
+        page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    page.wait_for_selector("#history-slider", state="visible", timeout=10_000)
+    before = _legend(page)
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    time.sleep(2)
+    moment = page.evaluate("() => new Date().toISOString()")
+    time.sleep(2)
+    households = demo_layers["households"]["household_id"].iloc[:40]
+    rows = [{"entity_id": h, "status": "black"} for h in households]
+    assert requests.post(
+        f"{live_server.url}/api/status", json={"rows": rows}, headers=auth, timeout=10
+    ).ok
+    black = "#legend td.count[data-code='black']"
+    page.wait_for_function(
+        "([sel, n]) => Number(document.querySelector(sel).textContent) !== n",
+        arg=[black, before["black"]],
+        timeout=5_000,
+    )
+    now = _legend(page)
+    assert now["black"] > before["black"]
+    shown = page.evaluate(
+        """(moment) => {
+            const slider = document.querySelector('#history-slider');
+            slider.value = String(window.msHistory.valueOf(moment));
+            slider.dispatchEvent(new Event('input'));
+            slider.dispatchEvent(new Event('change'));
+            return window.msHistory.momentOf(slider.value);
+        }""",
+        moment,
+    )
+    page.wait_for_function("(m) => document.body.dataset.atShown === m", arg=shown, timeout=10_000)
+    assert _legend(page) == before
+    assert page.is_visible("#history-live")
+    assert "截至" in page.inner_text("#history-at")
+    past = requests.get(f"{live_server.url}/api/summary", params={"at": shown}, headers=auth)
+    assert past.json()["counts"].get("black", 0) == before["black"]
+    page.click("#history-live")
+    page.wait_for_function("() => document.body.dataset.atShown === 'now'", timeout=10_000)
+    assert _legend(page) == now
+    assert not [u for u in page.blocked if "127.0.0.1" in u]
