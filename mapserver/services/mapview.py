@@ -703,29 +703,53 @@ class MapView:
             answer["building_grids"] = touched
         return answer
 
-    def search(self, query: str, *, limit: int = 20) -> list[dict]:
-        """Grids and buildings whose id or name contains ``query``, with their bounds."""
+    def search(self, query: str, *, limit: int = 20, personal: bool = False) -> list[dict]:
+        """Grids and buildings whose id or name contains ``query``, with their bounds and the
+        path of grid names above them (so that five "第1微网格" are told apart); with
+        ``personal``, grids whose person in charge or phone number matches too (``match``
+        says which)."""
         query = query.strip().lower()
         if not query:
             return []
         layers = self.layers()
         grids = layers.grids
-        names = grids["name"].fillna("").astype(str).str.lower()
-        ids = grids["grid_id"].astype(str).str.lower()
-        mask = names.str.contains(query, regex=False) | ids.str.contains(query, regex=False)
-        chosen = [("grid", grids[mask].head(limit))]
-        chosen.append(("building", self.store.search_buildings(query, limit=limit)))
+
+        def has(column: str) -> pd.Series:
+            return grids[column].fillna("").astype(str).str.lower().str.contains(query, regex=False)
+
+        by_name = has("name") | has("grid_id")
+        by_person = (has("person") | has("phone")) & ~by_name if personal else by_name & False
+        chosen = [
+            ("grid", grids[by_name].head(limit), "name"),
+            ("grid", grids[by_person].head(limit), "person"),
+            ("building", self.store.search_buildings(query, limit=limit), "name"),
+        ]
         hits: list[dict] = []
-        for kind, frame in chosen:
+        for kind, frame, match in chosen:
             for row in frame.itertuples(index=False):
-                hits.append(
-                    {
-                        "kind": kind,
-                        "id": getattr(row, f"{kind}_id"),
-                        "name": or_none(row.name),
-                        "level": or_none(getattr(row, "level", None)),
-                        "grid_id": or_none(getattr(row, "grid_id", None)),
-                        "bbox": _bounds(row.geometry),
-                    }
-                )
+                grid_id = or_none(getattr(row, "grid_id", None))
+                hit = {
+                    "kind": kind,
+                    "id": getattr(row, f"{kind}_id"),
+                    "name": or_none(row.name),
+                    "level": or_none(getattr(row, "level", None)),
+                    "grid_id": grid_id,
+                    "path": self._path(grid_id, layers, own=kind == "building"),
+                    "match": match,
+                    "bbox": _bounds(row.geometry),
+                }
+                if match == "person":
+                    hit.update(person=or_none(row.person), phone=or_none(row.phone))
+                hits.append(hit)
         return hits[:limit]
+
+    @staticmethod
+    def _path(grid_id: str | None, layers: _Layers, *, own: bool) -> list[str]:
+        """Names of the grids above ``grid_id``, top first (and its own with ``own``)."""
+        if grid_id is None or grid_id not in layers.grids.index:
+            return []
+        chain = list(reversed(layers.ancestors.get(grid_id, [])))
+        if own:
+            chain.append(grid_id)
+        names = layers.grids["name"]
+        return [str(or_none(names.get(g)) or g) for g in chain]

@@ -428,10 +428,16 @@ def _feed() -> LiveFeed:
 @bp.get("/search")
 def search():
     """Grids and buildings whose name or id contains ``q`` (buildings of the reader's area)."""
-    hits = _view().search(request.args.get("q", ""))
+    user = current_user()
+    personal = user is not None and access.can(user, "personal.read")
+    hits = _view().search(request.args.get("q", ""), personal=personal)
     scope = reader_area()
-    if scope is not None:
-        hits = [h for h in hits if h["kind"] == "grid" or h.get("grid_id") in scope]
+    if scope is not None:  # persons in charge and buildings of the reader's own area only
+        hits = [
+            h
+            for h in hits
+            if (h["kind"] == "grid" and h["match"] != "person") or h.get("grid_id") in scope
+        ]
     return jsonify(results=hits)
 
 

@@ -172,10 +172,11 @@
   }
   function gridStyle(f) {
     const faint = state.showingBuildings && state.mode === "status";
-    return { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: faint ? 0.22 : 0.55 };
+    const base = { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: faint ? 0.22 : 0.55 };
+    return { ...base, ...focusStyle(f) };
   }
   function buildingStyle(f) {
-    return { color: "#222", weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.9 };
+    return { color: "#222", weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.9, ...focusStyle(f) };
   }
   function tagElement(layer, kind, id) {
     const node = layer.getElement && layer.getElement();
@@ -250,8 +251,11 @@
     if (!own.features.length) return;
     L.popup().setLatLng(latlng).setContent(gridPopup(own.features[0].properties)).openOn(map);
   }
+  map.on("click", dropFocus); // a click elsewhere ends a search's highlight
   map.on("popupopen", (e) => {
     const root = e.popup.getElement();
+    const close = root.querySelector(".leaflet-popup-close-button");
+    if (close) close.addEventListener("click", dropFocus);
     const button = root.querySelector("button.drill");
     if (button) button.addEventListener("click", () => drillInto(button.dataset.grid));
     const entrances = root.querySelector("button.show-entrances");
@@ -656,6 +660,7 @@
     if (!state.at) await catchUp(Math.min(grids.seq ?? state.seq, (buildings && buildings.seq) ?? state.seq));
     if (token !== loadToken) return;
     document.body.dataset.loaded = String(token);
+    restoreFocus();
     document.dispatchEvent(new CustomEvent("msmap:loaded"));
   }
 
@@ -849,7 +854,9 @@
             (r, i) =>
               `<li><a href="#" data-i="${i}">${escapeHtml(r.name || r.id)} <small>${escapeHtml(
                 r.kind === "grid" ? state.config.level_labels[r.level] || r.level : T("building")
-              )}</small></a></li>`
+              )}</small>${
+                r.match === "person" ? `<small class="who">${escapeHtml([r.person, r.phone].filter(Boolean).join(" "))}</small>` : ""
+              }${r.path && r.path.length ? `<small class="path">${escapeHtml(r.path.join(" › "))}</small>` : ""}</a></li>`
           )
           .join("")
       : `<li>${T("not_found")}</li>`;
@@ -869,11 +876,42 @@
       state.level = hit.level;
       el("level").value = hit.level;
     }
-    map.fitBounds([[s, w], [n, e]], { maxZoom: 18 });
+    // the hit stays highlighted with its popup open through the reloads its zoom causes,
+    // until the user closes it or clicks elsewhere
+    state.focus = { kind: hit.kind, id: hit.id, at: L.latLng((s + n) / 2, (w + e) / 2) };
+    document.body.dataset.focus = hit.id;
+    map.fitBounds([[s, w], [n, e]], { maxZoom: 18, animate: false });
     await loadFeatures();
-    const layer = (hit.kind === "grid" ? state.gridsById : state.buildingsById).get(hit.id);
-    if (layer) layer.openPopup(layer.getBounds ? layer.getBounds().getCenter() : undefined);
-    else if (hit.kind === "grid" && tiled()) openTiledPopup(hit.id, L.latLng((s + n) / 2, (w + e) / 2));
+  }
+  function focusStyle(f) {
+    return state.focus && f.id === state.focus.id ? { color: "#00a0e9", weight: 4, dashArray: null } : {};
+  }
+  function restoreFocus() {
+    const focus = state.focus;
+    if (!focus) return;
+    const layer = (focus.kind === "grid" ? state.gridsById : state.buildingsById).get(focus.id);
+    if (layer) {
+      layer.setStyle(focus.kind === "grid" ? gridStyle(layer.feature) : buildingStyle(layer.feature));
+      layer.bringToFront();
+      // a popup of its own, not the layer's: the reloads its opening pan causes replace
+      // the layers (and would close a layer's popup), not this one
+      if (!focus.popup || !map.hasLayer(focus.popup)) {
+        const p = layer.feature.properties;
+        focus.popup = L.popup()
+          .setLatLng(layer.getBounds().getCenter())
+          .setContent(focus.kind === "grid" ? gridPopup(p) : buildingPopup(p))
+          .openOn(map);
+      }
+    } else if (focus.kind === "grid" && tiled() && !map._popup) {
+      openTiledPopup(focus.id, focus.at);
+    }
+  }
+  function dropFocus() {
+    if (!state.focus) return;
+    const layer = (state.focus.kind === "grid" ? state.gridsById : state.buildingsById).get(state.focus.id);
+    state.focus = null;
+    document.body.dataset.focus = "";
+    if (layer) layer.setStyle(layer.feature.properties.kind === "grid" ? gridStyle(layer.feature) : buildingStyle(layer.feature));
   }
 
   // -- controls -------------------------------------------------------------------

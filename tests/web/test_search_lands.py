@@ -1,0 +1,56 @@
+"""Search that lands: hits carry the path of grids above them (same names told apart), a role
+that may read personal data finds a grid by its person in charge or phone, the public does
+not; in Chromium (network cut off) the hit stays highlighted with its popup open."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+def test_hits_carry_their_path_and_persons_only_for_those_who_may_see_them(
+    viewer, client, demo_layers
+):
+    hits = viewer.get("/api/search?q=第1微网格").get_json()["results"]
+    same = [h for h in hits if h["name"] == "第1微网格"]
+    assert len(same) >= 2
+    paths = [" › ".join(h["path"]) for h in same]
+    assert len(set(paths)) == len(paths)  # told apart
+    grids = demo_layers["grids"].set_index("grid_id")
+    for hit in same:
+        parent = grids.at[hit["id"], "parent_id"]
+        assert hit["path"][-1] == grids.at[parent, "name"]
+    micro = grids[grids["level"] == "micro"].iloc[3]
+    found = viewer.get(f"/api/search?q={micro['phone']}").get_json()["results"]
+    assert [h["id"] for h in found if h["match"] == "person"] == [micro.name]
+    assert found[0]["person"] == micro["person"]
+    buildings = viewer.get("/api/search?q=" + demo_layers["buildings"]["name"].iloc[0]).get_json()
+    building = next(h for h in buildings["results"] if h["kind"] == "building")
+    assert building["path"][-1] == grids.at[demo_layers["buildings"]["grid_id"].iloc[0], "name"]
+    public = client.get(f"/api/search?q={micro['phone']}")
+    if public.status_code == 200:  # anonymous reading on: no person in charge found
+        assert not [h for h in public.get_json()["results"] if h["match"] == "person"]
+
+
+@pytest.mark.browser
+def test_a_search_hit_stays_highlighted_with_its_popup(live_server, offline_page):
+    page = offline_page
+    page.goto(live_server.url + "/?colour=status")
+    if "/login" in page.url:
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "demo2020")
+        page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    page.fill("#search", "第2微网格")
+    page.wait_for_selector("#search-results li a small.path", timeout=5_000)
+    page.click("#search-results li a")
+    page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
+    focus = page.get_attribute("body", "data-focus")
+    time.sleep(2)
+    assert page.is_visible(".leaflet-popup-content")
+    assert "第2微网格" in page.inner_text(".leaflet-popup-content")
+    stroke = page.get_attribute(f"path[data-id='{focus}']", "stroke")
+    assert stroke == "#00a0e9"
+    page.mouse.click(5, 400)  # a click elsewhere ends the highlight
+    page.wait_for_function("() => !document.body.dataset.focus", timeout=5_000)
