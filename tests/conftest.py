@@ -406,3 +406,19 @@ def demo_store_url(request: pytest.FixtureRequest, demo_db_url: str, demo_layers
     store.create_user("admin", DEMO_PASSWORD, role="admin")
     store.dispose()
     return url
+
+
+@pytest.fixture
+def open_map():
+    """Open the command map at ``url`` in a page, logging in as admin when asked, and wait
+    until it has drawn."""
+
+    def _open(page, url: str) -> None:
+        page.goto(url)
+        if "/login" in page.url:
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", DEMO_PASSWORD)
+            page.click("button[type=submit]")
+        page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+    return _open

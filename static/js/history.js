@@ -22,8 +22,7 @@
     return window.msMap;
   }
   function T(key) {
-    const config = ms().state.config;
-    return (config && config.strings[key]) || key;
+    return ms().T(key); // the translation table of the page's language
   }
   function momentOf(value) {
     // slider position -> ISO time (UTC); the right end is "now"

@@ -1022,6 +1022,7 @@
     refreshLegend,
     getJSON,
     escapeHtml,
+    T,
     gcj02: { fromWgs84: wgsToGcj, toWgs84: gcjToWgs },
   };
   start().catch((err) => {

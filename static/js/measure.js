@@ -12,8 +12,7 @@
     return window.msMap;
   }
   function T(key) {
-    const config = ms().state.config;
-    return (config && config.strings[key]) || key;
+    return ms().T(key); // the translation table of the page's language
   }
   function active() {
     return ms().state.mode === "measure";

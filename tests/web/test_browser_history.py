@@ -19,15 +19,10 @@ def _legend(page) -> dict[str, int]:
 
 
 def test_slider_shows_the_counts_of_a_past_moment(
-    live_server, offline_page, admin_token, demo_layers
+    live_server, offline_page, admin_token, demo_layers, open_map
 ):
     page = offline_page
-    page.goto(live_server.url + "/?colour=status")
-    if "/login" in page.url:
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", "demo2020")
-        page.click("button[type=submit]")
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    open_map(page, live_server.url + "/?colour=status")
     page.wait_for_selector("#history-slider", state="visible", timeout=10_000)
     before = _legend(page)
     auth = {"Authorization": f"Bearer {admin_token}"}

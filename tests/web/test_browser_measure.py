@@ -36,14 +36,11 @@ def _overlaps(page) -> int:
     )
 
 
-def test_aggregated_levels_are_coloured_by_a_measure(live_server, offline_page, admin_token):
+def test_aggregated_levels_are_coloured_by_a_measure(
+    live_server, offline_page, admin_token, open_map
+):
     page = offline_page
-    page.goto(live_server.url + "/")
-    if "/login" in page.url:
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", "demo2020")
-        page.click("button[type=submit]")
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    open_map(page, live_server.url + "/")
     auth = {"Authorization": f"Bearer {admin_token}"}
     for level in ("community", "big"):
         before = page.evaluate("() => document.body.dataset.loaded")

@@ -34,14 +34,9 @@ def test_hits_carry_their_path_and_persons_only_for_those_who_may_see_them(
 
 
 @pytest.mark.browser
-def test_a_search_hit_stays_highlighted_with_its_popup(live_server, offline_page):
+def test_a_search_hit_stays_highlighted_with_its_popup(live_server, offline_page, open_map):
     page = offline_page
-    page.goto(live_server.url + "/?colour=status")
-    if "/login" in page.url:
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", "demo2020")
-        page.click("button[type=submit]")
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    open_map(page, live_server.url + "/?colour=status")
     page.fill("#search", "第2微网格")
     page.wait_for_selector("#search-results li a small.path", timeout=5_000)
     page.click("#search-results li a")
