@@ -20,6 +20,8 @@ _PUBLIC_EXACT = frozenset(
         "/api/config",
         "/api/grids",
         "/api/summary",
+        "/api/measure",  # counts below 5 withheld, as in the summary
+        "/api/history",  # the change log's first and last moment
         "/api/status/grids",
         "/api/changes",
         "/api/stream",

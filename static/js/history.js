@@ -71,8 +71,8 @@
   }
 
   document.addEventListener("msmap:ready", async () => {
-    const span = await ms().getJSON("/api/history");
-    if (!span.first) return; // nothing written yet: no past to show
+    const span = await ms().getJSON("/api/history").catch(() => ({}));
+    if (!span.first) return; // nothing written yet (or not for this reader): no past to show
     history.first = Date.parse(span.first);
     history.last = Date.parse(span.last);
     const slider = el("history-slider");

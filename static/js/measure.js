@@ -55,13 +55,19 @@
     ];
     if (state.at) query.push(`at=${encodeURIComponent(state.at)}`);
     const token = ++measure.token;
-    const data = await ms().getJSON(`/api/measure?${query.join("&")}`);
+    let data;
+    try {
+      data = await ms().getJSON(`/api/measure?${query.join("&")}`);
+    } catch (err) {
+      console.warn("measure:", err); // the status colours stay
+      data = null;
+    }
     if (token !== measure.token) return;
     measure.data = data;
     ms().restyleGrids();
     renderLegend();
     drawLabels();
-    document.body.dataset.measure = String(data.seq);
+    document.body.dataset.measure = data ? String(data.seq) : "";
   }
 
   function colourOf(id) {

@@ -139,7 +139,7 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
     doc = client.get("/api/openapi.json").get_json()
     allowed = {"/api/config", "/api/grids", "/api/summary", "/api/changes", "/api/search"}
     allowed |= {"/api/roads", "/api/checkpoints", "/api/openapi.json", "/api/stream"}
-    allowed |= {"/api/status/grids"}
+    allowed |= {"/api/status/grids", "/api/measure", "/api/history"}
     for path, operations in doc["paths"].items():
         for method in operations:
             if path == "/api/stream":
@@ -166,6 +166,13 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
             assert response.status_code == 200
         else:
             assert response.status_code == 302 and "/login" in response.location, page
+
+    # a measure: values counting fewer than 5 households withheld, the rest as an admin's
+    public = client.get("/api/measure?level=micro").get_json()["grids"]
+    full = client.get("/api/measure?level=micro", headers=auth["admin"]).get_json()["grids"]
+    for grid_id, (value, _) in full.items():
+        assert public[grid_id][0] == (value if value >= 5 else None), grid_id
+    assert any(v is None for v, _ in public.values())
 
     # grids: no names or phones, counts below 5 suppressed, the rest exact
     suppressed = 0
