@@ -276,6 +276,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "field_kind": {"zh": "类型", "en": "Kind"},
     "field_staffed": {"zh": "有人值守", "en": "Staffed"},
     "field_shifts": {"zh": "每日班次", "en": "Shifts per day"},
+    "live_lost": {
+        "zh": "实时连接已中断，地图数据停留在 {time}，正在重连…",
+        "en": "The live feed is down: the map shows the data of {time}; reconnecting…",
+    },
     # history: the map as of a past moment
     "history": {"zh": "历史", "en": "History"},
     "history_now": {"zh": "实时", "en": "Live"},

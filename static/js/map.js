@@ -825,9 +825,35 @@
         pullChanges();
       }
     });
-    source.addEventListener("hello", () => el("live").classList.add("on"));
+    source.addEventListener("hello", () => {
+      el("live").classList.add("on");
+      liveBack();
+    });
     source.addEventListener("delivery", () => loadDeliveries());
-    source.onerror = () => el("live").classList.remove("on");
+    source.onerror = () => {
+      el("live").classList.remove("on");
+      liveLost();
+    };
+  }
+  // a banner, not only a dot, when the live feed has been down a few seconds
+  const LIVE_GRACE_MS = 3000;
+  let liveTimer = null;
+  function liveLost() {
+    if (liveTimer || !el("stale").hidden) return;
+    const since = new Date();
+    liveTimer = setTimeout(() => {
+      liveTimer = null;
+      const time = since.toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+      el("stale").textContent = T("live_lost").replace("{time}", time);
+      el("stale").hidden = false;
+      document.body.dataset.stale = "1";
+    }, LIVE_GRACE_MS);
+  }
+  function liveBack() {
+    clearTimeout(liveTimer);
+    liveTimer = null;
+    el("stale").hidden = true;
+    document.body.dataset.stale = "";
   }
 
   // -- search ---------------------------------------------------------------------
@@ -1015,6 +1041,7 @@
     showCordon,
     gridLayer,
     gridTiles,
+    reconnect: () => connectLive(),
     restyleGrids: () => {
       gridLayer.setStyle(gridStyle);
       gridTiles.repaint();

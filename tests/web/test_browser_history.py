@@ -65,3 +65,17 @@ def test_slider_shows_the_counts_of_a_past_moment(
     page.wait_for_function("() => document.body.dataset.atShown === 'now'", timeout=10_000)
     assert _legend(page) == now
     assert not [u for u in page.blocked if "127.0.0.1" in u]
+
+
+def test_a_banner_says_when_the_live_feed_is_down(live_server, offline_page, open_map):
+    page = offline_page
+    open_map(page, live_server.url + "/")
+    page.wait_for_selector("#live.on", timeout=10_000)
+    assert page.is_hidden("#stale")
+    page.route("**/api/stream*", lambda route: route.abort())  # the feed drops
+    page.evaluate("() => window.msMap.reconnect()")
+    page.wait_for_selector("#stale", state="visible", timeout=10_000)
+    assert "实时连接已中断" in page.inner_text("#stale")
+    page.unroute("**/api/stream*")  # back: the banner goes once the feed greets again
+    page.evaluate("() => window.msMap.reconnect()")
+    page.wait_for_selector("#stale", state="hidden", timeout=10_000)
