@@ -688,9 +688,10 @@ class MapView:
                 "summary": self._summary(snap, None),
             }
         grid_ids = self._grids_above(touched.values(), layers)
-        table = snap.memo.get(("status", "grid", rule or self.colour_rule))
-        grids = self._grid_rows(snap, rule, sorted(grid_ids)) if table is None else {}
-        grids = {g: (table or grids).get(g) or self.grid_status(snap, g, rule) for g in grid_ids}
+        rows = snap.memo.get(("status", "grid", rule or self.colour_rule))
+        if rows is None:  # a delta of a few grids does not build the table of all of them
+            rows = self._grid_rows(snap, rule, sorted(grid_ids))
+        grids = {g: rows.get(g) or self.grid_status(snap, g, rule) for g in grid_ids}
         answer = {
             "since": since,
             "seq": snap.seq,
