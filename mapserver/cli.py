@@ -910,9 +910,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_parser(sub)
 
     from mapserver.cli_events import add_parser as add_events_parser
+    from mapserver.cli_print import add_parser as add_print_parser
     from mapserver.cli_server import add_parsers as add_server_parsers
 
     add_events_parser(sub)
+    add_print_parser(sub)
     add_server_parsers(sub)
     return parser
 

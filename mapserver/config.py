@@ -153,6 +153,14 @@ _LIMIT_SETTINGS: dict[str, type] = {
 }
 
 
+def leaflet_dir() -> Path:
+    """The folder of Leaflet's built files in the installed xstatic-leaflet package (served
+    to the live map, inlined into exported pages)."""
+    import xstatic.pkg.leaflet as leaflet
+
+    return Path(leaflet.BASE_DIR)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings from ``MAPSERVER_*`` and ``DATABASE_URL`` variables, then overrides."""
     env = os.environ

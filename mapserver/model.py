@@ -6,6 +6,8 @@ strings given by the user's data and are never renumbered.
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 STORAGE_CRS = "EPSG:4326"
 
 # Grid levels from the top of the tree down; names are configurable labels.
@@ -18,6 +20,8 @@ GRID_LEVELS: tuple[str, ...] = (
     "micro",
     "homestead",
 )
+DISTRICT_TZ = timezone(timedelta(hours=8))  # the district's clock: China Standard Time
+
 LEVEL_LABELS: dict[str, dict[str, str]] = {
     "district": {"zh": "区", "en": "District"},
     "subdistrict": {"zh": "街道/镇", "en": "Sub-district"},

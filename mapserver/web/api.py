@@ -225,11 +225,9 @@ def history():
     return jsonify(_view().history_span())
 
 
-@bp.get("/measure")
-def measure():
-    """A level's grids (or a grid's children) by a measure of chosen statuses in graduated
-    classes, with the legend and the ranking (``at=`` as for ``/api/summary``)."""
-    from mapserver.services.measures import level_measure
+def measure_options() -> dict:
+    """The request's measure, statuses, class method and count, grid level or parent and
+    ``at``, checked, as keyword arguments of :func:`level_measure` and its users."""
     from mapserver.status.measures import MAX_CLASSES, MEASURES, METHODS
 
     args = request.args
@@ -249,20 +247,33 @@ def measure():
     unknown = [s for s in statuses if s not in known]
     if unknown:
         raise params.refuse("status", f"{', '.join(unknown)} is not one of {', '.join(known)}")
-    classes = params.integer(args.get("classes"), "classes", low=1, high=MAX_CLASSES, default=5)
-    found = level_measure(
-        _view(),
-        level=args.get("level") or None,
-        parent_id=args.get("parent") or None,
-        measure=chosen,
-        statuses=statuses or None,
-        method=method,
-        classes=classes,
-        fixed=fixed,
-        at=_at(),
-        area=reader_area(),
-        max_age_s=MAP_MAX_AGE_S,
-    )
+    level = args.get("level") or None
+    if level is not None and level not in _view().levels():
+        raise params.refuse("level", f"'{level}' is not one of {', '.join(_view().levels())}")
+    parent = args.get("parent") or None
+    if parent is not None and parent not in _view().layers().grids.index:
+        raise NotFoundError(f"grid '{parent}' not found")
+    return {
+        "level": level,
+        "parent_id": parent,
+        "measure": chosen,
+        "statuses": statuses or None,
+        "method": method,
+        "classes": params.integer(
+            args.get("classes"), "classes", low=1, high=MAX_CLASSES, default=5
+        ),
+        "fixed": fixed,
+        "at": _at(),
+    }
+
+
+@bp.get("/measure")
+def measure():
+    """A level's grids (or a grid's children) by a measure of chosen statuses in graduated
+    classes, with the legend and the ranking (``at=`` as for ``/api/summary``)."""
+    from mapserver.services.measures import level_measure
+
+    found = level_measure(_view(), **measure_options(), area=reader_area(), max_age_s=MAP_MAX_AGE_S)
     return jsonify(found)
 
 

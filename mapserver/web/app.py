@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from flask import Flask, abort, g, jsonify, request, send_from_directory
 from shapely.errors import GEOSException
@@ -20,6 +19,7 @@ from mapserver.config import (
     load_settings,
     secret_key_for,
 )
+from mapserver.config import leaflet_dir as config_leaflet_dir
 from mapserver.errors import ConflictError, NotFoundError, ValidationError
 from mapserver.io import safety
 from mapserver.services.checkpoints import CheckpointService
@@ -32,12 +32,6 @@ from mapserver.store import audit, open_store
 from mapserver.web import i18n
 from mapserver.web.headers import security_headers
 from mapserver.web.jsonout import StrictJSONProvider
-
-
-def _leaflet_dir() -> Path:
-    import xstatic.pkg.leaflet as leaflet
-
-    return Path(leaflet.BASE_DIR)
 
 
 def _request_actor() -> str | None:
@@ -107,6 +101,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     from mapserver.web.audit import bp as audit_bp
     from mapserver.web.auth import bp as auth_bp
     from mapserver.web.events import bp as events_bp
+    from mapserver.web.exports import bp as exports_bp
     from mapserver.web.imports import bp as imports_bp
     from mapserver.web.pages import bp as pages_bp
     from mapserver.web.planner import bp as planner_bp
@@ -120,6 +115,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.register_blueprint(routes_bp)
     app.register_blueprint(planner_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(exports_bp)
     app.register_blueprint(users_bp)
 
     from mapserver.web import access as web_access
@@ -127,7 +123,7 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     web_access.install(app)
     app.register_blueprint(audit_bp)
 
-    leaflet_dir = _leaflet_dir()
+    leaflet_dir = config_leaflet_dir()
 
     @app.get("/vendor/leaflet/<path:name>")
     def leaflet_file(name: str):

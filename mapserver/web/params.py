@@ -8,14 +8,14 @@ naming the field and the range, never a 500 further down.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.model import DISTRICT_TZ  # a time without an offset is China's
 
 TRUE = frozenset({"1", "true", "on", "yes"})
 FALSE = frozenset({"0", "false", "off", "no"})
 QUOTE_CHARS = 40
-DISTRICT_TZ = timezone(timedelta(hours=8))  # a time without an offset is China's
 
 
 def refuse(field: str | None, reason: str) -> ValidationError:
