@@ -66,7 +66,7 @@ def test_png_wall_map_is_not_blank(viewer):
     painted = np.zeros(map_area.shape[:2], dtype=bool)
     for row in measure["classes"]:
         if row["grids"]:
-            painted |= (np.abs(map_area.astype(int) - _rgb(row["colour"])).sum(axis=2) < 12)
+            painted |= np.abs(map_area.astype(int) - _rgb(row["colour"])).sum(axis=2) < 12
     assert painted.mean() > 0.1  # a tenth of the map area in the class colours at least
 
 
@@ -99,9 +99,7 @@ def test_table_rows_and_xlsx_agree_with_the_counts(viewer):
     assert [line[3] for line in body] == [r["households"] for r in table["rows"]]
 
 
-def test_offline_html_export_opens_from_disk_with_the_network_cut(
-    viewer, browser, tmp_path
-):
+def test_offline_html_export_opens_from_disk_with_the_network_cut(viewer, browser, tmp_path):
     answer = viewer.get("/api/export/map.html?level=big")
     assert answer.status_code == 200
     page_text = answer.data.decode("utf-8")
