@@ -1,5 +1,6 @@
-"""The command map's exports: the panel's grid table (JSON and XLSX), the wall map (PDF or
-PNG, A4 to A0) and the offline HTML map, each of the level and measure the map shows."""
+"""The command map's panel and exports: the panel's totals and grid table (JSON and XLSX),
+the board sheet's data, the wall map (PDF or PNG, A4 to A0) and the offline HTML map, each
+of the level and measure the map shows."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from mapserver.io.wallmap import FORMATS, PAPERS_MM
 from mapserver.model import DISTRICT_TZ, LEVEL_LABELS
+from mapserver.services import access
 from mapserver.services.gridtable import grid_table, table_xlsx
 from mapserver.services.mapview import MapView
 from mapserver.web import i18n, params
 from mapserver.web.access import reader_area
 from mapserver.web.api import MAP_MAX_AGE_S, measure_options
+from mapserver.web.auth import current_user
 
 bp = Blueprint("exports", __name__, url_prefix="/api")
 
@@ -53,11 +56,38 @@ def _download(body: bytes, mimetype: str, name: str) -> Response:
     )
 
 
+def public_totals(found: dict) -> dict:
+    """Panel totals as the public may see them: every count or change below 5 withheld."""
+
+    def hide(counts: dict) -> dict:
+        return {k: access.suppress(abs(v)) and v for k, v in counts.items()}
+
+    out = dict(found)
+    for key in ("households", "persons", "since_midnight", "last_hour"):
+        out[key] = hide(found[key])
+    out["areas"] = {k: hide(v) for k, v in found["areas"].items()}
+    out["series"] = [dict(p, households=hide(p["households"])) for p in found["series"]]
+    return out
+
+
 def _with_level(options: dict) -> dict:
     if options["level"] is None and options["parent_id"] is None:
         levels = _view().levels()
         options["level"] = levels[min(1, len(levels) - 1)]
     return options
+
+
+@bp.get("/totals")
+def totals():
+    """Households and persons per status now, the change since midnight and in the last
+    hour, per 三区 class, and a series over the last day for the panel's chart. Outside
+    the reader's area (anonymous reading) counts below 5 are withheld."""
+    from mapserver.services.totals import panel_totals
+
+    found = panel_totals(_view())
+    if current_user() is None:
+        found = public_totals(found)
+    return jsonify(found)
 
 
 @bp.get("/table")
@@ -122,3 +152,15 @@ def offline_html():
     options = _with_level(measure_options())
     page = offline_map(_view(), _t, lang=g.lang, moment=_moment(), area=reader_area(), **options)
     return _download(page.encode("utf-8"), "text/html", _file_name(options, "html"))
+
+
+@bp.get("/board")
+def board():
+    """The board sheet of ``grid`` as data: buildings, households (unit, room, status,
+    persons) and the legend's counts (personal data: the reader's area only)."""
+    from mapserver.web.pages import board_of
+
+    grid_id = request.args.get("grid")
+    if not grid_id:
+        raise params.refuse("grid", "required")
+    return jsonify(board_of(grid_id))

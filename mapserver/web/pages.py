@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (
     Blueprint,
     current_app,
@@ -13,9 +15,9 @@ from flask import (
     url_for,
 )
 
-from mapserver.model import GRID_LEVELS, LEVEL_LABELS
-from mapserver.web import i18n
-from mapserver.web.access import check, reader_area
+from mapserver.model import DISTRICT_TZ, GRID_LEVELS, LEVEL_LABELS
+from mapserver.web import i18n, params
+from mapserver.web.access import check, check_grid, reader_area
 from mapserver.web.auth import current_user
 
 bp = Blueprint("pages", __name__)
@@ -69,3 +71,26 @@ def upload():
     check("status.write")
     levels = [(level, LEVEL_LABELS[level].get(g.lang, level)) for level in GRID_LEVELS]
     return _render("upload.html", strings=i18n.table(g.lang), levels=levels)
+
+
+def board_of(grid_id: str) -> dict:
+    """The board sheet of ``grid_id`` for this request's reader (personal data: their
+    area only); a grid too big for a sheet is refused in words."""
+    from mapserver.services.board import board_sheet
+
+    check("personal.read")
+    check_grid(grid_id)
+    try:
+        return board_sheet(current_app.extensions["mapview"], grid_id, lang=g.lang)
+    except ValueError as err:
+        raise params.refuse("grid", str(err)) from None
+
+
+@bp.get("/board/<grid_id>")
+def board(grid_id: str):
+    """The board sheet (挂图板) of a grid: each building a box of household boxes, one dot
+    per person in its status colour; prints on A4 to A0."""
+    if current_user() is None:
+        return redirect(url_for("auth.login", next=request.path))
+    sheet = board_of(grid_id)
+    return _render("board.html", board=sheet, as_of=f"{datetime.now(DISTRICT_TZ):%Y-%m-%d %H:%M}")

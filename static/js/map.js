@@ -221,7 +221,7 @@
       ? `<button class="drill" data-grid="${escapeHtml(p.id)}">${T("drill_down")} (${p.children})</button>`
       : "";
     const id = escapeHtml(p.id);
-    const actions = `<div class="actions">${drill}<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button>${p.children ? `<a class="open-planner" href="/planner?parent=${encodeURIComponent(p.id)}">${T("open_planner")}</a>` : ""}</div>`;
+    const actions = `<div class="actions">${drill}<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button>${p.children ? `<a class="open-planner" href="/planner?parent=${encodeURIComponent(p.id)}">${T("open_planner")}</a>` : ""}${!state.config.public && !p.suppressed ? `<a class="open-board" href="/board/${encodeURIComponent(p.id)}" target="_blank" rel="noopener">${T("board_sheet")}</a>` : ""}</div>`;
     return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${actions}</div>`;
   }
   function buildingPopup(p) {
@@ -960,7 +960,6 @@
     refreshLegend();
   });
   el("basemap").addEventListener("change", () => setBasemap(el("basemap").value, true));
-  el("print").addEventListener("click", () => window.print());
 
   function setBasemap(name, reloadData) {
     state.basemap = name;

@@ -37,6 +37,22 @@
   }
 
   // -- data -------------------------------------------------------------------------
+  function query() {
+    // the level (or drilled-into grid), measure, class method, statuses and moment the map
+    // shows: the panel's table and the exports ask for the same
+    const state = ms().state;
+    const where = state.parent
+      ? `parent=${encodeURIComponent(state.parent)}`
+      : `level=${encodeURIComponent(state.level)}`;
+    const parts = [
+      where,
+      `measure=${el("measure").value}`,
+      `method=${el("measure-method").value}`,
+      `status=${encodeURIComponent(statuses().join(","))}`,
+    ];
+    if (state.at) parts.push(`at=${encodeURIComponent(state.at)}`);
+    return parts.join("&");
+  }
   async function load() {
     const state = ms().state;
     if (!active()) {
@@ -44,20 +60,10 @@
       document.body.dataset.measure = "";
       return;
     }
-    const where = state.parent
-      ? `parent=${encodeURIComponent(state.parent)}`
-      : `level=${encodeURIComponent(state.level)}`;
-    const query = [
-      where,
-      `measure=${el("measure").value}`,
-      `method=${el("measure-method").value}`,
-      `status=${encodeURIComponent(statuses().join(","))}`,
-    ];
-    if (state.at) query.push(`at=${encodeURIComponent(state.at)}`);
     const token = ++measure.token;
     let data;
     try {
-      data = await ms().getJSON(`/api/measure?${query.join("&")}`);
+      data = await ms().getJSON(`/api/measure?${query()}`);
     } catch (err) {
       console.warn("measure:", err); // the status colours stay
       data = null;
@@ -204,6 +210,7 @@
     el("measure-controls").hidden = !active();
   }
 
+  window.msMeasure = { query, zoomTo, shown };
   document.addEventListener("msmap:ready", () => {
     const state = ms().state;
     const previousFill = state.gridFill;
@@ -221,7 +228,10 @@
     });
 
     for (const id of ["measure", "measure-method", "measure-statuses"]) {
-      el(id).addEventListener("change", () => load());
+      el(id).addEventListener("change", () => {
+        load();
+        document.dispatchEvent(new CustomEvent("msmeasure:changed"));
+      });
     }
     el("measure-labels").addEventListener("change", drawLabels);
     ms().map.on("moveend", () => active() && drawLabels());
