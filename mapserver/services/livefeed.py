@@ -31,7 +31,7 @@ class Tick:
 
     ``data`` is the JSON text of the change event that brings a map from
     ``since`` to ``seq`` (:meth:`MapView.changes`), or None when the tick moved
-    only the delivery marks or the map is too far behind for a delta.
+    only the delivery marks or the layers, or the map is too far behind for a delta.
     """
 
     number: int
@@ -39,6 +39,7 @@ class Tick:
     stop_seq: int
     since: int = 0
     data: str | None = None
+    version: int = 0  # the store's data version: grids or buildings redrawn (a published plan)
 
 
 class LiveFeed:
@@ -76,7 +77,8 @@ class LiveFeed:
             self._last_use = time.monotonic()
             if self._tick is None:
                 seq = self.store.last_seq()
-                self._tick = Tick(0, seq, self.store.last_stop_event(), since=seq)
+                version = self.store.data_version()
+                self._tick = Tick(0, seq, self.store.last_stop_event(), since=seq, version=version)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._follow, name="mapserver-livefeed", daemon=True
@@ -95,14 +97,15 @@ class LiveFeed:
                 tick = self._tick
             try:
                 seq, stop_seq = self.store.last_seq(), self.store.last_stop_event()
+                version = self.store.data_version()
                 moved = seq != tick.seq and time.monotonic() - published_at >= self.gap_s
-                if not moved and stop_seq == tick.stop_seq:
+                if not moved and stop_seq == tick.stop_seq and version == tick.version:
                     continue
                 if moved:
-                    new = self._status_tick(tick, stop_seq)
+                    new = self._status_tick(tick, stop_seq, version)
                     published_at = time.monotonic()
-                else:  # a delivery mark alone: the status stays where it was
-                    new = Tick(tick.number + 1, tick.seq, stop_seq, since=tick.seq)
+                else:  # a delivery mark or new layers: the status stays where it was
+                    new = Tick(tick.number + 1, tick.seq, stop_seq, since=tick.seq, version=version)
             except OperationalError as err:  # database away for a moment: look again later
                 log.warning("live feed: %s", err)
                 continue
@@ -110,15 +113,17 @@ class LiveFeed:
                 self._tick = new
                 self._cond.notify_all()
 
-    def _status_tick(self, tick: Tick, stop_seq: int) -> Tick:
+    def _status_tick(self, tick: Tick, stop_seq: int, version: int) -> Tick:
         """The next tick with the delta after the last one, computed once for every stream."""
         since = tick.seq
         if self.store.last_seq() - since > MAX_DELTA_ROWS:
             seq = self.store.last_seq()
-            return Tick(tick.number + 1, seq, stop_seq, since=since)
+            return Tick(tick.number + 1, seq, stop_seq, since=since, version=version)
         data = self.view.changes(since)
         text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        return Tick(tick.number + 1, int(data["seq"]), stop_seq, since=since, data=text)
+        return Tick(
+            tick.number + 1, int(data["seq"]), stop_seq, since=since, data=text, version=version
+        )
 
     def wait(self, after: Tick, timeout: float) -> Tick:
         """Block until a tick newer than ``after`` is published, or ``timeout`` seconds;

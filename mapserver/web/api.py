@@ -376,7 +376,8 @@ def changes():
 @bp.get("/stream")
 def stream():
     """Server-sent events: a ``change`` event carrying the coalesced delta each time the
-    change log moves past ``since`` (at most one a second), ``delivery`` on a stop mark.
+    change log moves past ``since`` (at most one a second), ``delivery`` on a stop mark,
+    ``layers`` when grids or buildings were redrawn (a published micro-grid plan).
 
     One follower thread per process reads the change log (see
     :mod:`mapserver.services.livefeed`), so a change written through any server
@@ -402,8 +403,10 @@ def stream():
             tick = feed.current()
         except OperationalError:
             return  # database gone or unreachable: the browser reconnects by itself
-        yield f"retry: 1000\nevent: hello\ndata: {json.dumps({'seq': tick.seq})}\n\n"
+        hello = {"seq": tick.seq, "version": tick.version}
+        yield f"retry: 1000\nevent: hello\ndata: {json.dumps(hello)}\n\n"
         last_stop = tick.stop_seq
+        last_version = tick.version
         if last_seq < tick.seq:  # the map missed changes: it pulls them itself
             behind = {"seq": tick.seq, "since": last_seq}
             data = feed.event_data(tick, last_seq) if shared else json.dumps(behind)
@@ -415,6 +418,9 @@ def stream():
                 yield ": keep-alive\n\n"
                 continue
             tick = newer
+            if tick.version != last_version:  # grids redrawn (a published plan): maps reload
+                yield f"event: layers\ndata: {json.dumps({'version': tick.version})}\n\n"
+                last_version = tick.version
             if tick.stop_seq > last_stop:
                 yield f"event: delivery\ndata: {json.dumps({'stop_seq': tick.stop_seq})}\n\n"
                 last_stop = tick.stop_seq

@@ -175,6 +175,16 @@ def openapi_document() -> dict:
         "description": desc,
         "schema": {"type": typ},
     }
+    measure_params = [
+        q("level", "grid level"),
+        q("parent", "parent grid id (its children instead of a level)"),
+        q("measure", "households, share, persons or person_share"),
+        q("status", "status codes, comma-separated (default: the most severe)"),
+        q("method", "quantile, natural, equal or fixed"),
+        q("classes", "1 to 5", "integer"),
+        q("bounds", "upper bounds for method=fixed, comma-separated"),
+        _AT,
+    ]
     status_row = {
         "type": "object",
         "required": ["entity_id", "status"],
@@ -243,19 +253,50 @@ def openapi_document() -> dict:
             "/api/history": _get("When the change log begins and ends (for at=)", [], json_ok),
             "/api/measure": _get(
                 "A level's grids by a measure of chosen statuses, in graduated classes",
-                [
-                    q("level", "grid level"),
-                    q("parent", "parent grid id (its children instead of a level)"),
-                    q("measure", "households, share, persons or person_share"),
-                    q("status", "status codes, comma-separated (default: the most severe)"),
-                    q("method", "quantile, natural, equal or fixed"),
-                    q("classes", "1 to 5", "integer"),
-                    q("bounds", "upper bounds for method=fixed, comma-separated"),
-                    _AT,
-                ],
+                measure_params,
                 json_ok,
             ),
             "/api/summary": _get("Counts per status", [q("grid", "grid id"), _AT], json_ok),
+            "/api/table": _get(
+                "The panel's table: the grids of a level with the measure and counts per status",
+                measure_params,
+                json_ok,
+            ),
+            "/api/table.xlsx": _get(
+                "The panel's table as an XLSX workbook",
+                measure_params,
+                {"200": {"description": "XLSX"}},
+            ),
+            "/api/print": _get(
+                "The wall map of a level as PDF or PNG (legend, scale bar, north arrow)",
+                [
+                    *measure_params,
+                    q("format", "pdf (default) or png"),
+                    q("paper", "A4, A3 (default), A2, A1 or A0"),
+                ],
+                {"200": {"description": "PDF or PNG"}},
+            ),
+            "/api/export/map.html": _get(
+                "The map as one self-contained HTML file that opens offline",
+                measure_params,
+                {"200": {"description": "HTML"}},
+            ),
+            "/api/totals": _get(
+                "Totals per status, change since midnight and in the last hour, per 三区 class, "
+                "and counts over the last day",
+                [],
+                json_ok,
+            ),
+            "/api/board": _needs(
+                _get(
+                    "The board sheet of a grid: buildings, households and persons per status",
+                    [{**q("grid", "grid id"), "required": True}],
+                    json_ok,
+                ),
+                400,
+                401,
+                403,
+            ),
             "/api/status/grids": _get(
                 "Colour class and counts of every grid of a level, without geometry",
                 [

@@ -5,6 +5,7 @@
   const state = {
     config: null,
     level: null,
+    version: null, // the store's data version the layers were drawn from (live feed's hello)
     parent: null, // drilled-into grid id, or null for a whole level
     trail: [], // breadcrumb: [{id, name}]
     mode: "status",
@@ -582,7 +583,7 @@
     // megabytes): fetched with a margin, merged, and kept current by the live feed; the
     // tiles follow the viewport by themselves
     const rule = state.rule ? `&rule=${state.rule}` : "";
-    const key = `${state.level}|${rule}|${state.at || ""}`;
+    const key = `${state.level}|${rule}|${state.at || ""}|${state.version}`;
     if (state.tableKey !== key) {
       state.table = null;
       state.tableAreas = [];
@@ -599,7 +600,8 @@
       else state.table = answer;
       state.tableAreas.push(wide);
     }
-    const query = `level=${encodeURIComponent(state.level)}${state.basemap === "gaode" ? "&coords=gcj02" : ""}`;
+    // the data version in the address: tiles drawn before a published plan are not reused
+    const query = `level=${encodeURIComponent(state.level)}${state.basemap === "gaode" ? "&coords=gcj02" : ""}&v=${state.version || 0}`;
     if (gridTiles.options.query !== query) {
       gridTiles.options.query = query;
       if (map.hasLayer(gridTiles)) gridTiles.redraw();
@@ -825,15 +827,28 @@
         pullChanges();
       }
     });
-    source.addEventListener("hello", () => {
+    source.addEventListener("hello", (e) => {
       el("live").classList.add("on");
       liveBack();
+      const hello = JSON.parse(e.data || "{}");
+      if (state.version === null) state.version = hello.version;
+      else if (hello.version !== undefined) layersMoved(hello.version); // redrawn while away
     });
+    source.addEventListener("layers", (e) => layersMoved(JSON.parse(e.data).version));
     source.addEventListener("delivery", () => loadDeliveries());
     source.onerror = () => {
       el("live").classList.remove("on");
       liveLost();
     };
+  }
+  // grids or buildings redrawn (a published micro-grid plan): the open map reloads them
+  function layersMoved(version) {
+    if (version === state.version) return;
+    state.version = version;
+    state.table = null;
+    state.tableKey = null;
+    reload(false).then(() => document.dispatchEvent(new CustomEvent("msmap:layers")));
+    document.body.dataset.version = String(version);
   }
   // a banner, not only a dot, when the live feed has been down a few seconds
   const LIVE_GRACE_MS = 3000;
