@@ -415,7 +415,8 @@ def stream():
         while time.monotonic() - started < SSE_MAX_SECONDS:
             newer = feed.wait(tick, timeout=15)
             if newer is tick:
-                yield ": keep-alive\n\n"
+                # a ping, not a comment: the map sees it and knows its data is current
+                yield f"event: ping\ndata: {json.dumps({'seq': tick.seq})}\n\n"
                 continue
             tick = newer
             if tick.version != last_version:  # grids redrawn (a published plan): maps reload

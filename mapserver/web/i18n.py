@@ -280,6 +280,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "实时连接已中断，地图数据停留在 {time}，正在重连…",
         "en": "The live feed is down: the map shows the data of {time}; reconnecting…",
     },
+    "basemap_offline": {
+        "zh": "{name}无法加载（可能没有互联网），已改用自绘道路",
+        "en": "{name} cannot be loaded (no internet?): showing our own roads instead",
+    },
+    "data_stale": {
+        "zh": "超过 1 分钟未收到服务器更新，地图数据停留在 {time}，可能已过时",
+        "en": "No word from the server for over a minute: the map shows the data of {time}, "
+        "which may be out of date",
+    },
     # history: the map as of a past moment
     "history": {"zh": "历史", "en": "History"},
     "history_now": {"zh": "实时", "en": "Live"},

@@ -40,6 +40,28 @@
       { subdomains: "1234", maxZoom: 18, attribution: "&copy; 高德地图" }
     ),
   };
+  // a tile basemap that cannot be reached (no internet) says so and gives way to our own
+  // roads, instead of leaving a blank map
+  for (const [name, layer] of Object.entries(tiles)) {
+    let loaded = 0;
+    let failed = 0;
+    layer.on("tileload", () => {
+      loaded += 1;
+    });
+    layer.on("tileerror", () => {
+      failed += 1;
+      if (loaded || failed < 2 || state.basemap !== name) return;
+      const notice = el("basemap-notice");
+      notice.textContent = T("basemap_offline").replace("{name}", T(`basemap_${name}`));
+      notice.hidden = false;
+      document.body.dataset.basemapOffline = name;
+      el("basemap").value = "none";
+      setBasemap("none", true);
+      setTimeout(() => {
+        notice.hidden = true;
+      }, 15000);
+    });
+  }
   const gridLayer = L.geoJSON(null, { renderer: svg, style: gridStyle, onEachFeature: bindGrid });
   // a large district draws a whole level as vector tiles coloured from the level's status
   // table (state.table); a drilled-into grid's children stay GeoJSON
@@ -835,6 +857,9 @@
       else if (hello.version !== undefined) layersMoved(hello.version); // redrawn while away
     });
     source.addEventListener("layers", (e) => layersMoved(JSON.parse(e.data).version));
+    for (const kind of ["hello", "change", "ping", "layers", "delivery"]) {
+      source.addEventListener(kind, heard);
+    }
     source.addEventListener("delivery", () => loadDeliveries());
     source.onerror = () => {
       el("live").classList.remove("on");
@@ -864,6 +889,22 @@
       document.body.dataset.stale = "1";
     }, LIVE_GRACE_MS);
   }
+  // the server pings every 15 s: a map that has heard nothing for a minute says its data
+  // may be old, even when the connection looks open (a proxy holding the stream back)
+  const STALE_MS = 60000;
+  state.heardAt = Date.now();
+  function heard() {
+    state.heardAt = Date.now();
+    if (document.body.dataset.stale === "old") liveBack();
+  }
+  function checkStale() {
+    if (Date.now() - state.heardAt < STALE_MS || document.body.dataset.stale === "1") return;
+    const time = new Date(state.heardAt).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+    el("stale").textContent = T("data_stale").replace("{time}", time);
+    el("stale").hidden = false;
+    document.body.dataset.stale = "old";
+  }
+  setInterval(checkStale, 5000);
   function liveBack() {
     clearTimeout(liveTimer);
     liveTimer = null;
@@ -1056,6 +1097,7 @@
     gridLayer,
     gridTiles,
     reconnect: () => connectLive(),
+    checkStale,
     restyleGrids: () => {
       gridLayer.setStyle(gridStyle);
       gridTiles.repaint();

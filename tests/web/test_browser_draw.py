@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 
@@ -128,6 +129,15 @@ def test_gaode_polygon_is_sent_in_wgs84(live_server, offline_page, demo_layers):
     page = offline_page
     _open_map(page, live_server.url + "/")
     west, south, east, north = _village_bounds(demo_layers)
+    # Gaode's tile server stands in as reachable (blank tiles): an unreachable basemap
+    # would give way to our own roads
+    blank = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+    )
+    page.route(
+        "**/*.is.autonavi.com/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=blank),
+    )
     page.select_option("#basemap", "gaode")
     gx, gy = wgs84_to_gcj02([west, east], [south, north])
     polygon = _draw_rectangle(page, (gx[0], gy[0], gx[1], gy[1]))

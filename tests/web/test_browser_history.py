@@ -79,3 +79,33 @@ def test_a_banner_says_when_the_live_feed_is_down(live_server, offline_page, ope
     page.unroute("**/api/stream*")  # back: the banner goes once the feed greets again
     page.evaluate("() => window.msMap.reconnect()")
     page.wait_for_selector("#stale", state="hidden", timeout=10_000)
+
+
+def test_a_banner_says_when_the_data_is_older_than_a_minute(live_server, offline_page, open_map):
+    page = offline_page
+    open_map(page, live_server.url + "/")
+    page.wait_for_selector("#live.on", timeout=10_000)
+    page.evaluate("() => window.msMap.checkStale()")
+    assert page.is_hidden("#stale")  # heard from the server just now
+    # nothing heard for 61 s (a proxy holding the stream back): the map says so
+    page.evaluate(
+        "() => { window.msMap.state.heardAt = Date.now() - 61000; window.msMap.checkStale(); }"
+    )
+    assert page.is_visible("#stale")
+    assert "超过 1 分钟" in page.inner_text("#stale")
+    page.evaluate("() => window.msMap.reconnect()")  # the server greets again: gone
+    page.wait_for_selector("#stale", state="hidden", timeout=10_000)
+
+
+def test_an_unreachable_basemap_gives_a_notice_not_a_blank_map(live_server, offline_page, open_map):
+    page = offline_page
+    open_map(page, live_server.url + "/")
+    page.select_option("#basemap", "osm")  # the network is cut: no OSM tile can load
+    page.wait_for_selector("#basemap-notice", state="visible", timeout=10_000)
+    assert "无法加载" in page.inner_text("#basemap-notice")
+    assert "OSM" in page.inner_text("#basemap-notice")
+    assert page.input_value("#basemap") == "none"  # our own roads instead
+    page.wait_for_function(
+        "() => document.querySelectorAll('path.ms-grid').length > 0", timeout=10_000
+    )
+    assert page.get_attribute("body", "data-basemap-offline") == "osm"

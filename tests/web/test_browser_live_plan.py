@@ -61,8 +61,6 @@ def test_open_map_follows_a_published_plan_within_two_seconds(
         f"{live_server.url}/api/grids", params={"level": "micro"}, headers=auth, timeout=30
     ).json()
     shape = next(f["geometry"] for f in api["features"] if f["id"] == cells[1])
-    drawn = page.evaluate(
-        "(id) => window.msMap.state.gridsById.get(id).feature.geometry", cells[1]
-    )
+    drawn = page.evaluate("(id) => window.msMap.state.gridsById.get(id).feature.geometry", cells[1])
     assert drawn == shape  # the map draws what the API now serves
     assert not [u for u in page.blocked if "127.0.0.1" in u]
