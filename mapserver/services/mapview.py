@@ -704,6 +704,21 @@ class MapView:
             answer["building_grids"] = touched
         return answer
 
+    def recently_changed(self, since_seq: int, upto_seq: int | None = None) -> dict:
+        """The grids (every level) and buildings whose status changed after change-log
+        sequence number ``since_seq`` up to ``upto_seq`` (the latest when None), for a map
+        that outlines what moved in the last hours."""
+        layers = self.layers()
+        upto = self.store.last_seq() if upto_seq is None else upto_seq
+        changed, touched = self.store.buildings_changed(since_seq, upto)
+        return {
+            "since": since_seq,
+            "seq": upto,
+            "changed": changed,
+            "grids": sorted(self._grids_above(touched.values(), layers)),
+            "buildings": len(touched),
+        }
+
     def search(self, query: str, *, limit: int = 20, personal: bool = False) -> list[dict]:
         """Grids and buildings whose id or name contains ``query``, with their bounds and the
         path of grid names above them (so that five "第1微网格" are told apart); with

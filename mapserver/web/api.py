@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -274,6 +275,20 @@ def measure():
     from mapserver.services.measures import level_measure
 
     found = level_measure(_view(), **measure_options(), area=reader_area(), max_age_s=MAP_MAX_AGE_S)
+    return jsonify(found)
+
+
+@bp.get("/recent")
+def recent():
+    """The grids whose status changed in the ``hours`` (0.25 to 168, default 1) before now,
+    or before ``at``: the map outlines them."""
+    hours = params.number(request.args.get("hours"), "hours", low=0.25, high=168, default=1)
+    upto = _at()
+    moment = params.moment(request.args.get("at"), "at")
+    end = datetime.fromisoformat(moment) if moment else datetime.now(UTC)
+    since = _view().seq_at((end - timedelta(hours=hours)).isoformat(timespec="milliseconds"))
+    found = _view().recently_changed(since, upto)
+    found["hours"] = hours
     return jsonify(found)
 
 

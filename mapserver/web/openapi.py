@@ -281,6 +281,11 @@ def openapi_document() -> dict:
                 measure_params,
                 {"200": {"description": "HTML"}},
             ),
+            "/api/recent": _get(
+                "The grids whose status changed in the last hours (before at=)",
+                [q("hours", "0.25 to 168 (default 1)", "number"), _AT],
+                json_ok,
+            ),
             "/api/totals": _get(
                 "Totals per status, change since midnight and in the last hour, per 三区 class, "
                 "and counts over the last day",

@@ -14,6 +14,7 @@
     gridsById: new Map(),
     buildingsById: new Map(),
     inflight: 0,
+    recent: new Set(), // grid ids changed in the last hours, when asked
   };
   const el = (id) => document.getElementById(id);
   const T = (key) => (state.config && state.config.strings[key]) || key;
@@ -196,7 +197,24 @@
   function gridStyle(f) {
     const faint = state.showingBuildings && state.mode === "status";
     const base = { color: "#333", weight: 1.2, fillColor: fillFor(f.properties), fillOpacity: faint ? 0.22 : 0.55 };
-    return { ...base, ...focusStyle(f) };
+    const recent = state.recent.has(f.properties.id) ? RECENT_STYLE : {};
+    return { ...base, ...recent, ...focusStyle(f) };
+  }
+  // grids whose status changed in the last hours (before the moment shown): outlined
+  const RECENT_STYLE = { color: "#7b3294", weight: 3, dashArray: "6 3" };
+  async function loadRecent() {
+    const hours = el("recent-hours").value;
+    let ids = [];
+    if (hours) {
+      try {
+        ids = (await getJSON(`/api/recent?hours=${encodeURIComponent(hours)}${atParam()}`)).grids;
+      } catch (err) {
+        console.warn("recent:", err);
+      }
+    }
+    state.recent = new Set(ids);
+    gridLayer.setStyle(gridStyle);
+    document.body.dataset.recent = hours ? String(state.recent.size) : "";
   }
   function buildingStyle(f) {
     return { color: "#222", weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.9, ...focusStyle(f) };
@@ -686,6 +704,7 @@
     document.body.dataset.loaded = String(token);
     restoreFocus();
     document.dispatchEvent(new CustomEvent("msmap:loaded"));
+    if (el("recent-hours").value) loadRecent();
   }
 
   async function loadCheckpoints() {
@@ -697,6 +716,28 @@
   // -- legend -------------------------------------------------------------------
   // a count the server suppressed for the public (below 5 households) is null: "<5"
   const shown = (n) => (n === null ? T("suppressed") : n || 0);
+  // -- the symbol legend: what the points and outlines on the map mean ----------------
+  function renderSymbols() {
+    const dot = (fill, stroke, r) =>
+      `<svg width="18" height="18" aria-hidden="true"><circle cx="9" cy="9" r="${r}" fill="${fill}" stroke="${stroke}" stroke-width="2"/></svg>`;
+    const line = (colour, dash, width) =>
+      `<svg width="22" height="14" aria-hidden="true"><rect x="2" y="2" width="18" height="10" fill="none" stroke="${colour}" stroke-width="${width}" stroke-dasharray="${dash}"/></svg>`;
+    const rows = [
+      [dot("#1b9e77", "#222", 6), `${T("checkpoints")} · ${T("staffed")}`],
+      [dot("#ffffff", "#222", 6), `${T("checkpoints")} · ${T("unstaffed")}`],
+      [dot(DELIVERY_COLOURS.pending, "#fff", 7), `${T("delivery_mark")} · ${T("pending")}`],
+      [dot(DELIVERY_COLOURS.delivered, "#fff", 7), `${T("delivery_mark")} · ${T("delivered")}`],
+      [dot(DELIVERY_COLOURS.failed, "#fff", 7), `${T("delivery_mark")} · ${T("failed")}`],
+      [dot("#7a0177", "#fff", 5), T("events_layer")],
+      [dot(STATE_COLOURS.uncovered, "#fff", 8), `${T("entrances")} · ${T("uncovered")}`],
+      [dot(STATE_COLOURS.closed, "#fff", 8), `${T("entrances")} · ${T("closed")}`],
+      [dot(PLACEMENT_COLOURS.barrier, "#fff", 5), `${T("cordon")} · ${T("barrier")}`],
+      [line(RECENT_STYLE.color, RECENT_STYLE.dashArray, 2), T("recently_changed")],
+      [line("#00a0e9", "", 3), T("search_hit")],
+    ];
+    el("symbols-table").innerHTML = rows.map(([icon, text]) => `<tr><td>${icon}</td><td>${escapeHtml(text)}</td></tr>`).join("");
+  }
+
   async function refreshLegend(summary) {
     if (state.legendHook && state.legendHook()) return; // another colouring draws its own legend
     if (!summary) {
@@ -803,7 +844,10 @@
     } else {
       refreshLegend(data.summary);
     }
-    if (Object.keys(data.grids).length) document.dispatchEvent(new CustomEvent("msmap:changed"));
+    if (Object.keys(data.grids).length) {
+      document.dispatchEvent(new CustomEvent("msmap:changed"));
+      if (el("recent-hours").value) loadRecent();
+    }
   }
   async function catchUp(seq) {
     // changes answers may be a second old too: ask again from where each one ends
@@ -1016,6 +1060,7 @@
     refreshLegend();
   });
   el("basemap").addEventListener("change", () => setBasemap(el("basemap").value, true));
+  el("recent-hours").addEventListener("change", loadRecent);
 
   function setBasemap(name, reloadData) {
     state.basemap = name;
@@ -1084,6 +1129,7 @@
     followViewport();
     connectLive();
     document.body.dataset.ready = "1";
+    renderSymbols();
     document.dispatchEvent(new CustomEvent("msmap:ready"));
   }
 

@@ -109,3 +109,42 @@ def test_an_unreachable_basemap_gives_a_notice_not_a_blank_map(live_server, offl
         "() => document.querySelectorAll('path.ms-grid').length > 0", timeout=10_000
     )
     assert page.get_attribute("body", "data-basemap-offline") == "osm"
+
+
+def test_grids_changed_in_the_last_hour_are_outlined(
+    live_server, offline_page, admin_token, demo_layers, demo_db_url, open_map
+):
+    import sqlite3
+
+    # the demo was loaded two days ago: only what is written now is recent
+    path = demo_db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE changelog SET changed_at = '2026-01-01T00:00:00.000+00:00'")
+    grids = demo_layers["grids"].set_index("grid_id")
+    buildings = demo_layers["buildings"].set_index("building_id")
+    household = demo_layers["households"].iloc[0]
+    grid = buildings.at[household["building_id"], "grid_id"]
+    while grids.at[grid, "level"] != "community":
+        grid = grids.at[grid, "parent_id"]
+    page = offline_page
+    open_map(page, live_server.url + "/?level=community&colour=status")
+    page.wait_for_selector("#history", state="visible", timeout=10_000)
+    page.select_option("#recent-hours", "1")
+    page.wait_for_function("() => document.body.dataset.recent === '0'", timeout=10_000)
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    rows = [{"entity_id": household["household_id"], "status": "grey"}]
+    assert requests.post(
+        f"{live_server.url}/api/status", json={"rows": rows}, headers=auth, timeout=10
+    ).ok
+    page.wait_for_function("() => Number(document.body.dataset.recent) > 0", timeout=10_000)
+    strokes = page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('path.ms-grid'))
+              .map(p => [p.dataset.id, p.getAttribute('stroke')]))"""
+    )
+    assert strokes[grid] == "#7b3294"
+    assert {s for g, s in strokes.items() if g != grid} == {"#333"}
+    recent = requests.get(
+        f"{live_server.url}/api/recent", params={"hours": 1}, headers=auth, timeout=10
+    ).json()
+    assert grid in recent["grids"] and recent["buildings"] == 1
+    assert page.locator("#symbols-table tr").count() >= 8  # the symbol legend
