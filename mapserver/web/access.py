@@ -22,8 +22,8 @@ _PUBLIC_EXACT = frozenset(
         "/api/summary",
         "/api/measure",  # counts below 5 withheld, as in the summary
         "/api/history",  # the change log's first and last moment
-        "/api/totals",
-        "/api/recent",  # which grids changed lately: ids only  # counts and changes below 5 withheld
+        "/api/totals",  # counts and changes below 5 withheld
+        "/api/recent",  # which grids changed lately: ids only
         "/api/table",  # the level's grids: counts below 5 withheld outside the reader's area
         "/api/status/grids",
         "/api/changes",
