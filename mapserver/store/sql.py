@@ -677,6 +677,47 @@ class Store:
         )
         return self._read("buildings", [matches], limit=limit)
 
+    def search_households(self, query: str, *, limit: int = 20) -> pd.DataFrame:
+        """Households (model.HOUSEHOLD_COLUMNS) whose room is ``query`` ("502"), or whose
+        unit and room are ("1-502"), or whose id contains it; "5栋 502" finds room 502 of the
+        buildings whose id or name contains "5栋". First ``limit`` by id."""
+        h = self.tables["households"]
+        b = self.tables["buildings"]
+        words = query.strip().lower().split()
+        if not words:
+            return pd.DataFrame(columns=list(model.HOUSEHOLD_COLUMNS))
+        room = words[-1]
+        # rooms are written 502 or 0502, units 1 or 01: compare without leading zeros
+        bare = "-".join(part.lstrip("0") for part in room.split("-"))
+        is_room = sa.or_(
+            sa.func.ltrim(sa.func.lower(h.c.room), "0") == bare,
+            sa.func.ltrim(h.c.unit, "0") + "-" + sa.func.ltrim(sa.func.lower(h.c.room), "0")
+            == bare,
+        )
+        if len(words) > 1:
+            place = " ".join(words[:-1])
+            inside = sa.select(b.c.building_id).where(
+                sa.or_(
+                    sa.func.lower(b.c.building_id).contains(place, autoescape=True),
+                    sa.func.lower(b.c.name).contains(place, autoescape=True),
+                )
+            )
+            matches = sa.and_(is_room, h.c.building_id.in_(inside))
+        else:
+            matches = sa.or_(
+                is_room, sa.func.lower(h.c.household_id).contains(room, autoescape=True)
+            )
+        query_rows = (
+            sa.select(*[h.c[c] for c in model.HOUSEHOLD_COLUMNS])
+            .where(matches)
+            .order_by(h.c.household_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return pd.DataFrame(
+                conn.execute(query_rows).fetchall(), columns=list(model.HOUSEHOLD_COLUMNS)
+            )
+
     def read_households(self, *, building_ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Households (model.HOUSEHOLD_COLUMNS), optionally only those of the given buildings."""
         table = self.tables["households"]

@@ -979,7 +979,7 @@
           .map(
             (r, i) =>
               `<li><a href="#" data-i="${i}">${escapeHtml(r.name || r.id)} <small>${escapeHtml(
-                r.kind === "grid" ? state.config.level_labels[r.level] || r.level : T("building")
+                r.kind === "grid" ? state.config.level_labels[r.level] || r.level : T(r.kind === "household" ? "household" : "building")
               )}</small>${
                 r.match === "person" ? `<small class="who">${escapeHtml([r.person, r.phone].filter(Boolean).join(" "))}</small>` : ""
               }${r.path && r.path.length ? `<small class="path">${escapeHtml(r.path.join(" › "))}</small>` : ""}</a></li>`
@@ -1004,8 +1004,15 @@
     }
     // the hit stays highlighted with its popup open through the reloads its zoom causes,
     // until the user closes it or clicks elsewhere
-    state.focus = { kind: hit.kind, id: hit.id, at: L.latLng((s + n) / 2, (w + e) / 2) };
-    document.body.dataset.focus = hit.id;
+    // a room lands on its building, the room named in the popup
+    const room = hit.kind === "household";
+    state.focus = {
+      kind: room ? "building" : hit.kind,
+      id: room ? hit.building_id : hit.id,
+      room: room ? hit.name : null,
+      at: L.latLng((s + n) / 2, (w + e) / 2),
+    };
+    document.body.dataset.focus = state.focus.id;
     map.fitBounds([[s, w], [n, e]], { maxZoom: 18, animate: false });
     await loadFeatures();
   }
@@ -1025,7 +1032,10 @@
         const p = layer.feature.properties;
         focus.popup = L.popup()
           .setLatLng(layer.getBounds().getCenter())
-          .setContent(focus.kind === "grid" ? gridPopup(p) : buildingPopup(p))
+          .setContent(
+            (focus.room ? `<div class="room-hit">${T("household")}: ${escapeHtml(focus.room)}</div>` : "") +
+              (focus.kind === "grid" ? gridPopup(p) : buildingPopup(p))
+          )
           .openOn(map);
       }
     } else if (focus.kind === "grid" && tiled() && !map._popup) {

@@ -391,3 +391,19 @@ def test_data_version_grows_with_imports_not_status(loaded: Store, district):
     household = district["households"]["household_id"].iloc[0]
     loaded.apply_status([StatusRow("household", household, "red")], user="t", source="t")
     assert loaded.data_version() == before + 1
+
+
+def test_search_households_by_room_unit_and_building(loaded: Store):
+    def ids(query: str) -> list[str]:
+        return loaded.search_households(query)["household_id"].tolist()
+
+    assert ids("201") == ["H03", "H06", "H10"]
+    assert ids("0201") == ["H03", "H06", "H10"]  # a leading zero typed or stored
+    assert ids("2-101") == ["H05"]  # unit and room
+    assert ids("2号楼 101") == ["H04", "H05"]  # room 101 of 2号楼, both units
+    assert ids("B3 102") == ["H08"]
+    assert ids("H1") == ["H10"]  # by id
+    assert ids("999") == []
+    assert ids("  ") == []
+    found = loaded.search_households("101", limit=2)
+    assert list(found.columns) == list(model.HOUSEHOLD_COLUMNS) and len(found) == 2

@@ -51,3 +51,57 @@ def test_a_search_hit_stays_highlighted_with_its_popup(live_server, offline_page
     assert stroke == "#00a0e9"
     page.mouse.click(5, 400)  # a click elsewhere ends the highlight
     page.wait_for_function("() => !document.body.dataset.focus", timeout=5_000)
+
+
+def test_rooms_are_found_by_those_who_may_see_them(app, viewer, client, demo_layers, login):
+    households = demo_layers["households"]
+    buildings = demo_layers["buildings"].set_index("building_id")
+    one = households.iloc[7]
+    name = buildings.at[one["building_id"], "name"]
+    room = str(int(one["room"]))  # typed without the leading zero
+    hits = viewer.get("/api/search", query_string={"q": f"{name} {room}"}).get_json()["results"]
+    rooms = [h for h in hits if h["kind"] == "household"]
+    same_room = households[
+        (households["building_id"] == one["building_id"])
+        & (households["room"].astype(int) == int(one["room"]))
+    ]
+    assert sorted(h["id"] for h in rooms) == sorted(same_room["household_id"])  # every unit
+    assert {h["building_id"] for h in rooms} == {one["building_id"]}
+    assert rooms[0]["match"] == "room"
+    assert (
+        rooms[0]["path"][-1]
+        == demo_layers["grids"]
+        .set_index("grid_id")
+        .at[buildings.at[one["building_id"], "grid_id"], "name"]
+    )
+    unit_room = f"{one['unit']}-{room}"
+    by_unit = viewer.get("/api/search", query_string={"q": unit_room}).get_json()["results"]
+    assert one["household_id"] in {h["id"] for h in by_unit if h["kind"] == "household"}
+    # a worker finds the rooms of their own grid only
+    worker = app.test_client()
+    login(worker, "worker")
+    seen = worker.get("/api/search", query_string={"q": room}).get_json()["results"]
+    grids = demo_layers["grids"]
+    mine = grids[grids["level"] == "micro"].iloc[0]["grid_id"]
+    assert all(h["grid_id"] == mine for h in seen if h["kind"] == "household")
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], anonymous_read=True)
+    public = client.get("/api/search", query_string={"q": f"{name} {room}"}).get_json()
+    assert not [h for h in public["results"] if h["kind"] == "household"]
+
+
+@pytest.mark.browser
+def test_a_room_lands_on_its_building(live_server, offline_page, demo_layers, open_map):
+    households = demo_layers["households"]
+    buildings = demo_layers["buildings"].set_index("building_id")
+    one = households.iloc[7]
+    name = buildings.at[one["building_id"], "name"]
+    page = offline_page
+    open_map(page, live_server.url + "/?colour=status")
+    page.fill("#search", f"{name} {int(one['room'])}")
+    page.wait_for_selector("#search-results li a", timeout=5_000)
+    page.click("#search-results li a")
+    page.wait_for_function(
+        "(id) => document.body.dataset.focus === id", arg=one["building_id"], timeout=5_000
+    )
+    page.wait_for_selector(".leaflet-popup-content .room-hit", timeout=10_000)
+    assert str(one["room"]) in page.inner_text(".leaflet-popup-content .room-hit")
