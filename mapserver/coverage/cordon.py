@@ -159,6 +159,8 @@ class TradeoffPoint:
     barriers: int
     total_cost: float
     extra_households: int
+    new_posts: int = 0  # staffed checkpoints to set up
+    kept_posts: int = 0  # existing staffed checkpoints the cordon keeps
 
 
 @dataclass
@@ -415,6 +417,8 @@ def tradeoff_curve(
             barriers=plan.barriers,
             total_cost=round(plan.total_cost, 9),
             extra_households=plan.extra_households,
+            new_posts=plan.new_staffed,
+            kept_posts=len(plan.existing),
         )
         points.setdefault((point.extra_households, point.total_cost, point.staffed), point)
     return sorted(points.values(), key=lambda p: (p.extra_households, p.total_cost))

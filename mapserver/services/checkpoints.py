@@ -147,6 +147,8 @@ class CheckpointService:
                 "barriers": p.barriers,
                 "total_cost": round(p.total_cost, 6),
                 "extra_households": p.extra_households,
+                "new_posts": p.new_posts,
+                "kept_posts": p.kept_posts,
             }
             for p in points
         ]

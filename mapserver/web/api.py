@@ -36,6 +36,7 @@ MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
 MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
 _FEED_LOCK = threading.Lock()
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
+ABILITIES = ("cordon.read", "personal.read", "status.write")  # told to the map page
 MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 
 
@@ -80,7 +81,8 @@ def config():
     user = current_user()
     menu = access.menu(user)
     version = view.layers(max_age_s=MAP_MAX_AGE_S).version
-    key = (version, lang, user is None, tuple(menu))
+    abilities = [c for c in ABILITIES if user is not None and access.can(user, c)]
+    key = (version, lang, user is None, tuple(menu), tuple(abilities))
     cache = current_app.extensions.setdefault("config_text", {})
     text = cache.get(key)
     if text is None:  # the same for every map of a language and menu until the data moves
@@ -97,6 +99,8 @@ def config():
             share_threshold=view.share_threshold,
             public=user is None,
             menu=menu,
+            # what this reader may do: buttons that cannot act are not shown
+            abilities=abilities,
             # a large district's levels are drawn from vector tiles and status tables
             tiled=view.tiled(max_age_s=MAP_MAX_AGE_S),
         )

@@ -93,6 +93,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "outward_m": {"zh": "可外移距离 (米)", "en": "May move out (m)"},
     "replan": {"zh": "不保留现有道口", "en": "Ignore existing checkpoints"},
     "staffed_points": {"zh": "值守道口", "en": "Staffed points"},
+    "new_posts": {"zh": "其中新设", "en": "of them new"},
+    "pick_plan": {"zh": "点选此方案，在地图上查看", "en": "Pick this plan to see it on the map"},
     "barriers": {"zh": "硬隔离", "en": "Barriers"},
     "extra_households": {"zh": "额外纳入户数", "en": "Extra households"},
     "persons_per_day": {"zh": "每日值守人次", "en": "Person-shifts per day"},

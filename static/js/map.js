@@ -254,6 +254,9 @@
     const lang = state.config.lang;
     return (code.label && code.label[lang]) || code.code;
   }
+  function may(ability) {
+    return (state.config.abilities || []).includes(ability);
+  }
   function gridPopup(p) {
     const levelName = state.config.level_labels[p.level] || p.level;
     const person = p.person ? `<div>${T("person_in_charge")}: ${escapeHtml(p.person)} ${escapeHtml(p.phone || "")}</div>` : "";
@@ -262,7 +265,17 @@
       ? `<button class="drill" data-grid="${escapeHtml(p.id)}">${T("drill_down")} (${p.children})</button>`
       : "";
     const id = escapeHtml(p.id);
-    const actions = `<div class="actions">${drill}<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button>${p.children ? `<a class="open-planner" href="/planner?parent=${encodeURIComponent(p.id)}">${T("open_planner")}</a>` : ""}${!state.config.public && !p.suppressed ? `<a class="open-board" href="/board/${encodeURIComponent(p.id)}" target="_blank" rel="noopener">${T("board_sheet")}</a>` : ""}</div>`;
+    // only the buttons this reader can use: a role without the cordon gets no cordon button
+    const cordon = may("cordon.read")
+      ? `<button class="show-entrances" data-grid="${id}">${T("entrances")}</button><button class="show-cordon" data-grid="${id}">${T("cordon")}</button>`
+      : "";
+    const planner = p.children && (state.config.menu || []).includes("planner")
+      ? `<a class="open-planner" href="/planner?parent=${encodeURIComponent(p.id)}">${T("open_planner")}</a>`
+      : "";
+    const board = may("personal.read") && !p.suppressed
+      ? `<a class="open-board" href="/board/${encodeURIComponent(p.id)}" target="_blank" rel="noopener">${T("board_sheet")}</a>`
+      : "";
+    const actions = `<div class="actions">${drill}${cordon}${planner}${board}</div>`;
     return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${actions}</div>`;
   }
   function buildingPopup(p) {
@@ -388,6 +401,18 @@
     coverageLayer.addData(toDisplay(data));
     coverageLayer.addTo(map);
   }
+  function fitClearOfPanel() {
+    // the analysed area and its result in view beside the panel, never under it
+    const bounds = coverageLayer.getBounds();
+    if (!bounds.isValid()) return;
+    const box = el("panel").getBoundingClientRect();
+    const frame = map.getContainer().getBoundingClientRect();
+    const bottomPanel = box.width > frame.width * 0.6; // a phone: the panel is at the bottom
+    const pad = bottomPanel
+      ? { paddingTopLeft: [16, 16], paddingBottomRight: [16, frame.bottom - box.top + 16] }
+      : { paddingTopLeft: [16, 16], paddingBottomRight: [frame.right - box.left + 16, 16] };
+    map.fitBounds(bounds, { ...pad, maxZoom: 18, animate: false });
+  }
   async function showEntrances(area) {
     try {
       await drawEntrances(asArea(area));
@@ -411,6 +436,7 @@
     state.coverageData = data;
     renderCoverage();
     showCoveragePanel(`${areaTitle(area)} · ${T("entrances")} ${data.total}`);
+    fitClearOfPanel();
     const c = data.counts;
     el("coverage-summary").innerHTML = ["staffed", "closed", "uncovered"]
       .map((k) => `<span class="state-${k}" data-state="${k}">● ${T(k)} ${c[k]}</span>`)
@@ -447,12 +473,18 @@
     if (outward > 0 && householdCost == null) {
       const curve = await fetchForArea("/api/cordon/tradeoff", area, options);
       if (token !== state.coverageToken) return;
+      // each choice in staff and households: posts (new and kept), barriers, and the
+      // households a wider ring encloses beyond the area
       el("tradeoff").innerHTML =
-        `<tr><th>${T("tradeoff")}</th><th>${T("staffed_points")}</th><th>${T("extra_households")}</th></tr>` +
+        `<caption>${T("tradeoff")}</caption><tr><th>${T("staffed_points")}</th><th>${T("new_posts")}</th><th>${T("barriers")}</th><th>${T("extra_households")}</th></tr>` +
         curve.points
-          .map((p) => `<tr class="pick" data-cost="${p.household_cost}"><td>${p.household_cost.toFixed(3)}</td><td>${p.staffed}</td><td>${p.extra_households}</td></tr>`)
+          .map(
+            (p) =>
+              `<tr class="pick" data-cost="${p.household_cost}" tabindex="0" title="${escapeHtml(T("pick_plan"))}"><td class="posts">${p.staffed}</td><td class="new">${p.new_posts}</td><td class="barriers">${p.barriers}</td><td class="extra">${p.extra_households}</td></tr>`
+          )
           .join("");
     }
+    fitClearOfPanel();
     document.body.dataset.cordon = query;
   }
   el("tradeoff").addEventListener("click", (e) => {
@@ -1140,6 +1172,7 @@
     connectLive();
     document.body.dataset.ready = "1";
     renderSymbols();
+    el("draw-area").hidden = !may("cordon.read"); // drawing an area serves the cordon only
     document.dispatchEvent(new CustomEvent("msmap:ready"));
   }
 
