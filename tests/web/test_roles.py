@@ -140,6 +140,7 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
     allowed = {"/api/config", "/api/grids", "/api/summary", "/api/changes", "/api/search"}
     allowed |= {"/api/roads", "/api/checkpoints", "/api/openapi.json", "/api/stream"}
     allowed |= {"/api/status/grids", "/api/measure", "/api/history"}
+    allowed |= {"/api/totals", "/api/table", "/api/recent"}
     for path, operations in doc["paths"].items():
         for method in operations:
             if path == "/api/stream":
@@ -173,6 +174,20 @@ def test_anonymous_reading_on_shows_suppressed_grid_counts_only(env, demo_layers
     for grid_id, (value, _) in full.items():
         assert public[grid_id][0] == (value if value >= 5 else None), grid_id
     assert any(v is None for v, _ in public.values())
+    # the panel's table and totals withhold counts below 5 as well
+    rows = client.get("/api/table?level=micro").get_json()["rows"]
+    full_rows = client.get("/api/table?level=micro", headers=auth["admin"]).get_json()["rows"]
+    by_id = {r["id"]: r for r in full_rows}
+    for row in rows:
+        households = by_id[row["id"]]["households"]
+        assert row["households"] == (households if households >= 5 else None), row["id"]
+        for code, n in by_id[row["id"]]["counts"].items():
+            assert row["counts"][code] == (n if n >= 5 else None), (row["id"], code)
+    assert any(None in r["counts"].values() for r in rows)
+    totals = client.get("/api/totals").get_json()
+    full_totals = client.get("/api/totals", headers=auth["admin"]).get_json()
+    for code, n in full_totals["households"].items():
+        assert totals["households"][code] == (n if n >= 5 else None), code
 
     # grids: no names or phones, counts below 5 suppressed, the rest exact
     suppressed = 0
