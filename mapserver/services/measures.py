@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import shapely
 
 from mapserver.services.mapview import MapView, or_none
 from mapserver.status.measures import (
@@ -41,6 +42,7 @@ def level_measure(
     at: int | None = None,
     area: set[str] | None = None,
     max_age_s: float = 0.0,
+    labels: bool = False,
 ) -> dict:
     """The grids of ``level`` (or the children of ``parent_id``) by ``measure`` of
     ``statuses`` (default: the most severe), classed by ``method``; as of change-log
@@ -49,7 +51,8 @@ def level_measure(
 
     Returns ``grids`` (id -> [value, class], class -1: zero), ``classes`` (upper bound,
     lower bound, colour and number of grids of each), ``zero`` and ``ranking`` (the
-    :data:`RANKED` highest, with names)."""
+    :data:`RANKED` highest, with names); with ``labels``, ``labels`` (id -> lon, lat and
+    name of the grid's label)."""
     codes = list(statuses) if statuses else worst_codes(view.scheme)
     unknown = [c for c in codes if c not in view.scheme.code_names]
     if unknown:
@@ -93,7 +96,7 @@ def level_measure(
         {"id": str(g), "name": or_none(grids.at[g, "name"]), "value": rows[str(g)][0]}
         for g in order[:RANKED]
     ]
-    return {
+    answer = {
         "seq": snap.seq,
         "level": level,
         "parent": parent_id,
@@ -104,4 +107,18 @@ def level_measure(
         "zero": {"colour": ZERO_COLOUR, "grids": int(((found == -1) & shown).sum())},
         "grids": rows,
         "ranking": ranking,
+    }
+    if labels:
+        answer["labels"] = label_points(view, ids)
+    return answer
+
+
+def label_points(view: MapView, ids: Sequence[str]) -> dict[str, list]:
+    """Where each grid's label goes (a point inside it, lon and lat rounded to about a
+    metre) and its name: a map drawn from tiles has no shapes of its own to place them."""
+    grids = view.layers().grids.loc[list(ids)]
+    points = shapely.point_on_surface(grids.geometry.to_numpy())
+    return {
+        str(gid): [round(p.x, 5), round(p.y, 5), or_none(name)]
+        for gid, p, name in zip(grids.index, points, grids["name"], strict=True)
     }

@@ -275,10 +275,14 @@ def measure_options() -> dict:
 @bp.get("/measure")
 def measure():
     """A level's grids (or a grid's children) by a measure of chosen statuses in graduated
-    classes, with the legend and the ranking (``at=`` as for ``/api/summary``)."""
+    classes, with the legend and the ranking (``at=`` as for ``/api/summary``); with
+    ``labels=1`` where each grid's label goes."""
     from mapserver.services.measures import level_measure
 
-    found = level_measure(_view(), **measure_options(), area=reader_area(), max_age_s=MAP_MAX_AGE_S)
+    labels = params.flag(request.args.get("labels"))
+    found = level_measure(
+        _view(), **measure_options(), area=reader_area(), max_age_s=MAP_MAX_AGE_S, labels=labels
+    )
     return jsonify(found)
 
 

@@ -253,7 +253,7 @@ def openapi_document() -> dict:
             "/api/history": _get("When the change log begins and ends (for at=)", [], json_ok),
             "/api/measure": _get(
                 "A level's grids by a measure of chosen statuses, in graduated classes",
-                measure_params,
+                [*measure_params, q("labels", "1: where each grid's label goes, and its name")],
                 json_ok,
             ),
             "/api/summary": _get("Counts per status", [q("grid", "grid id"), _AT], json_ok),

@@ -53,6 +53,11 @@
     if (state.at) parts.push(`at=${encodeURIComponent(state.at)}`);
     return parts.join("&");
   }
+  function tiledLevel() {
+    // a level drawn from tiles has no shapes in the page: the answer says where labels go
+    const state = ms().state;
+    return Boolean(state.tiled && !state.parent);
+  }
   async function load() {
     const state = ms().state;
     if (!active()) {
@@ -63,7 +68,7 @@
     const token = ++measure.token;
     let data;
     try {
-      data = await ms().getJSON(`/api/measure?${query()}`);
+      data = await ms().getJSON(`/api/measure?${query()}${tiledLevel() ? "&labels=1" : ""}`);
     } catch (err) {
       console.warn("measure:", err); // the status colours stay
       data = null;
@@ -139,14 +144,23 @@
     const bounds = map.getBounds();
     const placed = [];
     // the highest values first: when two labels would overlap, the larger value keeps its own
+    const labels = data.labels || {};
+    const gaode = ms().state.basemap === "gaode";
+    function place(id) {
+      // the grid's shape when the page holds it, else the point the answer gives
+      const layer = ms().state.gridsById.get(id);
+      if (layer) return [layer.getBounds().getCenter(), layer.feature.properties.name || id];
+      const at = labels[id];
+      if (!at) return null;
+      const [lon, lat] = gaode ? ms().gcj02.fromWgs84([at[0], at[1]]) : [at[0], at[1]];
+      return [L.latLng(lat, lon), at[2] || id];
+    }
     const order = Object.entries(data.grids)
-      .filter(([id]) => ms().state.gridsById.has(id))
+      .filter(([id]) => ms().state.gridsById.has(id) || id in labels)
       .sort((a, b) => (b[1][0] || 0) - (a[1][0] || 0));
     for (const [id, row] of order) {
-      const layer = ms().state.gridsById.get(id);
-      const centre = layer.getBounds().getCenter();
+      const [centre, name] = place(id);
       if (!bounds.contains(centre)) continue;
-      const name = layer.feature.properties.name || id;
       const html = `<div class="ms-label-box"><span class="ms-label-name">${ms().escapeHtml(name)}</span><span class="ms-label-value">${shown(row[0])}</span></div>`;
       const label = L.marker(centre, {
         icon: L.divIcon({ className: "ms-label", html, iconSize: null }),

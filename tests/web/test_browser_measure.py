@@ -80,3 +80,23 @@ def test_aggregated_levels_are_coloured_by_a_measure(
     )
     assert page.locator(".ms-label-box").count() == 0
     assert not [u for u in page.blocked if "127.0.0.1" in u]
+
+
+def test_a_tiled_map_labels_its_aggregated_levels(live_server, offline_page, admin_token, open_map):
+    """A map drawn from vector tiles holds no grid shapes: the labels are placed from the
+    measure's answer, named as the grids are, without overlap."""
+    page = offline_page
+    open_map(page, live_server.url + "/?tiles=1&level=community")
+    assert page.evaluate("document.body.dataset.tiled") == "1"
+    page.wait_for_function("() => Number(document.body.dataset.labels || 0) > 0", timeout=10_000)
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    found = requests.get(
+        f"{live_server.url}/api/measure",
+        params={"level": "community", "labels": 1},
+        headers=auth,
+        timeout=10,
+    ).json()
+    names = set(page.eval_on_selector_all(".ms-label-name", "ns => ns.map(n => n.textContent)"))
+    assert names and names <= {label[2] for label in found["labels"].values()}
+    assert set(found["labels"]) == set(found["grids"])
+    assert _overlaps(page) == 0
