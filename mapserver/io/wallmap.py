@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -114,12 +114,23 @@ def _overlaps(box, kept) -> bool:
     return any(box.overlaps(other) for other in kept)
 
 
-def _draw_labels(fig, ax, points, labels, order, size: float) -> int:
+def wrap_text(text: str, chars: int) -> str:
+    """``text`` broken into lines of at most ``chars`` characters (Chinese has no spaces
+    to break at; existing line breaks stay)."""
+    chars = max(chars, 4)
+    lines = []
+    for line in text.split("\n"):
+        lines.extend(line[i : i + chars] for i in range(0, max(len(line), 1), chars))
+    return "\n".join(lines)
+
+
+def _draw_labels(fig, ax, points, labels, order, size: float, furniture) -> int:
     """Draw the labels in ``order`` (most important first), skipping any that would
-    overlap one drawn or leave the map; returns how many were drawn."""
+    overlap one drawn, the scale bar or north arrow (``furniture``), or leave the map;
+    returns how many were drawn."""
     renderer = FigureCanvasAgg(fig).get_renderer()
     frame = ax.get_window_extent(renderer)
-    kept = []
+    kept = [artist.get_window_extent(renderer).expanded(1.1, 1.2) for artist in furniture]
     halo = {"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.65, "linewidth": 0}
     for i in order:
         if not labels[i]:
@@ -135,42 +146,51 @@ def _draw_labels(fig, ax, points, labels, order, size: float) -> int:
             text.remove()
             continue
         kept.append(box)
-    return len(kept)
+    return len(kept) - len(furniture)
 
 
-def _draw_scale_bar(ax, span_x: float, size: float, text: WallText) -> None:
+def _draw_scale_bar(ax, span_x: float, size: float, text: WallText) -> list:
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = nice_length(span_x)
     height = (y1 - y0) * 0.008
     left = x0 + (x1 - x0) * 0.03
     bottom = y0 + (y1 - y0) * 0.04
+    artists = []
     for k in range(4):  # four alternating segments
-        ax.add_patch(
-            Rectangle(
+        artists.append(
+            ax.add_patch(
+                Rectangle(
                 (left + k * length / 4, bottom), length / 4, height,
                 facecolor="black" if k % 2 == 0 else "white", edgecolor="black",
                 linewidth=size / 12, zorder=6,
+                )
             )
         )  # fmt: skip
     unit = f"{length / 1000:g} {text.kilometres}" if length >= 1000 else f"{length:g} {text.metres}"
-    ax.text(
-        left + length / 2, bottom + height * 1.8, unit, ha="center", va="bottom",
-        fontsize=size, zorder=6,
+    artists.append(
+        ax.text(
+            left + length / 2, bottom + height * 1.8, unit, ha="center", va="bottom",
+            fontsize=size, zorder=6,
+        )
     )  # fmt: skip
-    ax.text(left, bottom - height * 0.8, "0", ha="center", va="top", fontsize=size * 0.8)
+    artists.append(
+        ax.text(left, bottom - height * 0.8, "0", ha="center", va="top", fontsize=size * 0.8)
+    )
+    return artists
 
 
-def _draw_north_arrow(ax, size: float, text: WallText) -> None:
-    ax.annotate(
+def _draw_north_arrow(ax, size: float, text: WallText) -> list:
+    arrow = ax.annotate(
         "", xy=(0.95, 0.95), xytext=(0.95, 0.84), xycoords="axes fraction",
         arrowprops={"facecolor": "black", "width": size / 3, "headwidth": size * 1.2},
         zorder=6,
     )  # fmt: skip
-    ax.text(
+    letter = ax.text(
         0.95, 0.82, text.north, transform=ax.transAxes, ha="center", va="top",
         fontsize=size * 1.4, fontweight="bold", zorder=6,
     )  # fmt: skip
+    return [arrow, letter]
 
 
 def _draw_legend(fig, rect, rows: list[LegendRow], text: WallText, size: float) -> None:
@@ -272,10 +292,13 @@ def draw_wall_map(
             [metric.geometry.representative_point().x, metric.geometry.representative_point().y]
         )
         order = np.argsort(metric["rank"].to_numpy(), kind="stable")
-        _draw_labels(fig, ax, points, metric["label"].tolist(), order, size * 0.8)
-        _draw_scale_bar(ax, (ax.get_xlim()[1] - ax.get_xlim()[0]), size, text)
-        _draw_north_arrow(ax, size, text)
-        _draw_legend(fig, [0.77, 0.08, 0.21, 0.8], legend, text, size)
+        furniture = _draw_scale_bar(ax, (ax.get_xlim()[1] - ax.get_xlim()[0]), size, text)
+        furniture += _draw_north_arrow(ax, size, text)
+        _draw_labels(fig, ax, points, metric["label"].tolist(), order, size * 0.8, furniture)
+        legend_rect = [0.77, 0.08, 0.21, 0.8]
+        chars = int(width_in * legend_rect[2] * 72 / (size * 1.15))  # CJK: about 1 em each
+        text = replace(text, legend_title=wrap_text(text.legend_title, chars))
+        _draw_legend(fig, legend_rect, legend, text, size)
         out = io.BytesIO()
         if fmt == "pdf":
             fig.savefig(out, format="pdf", metadata={"Title": text.title, "Creator": "mapserver"})

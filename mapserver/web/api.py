@@ -101,6 +101,7 @@ def config():
             menu=menu,
             # what this reader may do: buttons that cannot act are not shown
             abilities=abilities,
+            version=version,  # the layers' data version; the live feed says when it moves
             # a large district's levels are drawn from vector tiles and status tables
             tiled=view.tiled(max_age_s=MAP_MAX_AGE_S),
         )

@@ -1135,6 +1135,7 @@
   async function start() {
     const params = new URLSearchParams(location.search);
     state.config = await getJSON("/api/config");
+    state.version = state.config.version; // the layers' data version: tiles carry it
     state.seq = state.config.seq;
     state.rule = state.config.colour_rule;
     el("colour-rule").value = state.rule;
