@@ -21,6 +21,12 @@ from mapserver.web import create_app
 from mapserver.web.jsonout import NonFiniteJSONError, finite_or_null, non_finite_paths
 
 DEMO_PASSWORD = "demo2020"  # the demo admin's password (tests/conftest.py)
+FILES = {  # answers that are files, not JSON: how each begins
+    "application/pdf": b"%PDF",
+    "image/png": b"\x89PNG",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
+    "text/html": b"<!DOCTYPE html>",
+}
 
 
 def _refuse(constant: str) -> None:
@@ -205,6 +211,11 @@ def _check_every_get(app, wait_job) -> list[str]:
             response = client.get(full)
             if response.mimetype == "application/vnd.mapbox-vector-tile":  # not JSON: a tile
                 assert response.status_code == 200 and "grids" in decode_tile(response.data)
+                called.append(full)
+                continue
+            if response.mimetype in FILES:  # a wall map, a workbook, an offline page
+                assert response.status_code == 200, (full, response.status_code)
+                assert response.data.startswith(FILES[response.mimetype]), full
                 called.append(full)
                 continue
             text = response.get_data(as_text=True)
