@@ -90,6 +90,29 @@ def apply_status_records(
     return store.apply_status(rows, user=user.username, source=source)
 
 
+def apply_status_once(
+    store: Store,
+    view: MapView,
+    frame: pd.DataFrame,
+    *,
+    request_id: str,
+    user: User,
+    source: str,
+) -> tuple[int, bool]:
+    """Write a status batch a client may send more than once (a phone's queued entry,
+    resent when the answer was lost): the first time it is written as
+    :func:`apply_status_records` writes it, any later time nothing is written. Returns
+    (last change-log seq, whether it was written now)."""
+    if not store.claim_request(user.username, request_id):
+        return store.last_seq(), False
+    try:
+        seq = apply_status_records(store, view, frame, file="request", user=user, source=source)
+    except BaseException:
+        store.release_request(user.username, request_id)  # not written: it may come again
+        raise
+    return seq, True
+
+
 def apply_status_file(
     store: Store,
     view: MapView,

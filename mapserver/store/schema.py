@@ -45,6 +45,7 @@ OTHER_TABLES: tuple[str, ...] = (
     "status_counts",
     "count_snapshots",
     "count_snapshot_list",
+    "client_requests",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -229,6 +230,13 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("plan_id", sa.Text(), primary_key=True),
         sa.Column("route_id", sa.Text(), primary_key=True),
         sa.Column("username", sa.Text(), nullable=False, index=True),
+    )
+    tables["client_requests"] = sa.Table(  # writes a phone may send twice: applied once
+        "client_requests",
+        metadata,
+        sa.Column("username", sa.Text(), primary_key=True),
+        sa.Column("request_id", sa.Text(), primary_key=True),
+        sa.Column("created_at", sa.Text(), nullable=False, index=True),
     )
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))

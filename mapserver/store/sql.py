@@ -814,6 +814,36 @@ class Store:
 
     # -- status writes and the change log ----------------------------------------------
 
+    def claim_request(self, username: str, request_id: str) -> bool:
+        """Note a client's request id (a phone's queued entry); False when ``username`` sent
+        that id before: the write it stands for was made and must not be made again."""
+        table = self.tables["client_requests"]
+        try:
+            with self._write() as conn:
+                seen = conn.execute(
+                    sa.select(table.c.request_id).where(
+                        table.c.username == username, table.c.request_id == request_id
+                    )
+                ).first()
+                if seen is not None:
+                    return False
+                conn.execute(
+                    table.insert().values(
+                        username=username, request_id=request_id, created_at=utc_now()
+                    )
+                )
+        except sa.exc.IntegrityError:  # the same id claimed at the same moment elsewhere
+            return False
+        return True
+
+    def release_request(self, username: str, request_id: str) -> None:
+        """Forget a claimed request id whose write failed: the client may send it again."""
+        table = self.tables["client_requests"]
+        with self._write() as conn:
+            conn.execute(
+                table.delete().where(table.c.username == username, table.c.request_id == request_id)
+            )
+
     def apply_status(self, rows: Sequence[StatusRow], *, user: str, source: str) -> int:
         """Write status rows in one transaction and append each change to the change log.
 

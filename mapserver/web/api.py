@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import tempfile
 import threading
 import time
@@ -37,6 +38,7 @@ MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a distric
 _FEED_LOCK = threading.Lock()
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 ABILITIES = ("cordon.read", "personal.read", "status.write")  # told to the map page
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a client's id of a write it may resend
 MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 
 
@@ -212,6 +214,7 @@ def households():
     rows = []
     for row in frame.sort_values(["unit", "room"]).itertuples(index=False):
         code = status["status"].get(row.household_id)
+        when = status["updated_at"].get(row.household_id) if len(status) else None
         rows.append(
             {
                 "household_id": row.household_id,
@@ -219,6 +222,7 @@ def households():
                 "room": None if pd.isna(row.room) else str(row.room),
                 "residents": None if pd.isna(row.residents) else int(row.residents),
                 "status": None if code is None or pd.isna(code) else str(code),
+                "updated_at": None if when is None or pd.isna(when) else str(when),
             }
         )
     return jsonify(building=building, households=rows)
@@ -543,6 +547,19 @@ def post_status():
         rows = [rows]
     if not isinstance(rows, list) or not rows:
         raise ValidationError([ValidationIssue("request", None, "rows", "no rows given")])
+    request_id = payload.get("request_id") if isinstance(payload, dict) else None
+    if request_id is not None:  # a phone's entry, perhaps sent before: written once
+        if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+            raise params.refuse("request_id", "must be 8 to 64 letters, digits, - or _")
+        seq, written = statusio.apply_status_once(
+            current_app.extensions["store"],
+            _view(),
+            pd.DataFrame(rows),
+            request_id=request_id,
+            user=g.user,
+            source="api",
+        )
+        return jsonify(seq=seq, applied=len(rows) if written else 0, duplicate=not written)
     seq = statusio.apply_status_records(
         current_app.extensions["store"],
         _view(),

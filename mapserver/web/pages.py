@@ -54,11 +54,27 @@ def entry():
         if user.grid_id and user.grid_id in layers.grids.index
         else None
     )
+    keys = [k for k in i18n.STRINGS if k.startswith("entry_")] + ["no_status", "undo"]
+    entry_data = {
+        "user": user.username,
+        "lang": g.lang,
+        "codes": [
+            {
+                "code": c.code,
+                "label": c.label_zh if g.lang == "zh" else c.label_en,
+                "colour": c.colour,
+            }
+            for c in view.scheme.codes
+        ],
+        "none_colour": view.scheme.none_colour,
+        "strings": {k: i18n.translate(k, g.lang) for k in keys},
+    }
     return _render(
         "entry.html",
         buildings=options,
         scheme=view.scheme,
         grid_name=grid_name,
+        entry_data=entry_data,
     )
 
 

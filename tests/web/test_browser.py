@@ -287,8 +287,9 @@ def test_worker_entry_form_on_a_phone(live_server, browser):
     own = [o for o in options if o]
     assert own
     page.select_option("#building", own[0])
-    page.wait_for_function("() => document.querySelectorAll('#household option').length > 0")
-    household = page.eval_on_selector("#household", "el => el.value")
+    page.wait_for_selector("label.household input", timeout=10_000)
+    household = page.eval_on_selector("label.household input", "el => el.value")
+    page.check(f"label.household[data-id='{household}'] input")
     page.check("input[name=status][value=grey]")
     page.click("#entry button[type=submit]")
     page.wait_for_selector("#entry-result.ok", timeout=5_000)
