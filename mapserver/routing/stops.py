@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -309,13 +310,43 @@ def _compound(order: Order, row: pd.Series | None) -> str | None:
 
 
 def _label(part: list[_Item]) -> str:
-    """A short name of a stop: its building, or its compound and building count."""
-    compounds = {_compound(it.order, it.row) for it in part}
+    """A short name of a stop in the words on the ground: its building's name and address,
+    or the buildings it serves by name (their shared compound name once: "海欣一村 2号楼、
+    5号楼（2 栋）"), the compound's id only when no building has a name."""
     buildings = {it.order.building_id for it in part if it.order.building_id is not None}
-    if len(buildings) == 1 and len(part) and part[0].row is not None:
-        return str(part[0].row["label"])
-    head = ", ".join(sorted(str(c) for c in compounds if c is not None)) or "—"
-    return f"{head} ({len(buildings)} 栋)"
+    labels = sorted({str(it.row["label"]) for it in part if it.row is not None})
+    if len(buildings) == 1 and labels:
+        return labels[0]
+    if labels:  # the building names, not their addresses, make the title
+        names = sorted({label.split(" ")[0] for label in labels})
+        return stop_title(names, len(buildings) or len(labels))
+    compounds = sorted({c for it in part if (c := _compound(it.order, it.row)) is not None})
+    head = "、".join(f"小区 {c}" for c in compounds) or "—"
+    return f"{head}（{len(buildings)} 栋）" if buildings else head
+
+
+def _natural(text: str) -> list:
+    """A sort key that puts 2号楼 before 11号楼."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _shared_start(names: list[str]) -> str:
+    """The characters every name begins with."""
+    first, last = min(names), max(names)  # the extremes share what all share
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def stop_title(names: list[str], count: int, shown: int = 3) -> str:
+    """Building names said once: the part they share (a compound's name) then each one's
+    own ("海欣一村 2号楼、5号楼（2 栋）"); the first ``shown`` and "等" for more."""
+    prefix = _shared_start(names).rstrip("0123456789 -")
+    rest = sorted((n[len(prefix) :].strip() or n for n in names), key=_natural)
+    listed = "、".join(rest[:shown]) + (" 等" if len(rest) > shown else "")
+    head = f"{prefix} {listed}" if prefix else listed
+    return f"{head}（{count} 栋）"
 
 
 def _split(items: list[_Item], max_boxes: int | None) -> list[list[_Item]]:

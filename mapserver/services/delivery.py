@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 
 from mapserver import routing
+from mapserver.crs import wgs84_to_bd09, wgs84_to_gcj02
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.services.access import subtree
@@ -281,6 +282,7 @@ class DeliveryService:
                     for f in whole["geojson"]["features"]
                     if f["properties"].get("route_id") == route_id
                 ]
+                self._driving_aids(route, features)
                 return {
                     "plan_id": plan_id,
                     "name": whole["name"],
@@ -289,6 +291,45 @@ class DeliveryService:
                 }
         msg = f"route '{route_id}' not in plan '{plan_id}'"
         raise NotFoundError(msg)
+
+    def _driving_aids(self, route: dict, features: list[dict]) -> None:
+        """Give each stop what a driver's phone needs: where it is for Gaode (GCJ-02) and
+        Baidu (BD-09) navigation, the address of its first building, and whom to call (the
+        person in charge of the first building's grid)."""
+        points = {
+            f["properties"]["stop_id"]: f["geometry"]["coordinates"]
+            for f in features
+            if f["properties"].get("kind") == "stop"
+        }
+        first = {
+            s["stop_id"]: s["drops"][0]["building_id"] for s in route["stops"] if s.get("drops")
+        }
+        ids = sorted({b for b in first.values() if b})
+        buildings = self.store.read_buildings(ids=ids).set_index("building_id") if ids else None
+        grids = None
+        if buildings is not None and len(buildings):
+            grid_ids = sorted({str(g) for g in buildings["grid_id"].dropna()})
+            grids = self.store.read_grids(ids=grid_ids).set_index("grid_id")
+        for stop in route["stops"]:
+            point = points.get(stop["stop_id"])
+            if point is not None:
+                lon, lat = point
+                glon, glat = wgs84_to_gcj02(lon, lat)
+                blon, blat = wgs84_to_bd09(lon, lat)
+                stop["nav"] = {
+                    "wgs84": [lon, lat],
+                    "gcj02": [round(float(glon), 6), round(float(glat), 6)],
+                    "bd09": [round(float(blon), 6), round(float(blat), 6)],
+                }
+            building = first.get(stop["stop_id"])
+            if buildings is None or building not in buildings.index:
+                continue
+            row = buildings.loc[building]
+            stop["address"] = _text(row.get("address"))
+            grid = row.get("grid_id")
+            if grids is not None and grid in grids.index:
+                stop["contact"] = _text(grids.at[grid, "person"])
+                stop["phone"] = _text(grids.at[grid, "phone"])
 
     def gpx(self, plan_id: str, route_id: str) -> str:
         """The route's GPX file text."""
@@ -414,3 +455,10 @@ class DeliveryService:
             user=user,
             grid=saved["data"].get("grid"),
         )
+
+
+def _text(value: object) -> str | None:
+    """A table cell as text, None when blank."""
+    if value is None or (isinstance(value, float) and value != value) or str(value) in ("", "nan"):
+        return None
+    return str(value)
