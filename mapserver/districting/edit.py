@@ -144,3 +144,40 @@ def diff_assignments(
         if a != b:
             out.append((bid, a, b, int(households.get(bid, 0))))
     return out
+
+
+def keep_old_names(
+    new: Mapping[str, str], old: Mapping[str, str], weights: Mapping[str, int]
+) -> dict[str, str]:
+    """``new`` with each of its cells named after the old cell whose buildings it holds
+    most of (by ``weights``: households per building, at least 1 each), one old name per
+    new cell, chosen so that the most households keep their cell (an optimal assignment,
+    not a greedy one). A new cell that overlaps no old cell left keeps its own id (made
+    distinct from every old one)."""
+    from scipy.optimize import linear_sum_assignment
+
+    new_cells = sorted(set(new.values()))
+    old_cells = sorted(set(old.values()))
+    if not new_cells or not old_cells:
+        return dict(new)
+    row = {c: i for i, c in enumerate(new_cells)}
+    col = {c: j for j, c in enumerate(old_cells)}
+    overlap = np.zeros((len(new_cells), len(old_cells)))
+    for building, cell in new.items():
+        before = old.get(building)
+        if before is not None:
+            overlap[row[cell], col[before]] += max(int(weights.get(building, 0)), 1)
+    rows, cols = linear_sum_assignment(overlap, maximize=True)
+    names = {
+        new_cells[i]: old_cells[j] for i, j in zip(rows, cols, strict=True) if overlap[i, j] > 0
+    }
+    taken = set(old_cells)
+    for cell in new_cells:
+        if cell in names:
+            continue
+        fresh, k = cell, 1
+        while fresh in taken:  # an unmatched new cell must not take an old cell's id
+            fresh, k = f"{cell}-{k}", k + 1
+        names[cell] = fresh
+        taken.add(fresh)
+    return {building: names[cell] for building, cell in new.items()}

@@ -134,6 +134,7 @@ def orders_from_status(
     boxes_per_household: int = 1,
     statuses: Iterable[str] = (),
     special_households: Iterable[str] | Mapping[str, int] | None = None,
+    area_classes: Iterable[str] = ("sealed",),
 ) -> list[Order]:
     """Generate orders from the live status: one food order per building, medicine apart.
 
@@ -153,8 +154,8 @@ def orders_from_status(
         The model layers (``status``: the current status rows; the last by
         ``seq`` counts where an entity appears twice).
     rule
-        ``"sealed_households"``: every occupied household of a building in a
-        sealed area (a grid classed sealed, or under one);
+        ``"sealed_households"``: every occupied household of a building in an
+        area of ``area_classes`` (default sealed: a grid classed so, or under one);
         ``"status"``: every household whose status code is in ``statuses``;
         ``"special_only"``: no food orders, only the medicine ones.
     boxes_per_household
@@ -163,6 +164,8 @@ def orders_from_status(
         Status codes for ``rule="status"``.
     special_households
         Household ids for medicine runs: one box each, or a mapping id -> boxes.
+    area_classes
+        The 三区 classes whose households ``"sealed_households"`` serves.
 
     Returns
     -------
@@ -187,7 +190,7 @@ def orders_from_status(
     units = _units(buildings, hh, status)
     if rule == "sealed_households":
         cls = effective_area_class(grids)
-        sealed_grids = set(cls.index[cls.to_numpy() == "sealed"].astype(str))
+        sealed_grids = set(cls.index[cls.isin(set(area_classes)).to_numpy()].astype(str))
         grid_of = buildings.set_index(buildings["building_id"].astype(str))["grid_id"].astype(str)
         chosen = units["building_id"].map(grid_of).isin(sealed_grids).to_numpy()
     elif rule == "status":

@@ -18,9 +18,11 @@ import pandas as pd
 from mapserver import routing
 from mapserver.crs import wgs84_to_bd09, wgs84_to_gcj02
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.model import AREA_CLASSES
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.services.access import subtree
 from mapserver.services.around import AREA_MARGIN_M, road_network_around, widened_bbox
+from mapserver.services.mapview import or_none
 from mapserver.status.tree import grid_ancestors, grid_children
 from mapserver.store import Store
 
@@ -49,6 +51,7 @@ class DeliveryRequest:
     solver: str = "pyvrp"
     name: str | None = None
     grid: str | None = None  # the area: this grid's subtree (None: the whole district)
+    area_classes: tuple[str, ...] = ("sealed",)  # the 三区 classes served whole
 
 
 REPLAN_S = 3.0  # solve time of a re-plan (what is left of a run, from where the vans are)
@@ -133,8 +136,17 @@ class DeliveryService:
             "special_households": list(request.special_households) or None,
         }
         frames = (layers["grids"], layers["buildings"], layers["households"], layers["status"])
+        unknown = sorted(set(request.area_classes) - set(AREA_CLASSES))
+        if unknown:
+            raise _refuse(
+                "area_classes", ValueError(f"{', '.join(unknown)}: use {', '.join(AREA_CLASSES)}")
+            )
         orders = routing.orders_from_status(
-            *frames, rule=request.rule, statuses=request.statuses, **common
+            *frames,
+            rule=request.rule,
+            statuses=request.statuses,
+            area_classes=request.area_classes,
+            **common,
         )
         if request.rule == "sealed_households" and request.statuses:
             have = {o.order_id for o in orders}
@@ -325,11 +337,11 @@ class DeliveryService:
             if buildings is None or building not in buildings.index:
                 continue
             row = buildings.loc[building]
-            stop["address"] = _text(row.get("address"))
+            stop["address"] = or_none(row.get("address"))
             grid = row.get("grid_id")
             if grids is not None and grid in grids.index:
-                stop["contact"] = _text(grids.at[grid, "person"])
-                stop["phone"] = _text(grids.at[grid, "phone"])
+                stop["contact"] = or_none(grids.at[grid, "person"])
+                stop["phone"] = or_none(grids.at[grid, "phone"])
 
     def gpx(self, plan_id: str, route_id: str) -> str:
         """The route's GPX file text."""
@@ -455,10 +467,3 @@ class DeliveryService:
             user=user,
             grid=saved["data"].get("grid"),
         )
-
-
-def _text(value: object) -> str | None:
-    """A table cell as text, None when blank."""
-    if value is None or (isinstance(value, float) and value != value) or str(value) in ("", "nan"):
-        return None
-    return str(value)

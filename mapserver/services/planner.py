@@ -20,6 +20,7 @@ from mapserver.districting.boundaries import cell_polygons
 from mapserver.districting.edit import (
     assign_by_polygon,
     diff_assignments,
+    keep_old_names,
     merge_cells,
     move_buildings,
     split_cell,
@@ -250,12 +251,9 @@ class PlannerService:
             bounds = (*map(min, bounds[:2], low), *map(max, bounds[2:], high))
         edges = self.store.read_features("road_edges", bbox=bounds)  # the parent's, not the city's
         barriers = barrier_lines(edges) if len(edges) else None
-        current = None
-        if keep_current and len(view.children):
-            current = dict(
-                zip(view.buildings["building_id"], view.buildings["grid_id"], strict=True)
-            )
-            current = {b: g for b, g in current.items() if g != parent_id}
+        before = dict(zip(view.buildings["building_id"], view.buildings["grid_id"], strict=True))
+        before = {b: g for b, g in before.items() if g != parent_id and isinstance(g, str)}
+        current = before if keep_current and len(view.children) else None
         try:
             partition = propose_partition(
                 view.buildings,
@@ -267,16 +265,35 @@ class PlannerService:
             )
         except ValueError as err:
             raise _refuse("parent", err) from err
+        assignment = partition.assignment
+        if before:  # the old cells' names and persons stay with the groups overlapping them
+            weights = dict(
+                zip(
+                    view.buildings["building_id"].astype(str),
+                    view.buildings["households"].fillna(0).astype(int),
+                    strict=True,
+                )
+            )
+            assignment = keep_old_names(assignment, before, weights)
         result = self.evaluate(
             parent_id,
-            partition.assignment,
+            assignment,
             target={"minimum": goal.minimum, "maximum": goal.maximum, "measure": goal.measure},
         )
         result["summary"] = partition.summary()
         result["exceptions"] = [
             {"subject": e.subject, "reason": e.reason} for e in partition.exceptions
         ]
-        result["changed_households"] = partition.changed_households
+        moved = diff_assignments(before, result["assignment"], view.buildings) if before else []
+        result["moved"] = [
+            {"building_id": b, "from": a, "to": c, "households": h} for b, a, c, h in moved
+        ]
+        result["changed_households"] = int(sum(m[3] for m in moved))
+        result["names"] = {
+            str(row.grid_id): {"name": or_none(row.name), "person": or_none(row.person)}
+            for row in view.children.itertuples(index=False)
+            if row.grid_id in set(result["assignment"].values())
+        }
         return result
 
     def edit(self, parent_id: str, operation: dict) -> dict:

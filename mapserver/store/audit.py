@@ -45,6 +45,8 @@ KINDS: tuple[str, ...] = (
     "grid.publish",
     "grid.rollback",
     "route_plan.create",
+    "route_plan.rename",
+    "route_plan.delete",
     "stop.mark",
     "route.assign",
     "login.ok",

@@ -394,6 +394,38 @@ class Store:
             )
             return plan_id
 
+    def rename_route_plan(self, plan_id: str, name: str, *, user: str) -> None:
+        """Give a saved plan a name of the dispatcher's choosing (audited)."""
+        table = self.tables["route_plans"]
+        with self._write() as conn:
+            before = routes.read_plan(conn, table, plan_id)["name"]
+            conn.execute(table.update().where(table.c.plan_id == plan_id).values(name=name))
+            self._audit(
+                conn,
+                kind="route_plan.rename",
+                entity=f"route_plan:{plan_id}",
+                old={"name": before},
+                new={"name": name},
+                actor=user,
+            )
+
+    def delete_route_plan(self, plan_id: str, *, user: str) -> None:
+        """Delete a saved plan with its stop marks, drivers and re-planning data (audited)."""
+        plans = self.tables["route_plans"]
+        with self._write() as conn:
+            found = routes.read_plan(conn, plans, plan_id)
+            for name in ("stop_events", "route_drivers", "route_problems"):
+                table = self.tables[name]
+                conn.execute(table.delete().where(table.c.plan_id == plan_id))
+            conn.execute(plans.delete().where(plans.c.plan_id == plan_id))
+            self._audit(
+                conn,
+                kind="route_plan.delete",
+                entity=f"route_plan:{plan_id}",
+                old={"kind": found["kind"], "name": found["name"]},
+                actor=user,
+            )
+
     def get_route_plan(self, plan_id: str) -> dict:
         """A saved plan (``data`` decoded); NotFoundError when missing."""
         with self._reader.connect() as conn:

@@ -6,6 +6,16 @@ LANGUAGES: tuple[str, ...] = ("zh", "en")
 
 STRINGS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "网格化管理作战图", "en": "Grid management battle map"},
+    "menu": {"zh": "菜单", "en": "Menu"},
+    "planner_choose": {
+        "zh": "选择要重新划分微网格的网格：",
+        "en": "Choose the grid whose micro-grids to redraw:",
+    },
+    "planner_none": {
+        "zh": "您的范围内没有可划分的网格",
+        "en": "No grid of your area can be planned",
+    },
+    "cells": {"zh": "个下级网格", "en": "cells"},
     "level": {"zh": "层级", "en": "Level"},
     "colour_by": {"zh": "着色", "en": "Colour by"},
     "by_status": {"zh": "人员状态", "en": "Status"},
@@ -143,6 +153,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "stops": {"zh": "站点", "en": "Stops"},
     "distance_km": {"zh": "里程 (公里)", "en": "Distance (km)"},
     "eta": {"zh": "预计到达", "en": "ETA"},
+    "plan_name": {"zh": "方案名称", "en": "Plan name"},
+    "rename": {"zh": "改名", "en": "Rename"},
+    "delete": {"zh": "删除", "en": "Delete"},
+    "delete_plan_confirm": {
+        "zh": "确定删除方案“{name}”？司机将无法再打开其路线。",
+        "en": "Delete plan “{name}”? Its drivers lose their routes.",
+    },
+    "deliver_to": {"zh": "配送对象", "en": "Deliver to"},
+    "households_in": {"zh": "以下区域的全部住户", "en": "Every household in"},
+    "households_with": {"zh": "以下状态的住户", "en": "Households with status"},
     "vehicle": {"zh": "车辆", "en": "Vehicle"},
     "my_position": {"zh": "我的位置", "en": "My position"},
     "no_position": {"zh": "无法获取位置", "en": "Position unavailable"},
@@ -192,6 +212,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "keep_current": {"zh": "尽量保留现有划分", "en": "Keep current cells where possible"},
     "undo": {"zh": "撤销", "en": "Undo"},
     "redo": {"zh": "重做", "en": "Redo"},
+    "new_cell_name": {"zh": "新网格的名称：", "en": "Name of the new cell:"},
+    "hint_box": {
+        "zh": "按住鼠标拖出方框选中楼栋，再在表格中选择移入的网格；按 Esc 退出",
+        "en": "Drag a box over buildings, then pick the cell to move them to; Esc to stop",
+    },
+    "hint_draw": {
+        "zh": "在地图上逐点单击画出边界，双击结束，围住的楼栋成为新网格；按 Esc 退出",
+        "en": "Click points of a boundary, double-click to finish: the buildings inside "
+        "become a new cell; Esc to stop",
+    },
     "box_select": {"zh": "框选楼栋", "en": "Box select"},
     "draw_boundary": {"zh": "手绘边界", "en": "Draw boundary"},
     "move_here": {"zh": "移入所选", "en": "Move selected here"},
@@ -498,6 +528,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit_kind_grid.publish": {"zh": "发布网格方案", "en": "Grid plan published"},
     "audit_kind_grid.rollback": {"zh": "回滚网格方案", "en": "Grid plan rolled back"},
     "audit_kind_route_plan.create": {"zh": "生成配送/巡逻方案", "en": "Route plan created"},
+    "audit_kind_route_plan.rename": {"zh": "方案改名", "en": "Route plan renamed"},
+    "audit_kind_route_plan.delete": {"zh": "删除方案", "en": "Route plan deleted"},
     "audit_kind_stop.mark": {"zh": "标记站点", "en": "Stop marked"},
     "audit_kind_route.assign": {"zh": "指派司机", "en": "Driver assigned"},
     "audit_kind_login.ok": {"zh": "登录成功", "en": "Login"},

@@ -19,10 +19,11 @@ from flask import (
 )
 
 from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.model import LEVEL_LABELS, level_rank
 from mapserver.services import jobwork
 from mapserver.services.jobs import SETUP_S, JobWork
 from mapserver.web import params
-from mapserver.web.access import check, check_grid
+from mapserver.web.access import check, check_grid, reader_area
 from mapserver.web.auth import current_user, write_access
 
 bp = Blueprint("planner", __name__)
@@ -61,9 +62,38 @@ def planner_page():
         return redirect(url_for("auth.login", next=request.full_path))
     check("planner.read")
     parent = request.args.get("parent", "")
-    if parent:
-        check_grid(parent)
+    if not parent:  # the menu's link: choose the grid whose cells to plan
+        return render_template("planner_choose.html", parents=_plannable())
+    check_grid(parent)
     return render_template("planner.html", parent=parent)
+
+
+def _plannable() -> list[tuple[str, list[dict]]]:
+    """The grids of the reader's area whose children are the finest cells (what the
+    planner redraws), by level, each with the names of the grids above it."""
+    layers = current_app.extensions["mapview"].layers()
+    grids, children = layers.grids, layers.children
+    scope = reader_area()
+    by_level: dict[str, list[dict]] = {}
+    for gid, kids in children.items():
+        if not kids or any(children.get(k) for k in kids) or gid not in grids.index:
+            continue
+        if scope is not None and gid not in scope:
+            continue
+        level = str(grids.at[gid, "level"])
+        path = [str(grids.at[a, "name"] or a) for a in reversed(layers.ancestors.get(gid, []))]
+        by_level.setdefault(level, []).append(
+            {
+                "id": gid,
+                "name": str(grids.at[gid, "name"] or gid),
+                "path": " › ".join(path),
+                "children": len(kids),
+            }
+        )
+    return [
+        (LEVEL_LABELS.get(level, {}).get(g.lang, level), sorted(rows, key=lambda r: r["path"]))
+        for level, rows in sorted(by_level.items(), key=lambda kv: level_rank(kv[0]))
+    ]
 
 
 @bp.get("/api/planner/<parent_id>")

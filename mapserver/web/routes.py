@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 
 import pandas as pd
 from flask import (
@@ -18,6 +19,7 @@ from flask import (
 )
 
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.model import AREA_CLASSES, DISTRICT_TZ
 from mapserver.services import access, jobwork
 from mapserver.services.delivery import REPLAN_S, DeliveryRequest
 from mapserver.services.jobs import SETUP_S, JobWork
@@ -78,6 +80,10 @@ def _delivery_request(body: dict) -> DeliveryRequest:
             issues.extend(err.issues)
         except TypeError:
             issues.append(ValidationIssue("request", None, key, f"bad value {value!r:.40}"))
+    unknown = sorted(set(values.get("area_classes", ())) - set(AREA_CLASSES))
+    if unknown:
+        reason = f"{', '.join(unknown)} is not one of {', '.join(AREA_CLASSES)}"
+        issues.append(ValidationIssue("request", None, "area_classes", reason))
     if values.get("run", "morning") not in ("morning", "afternoon"):
         issues.append(ValidationIssue("request", None, "run", "must be morning or afternoon"))
     if issues:
@@ -127,6 +133,28 @@ def create_delivery_plan():
 def list_delivery_plans():
     """Saved delivery plans, newest first."""
     return jsonify(plans=current_app.extensions["store"].list_route_plans(kind="delivery"))
+
+
+@bp.post("/api/delivery/plans/<plan_id>/name")
+@write_access(capability="routes.plan")
+def rename_delivery_plan(plan_id: str):
+    """Give a plan a name (``{"name": "..."}``, 1 to 60 characters)."""
+    body = request.get_json(silent=True) or {}
+    name = str(body.get("name") or "").strip() if isinstance(body, dict) else ""
+    if not 1 <= len(name) <= 60:
+        raise params.refuse("name", "a name of 1 to 60 characters")
+    _delivery().get(plan_id)  # a delivery plan, or 404
+    current_app.extensions["store"].rename_route_plan(plan_id, name, user=g.user.username)
+    return jsonify(plan_id=plan_id, name=name)
+
+
+@bp.delete("/api/delivery/plans/<plan_id>")
+@write_access(capability="routes.plan")
+def delete_delivery_plan(plan_id: str):
+    """Delete a plan with its stop marks and driver assignments."""
+    _delivery().get(plan_id)  # a delivery plan, or 404
+    current_app.extensions["store"].delete_route_plan(plan_id, user=g.user.username)
+    return jsonify(plan_id=plan_id, deleted=True)
 
 
 @bp.get("/api/delivery/plans/<plan_id>")
@@ -255,6 +283,12 @@ def routes_page():
     driver_names = (
         [u.username for u in store.list_users() if u.role == "driver"] if can_plan else []
     )
+    view = current_app.extensions["mapview"]
+    lang = g.lang
+    for plan in plans:  # the district's clock, not UTC
+        when = datetime.fromisoformat(plan["created_at"]).astimezone(DISTRICT_TZ)
+        plan["created_local"] = f"{when:%m-%d %H:%M}"
+    worst = max(c.severity for c in view.scheme.codes)
     return render_template(
         "routes.html",
         plans=plans if mine is None else [p for p in plans if p["kind"] == "delivery"],
@@ -262,6 +296,14 @@ def routes_page():
         drivers=drivers,
         driver_names=driver_names,
         can_plan=can_plan,
+        codes=[
+            (c.code, c.label_zh if lang == "zh" else c.label_en, c.colour, c.severity == worst)
+            for c in view.scheme.codes
+        ],
+        area_codes=[
+            (c.code, c.label_zh if lang == "zh" else c.label_en, c.colour)
+            for c in view.area_scheme.codes
+        ],
     )
 
 

@@ -219,6 +219,15 @@
     if (state.pointer < state.history.length - 1) { state.pointer += 1; commit({ ...state.history[state.pointer] }, { record: false }); }
   });
   for (const id of ["target-min", "target-max", "target-measure"]) el(id).addEventListener("change", () => commit(state.assignment, { record: false }));
+  // Ctrl+Z / Ctrl+Y (and Ctrl+Shift+Z), as in every editor; not while typing in a field
+  document.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.target.closest("input, textarea, select")) return;
+    const key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) el("undo").click();
+    else if (key === "y" || (key === "z" && e.shiftKey)) el("redo").click();
+    else return;
+    e.preventDefault();
+  });
 
   // -- box select and hand-drawn boundary -----------------------------------------------
   function setMode(mode) {
@@ -226,7 +235,14 @@
     el("box").setAttribute("aria-pressed", String(state.mode === "box"));
     el("draw").setAttribute("aria-pressed", String(state.mode === "draw"));
     if (state.mode) map.dragging.disable(); else map.dragging.enable();
+    // a hint says what the mode does and how to leave it
+    const hint = el("mode-hint");
+    hint.textContent = state.mode ? S[`hint_${state.mode}`] || "" : "";
+    hint.hidden = !state.mode;
   }
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state.mode) setMode(state.mode);
+  });
   el("box").addEventListener("click", () => setMode("box"));
   el("draw").addEventListener("click", () => setMode("draw"));
   let boxStart = null;
@@ -267,7 +283,14 @@
     const used = new Set(Object.values(state.assignment));
     let n = used.size + 1;
     while (used.has(`${parentId}-N${n}`)) n += 1;
-    serverEdit({ op: "draw", polygon: { type: "Polygon", coordinates: [ring] }, cell: `${parentId}-N${n}` });
+    const cell = `${parentId}-N${n}`;
+    // a new cell is named by the planner (its person goes in the table's field)
+    const name = window.prompt(S.new_cell_name, `${S.new_cell} ${n}`);
+    if (name && name.trim()) state.names[cell] = name.trim();
+    serverEdit({ op: "draw", polygon: { type: "Polygon", coordinates: [ring] }, cell }).then(() => {
+      const field = document.querySelector(`input.person[data-cell="${CSS.escape(cell)}"]`);
+      if (field) field.focus();
+    });
   });
 
   // -- proposals, versions --------------------------------------------------------------
@@ -287,6 +310,11 @@
       const result = await followJob(jobId);
       el("busy").hidden = true;
       state.selected.clear();
+      // the old cells' names and persons stay with the groups that overlap them most
+      for (const [cell, kept] of Object.entries(result.names || {})) {
+        if (kept.name) state.names[cell] = kept.name;
+        if (kept.person) state.persons[cell] = kept.person;
+      }
       commit(result.assignment);
       drawPolygons(result.polygons);
       const notes = result.exceptions.map((x) => `<li>${escapeHtml(x.subject)}: ${escapeHtml(x.reason)}</li>`).join("");

@@ -43,17 +43,46 @@
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const f = new FormData(form);
-      start("/api/delivery/plans", {
+      const body = {
         run: f.get("run"),
         vans: Number(f.get("vans")),
         tricycles: Number(f.get("tricycles")),
         time_limit_s: Number(f.get("time_limit_s")),
-        statuses: ["red"],
-      });
+        statuses: f.getAll("statuses"),
+        area_classes: f.getAll("area_classes"),
+      };
+      const name = String(f.get("name") || "").trim();
+      if (name) body.name = name;
+      start("/api/delivery/plans", body);
     });
   }
   for (const button of document.querySelectorAll("button.replan")) {
     button.addEventListener("click", () => start(`/api/delivery/plans/${button.dataset.plan}/replan`, {}));
+  }
+  // a dispatcher names and deletes plans
+  async function send(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return response;
+  }
+  for (const button of document.querySelectorAll("button.rename")) {
+    button.addEventListener("click", async () => {
+      const article = button.closest("article.plan");
+      const name = article.querySelector("input.plan-rename").value.trim();
+      const response = await send("POST", `/api/delivery/plans/${button.dataset.plan}/name`, { name });
+      if (response.ok) article.querySelector(".plan-name").textContent = name;
+      article.classList.toggle("error", !response.ok);
+    });
+  }
+  for (const button of document.querySelectorAll("button.delete")) {
+    button.addEventListener("click", async () => {
+      if (!window.confirm(window.MS_STRINGS.confirm_delete.replace("{name}", button.dataset.name))) return;
+      const response = await send("DELETE", `/api/delivery/plans/${button.dataset.plan}`);
+      if (response.ok) button.closest("article.plan").remove();
+    });
   }
   // a dispatcher assigns each route to a driver
   for (const select of document.querySelectorAll("select.assign-driver")) {

