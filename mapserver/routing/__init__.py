@@ -1,5 +1,6 @@
 """Delivery routing (orders, stops, fleet, vehicle routing, plans, GPX) and patrol routes."""
 
+from mapserver.routing.balance import solve_balanced
 from mapserver.routing.fleet import RUNS, Depot, VehicleType, default_fleet, for_run, run_window
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.routing.orders import Order, orders_from_status, orders_from_table
@@ -44,5 +45,6 @@ __all__ = [
     "sealed_areas",
     "sealed_entrances",
     "solve",
+    "solve_balanced",
     "vehicles_of",
 ]

@@ -52,6 +52,7 @@ class DeliveryRequest:
     name: str | None = None
     grid: str | None = None  # the area: this grid's subtree (None: the whole district)
     area_classes: tuple[str, ...] = ("sealed",)  # the 三区 classes served whole
+    balanced: bool = False  # the longest route as short as the fleet allows
 
 
 REPLAN_S = 3.0  # solve time of a re-plan (what is left of a run, from where the vans are)
@@ -222,7 +223,8 @@ class DeliveryService:
                 )
                 raise ValueError(msg)
             progress(0.2)
-            plan = routing.solve(
+            solve = routing.solve_balanced if request.balanced else routing.solve
+            plan = solve(
                 stops, fleet, graph, time_limit_s=request.time_limit_s, solver=request.solver
             )
         except ValueError as err:

@@ -154,6 +154,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "distance_km": {"zh": "里程 (公里)", "en": "Distance (km)"},
     "eta": {"zh": "预计到达", "en": "ETA"},
     "plan_name": {"zh": "方案名称", "en": "Plan name"},
+    "balanced_routes": {
+        "zh": "均衡路线（最长路线尽量短，各车同时收车）",
+        "en": "Balanced routes (the longest as short as possible)",
+    },
     "rename": {"zh": "改名", "en": "Rename"},
     "delete": {"zh": "删除", "en": "Delete"},
     "delete_plan_confirm": {

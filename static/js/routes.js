@@ -50,6 +50,7 @@
         time_limit_s: Number(f.get("time_limit_s")),
         statuses: f.getAll("statuses"),
         area_classes: f.getAll("area_classes"),
+        balanced: f.get("balanced") === "on",
       };
       const name = String(f.get("name") || "").trim();
       if (name) body.name = name;
