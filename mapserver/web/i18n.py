@@ -154,6 +154,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "distance_km": {"zh": "里程 (公里)", "en": "Distance (km)"},
     "eta": {"zh": "预计到达", "en": "ETA"},
     "plan_name": {"zh": "方案名称", "en": "Plan name"},
+    "routes_overview": {"zh": "路线总览", "en": "All routes"},
+    "show_on_map": {"zh": "在总览图中显示", "en": "Show on the map"},
+    "minutes": {"zh": "分钟", "en": "min"},
     "balanced_routes": {
         "zh": "均衡路线（最长路线尽量短，各车同时收车）",
         "en": "Balanced routes (the longest as short as possible)",

@@ -60,6 +60,51 @@
   for (const button of document.querySelectorAll("button.replan")) {
     button.addEventListener("click", () => start(`/api/delivery/plans/${button.dataset.plan}/replan`, {}));
   }
+  // the overview: every route of a plan on one map, one colour per route, with a legend
+  const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
+  const overviewEl = document.getElementById("overview-map");
+  let overview = null;
+  let overviewLayer = null;
+  async function showOverview(planId) {
+    if (!overviewEl) return;
+    const data = await (await fetch(`/api/delivery/plans/${encodeURIComponent(planId)}`)).json();
+    const colour = {};
+    data.plan.routes.forEach((r, i) => {
+      colour[r.route_id] = PALETTE[i % PALETTE.length];
+    });
+    if (!overview) overview = L.map(overviewEl);
+    if (overviewLayer) overviewLayer.remove();
+    overviewLayer = L.geoJSON(data.geojson, {
+      style: (f) => ({ color: colour[f.properties.route_id] || "#555", weight: 4, opacity: 0.85 }),
+      pointToLayer: (f, latlng) =>
+        L.circleMarker(latlng, { radius: 5, color: "#fff", weight: 1, fillColor: colour[f.properties.route_id] || "#555", fillOpacity: 1 }),
+    }).addTo(overview);
+    const bounds = overviewLayer.getBounds();
+    if (bounds.isValid()) {
+      overview.fitBounds(bounds, { padding: [10, 10] });
+      if (!overviewEl.dataset.roads) {
+        window.msDrawRoads(overview, bounds);
+        overviewEl.dataset.roads = "1";
+      }
+    }
+    const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    document.getElementById("overview-name").textContent = data.name;
+    document.getElementById("overview-legend").innerHTML = data.plan.routes
+      .filter((r) => r.stops.length)
+      .map(
+        (r) =>
+          `<tr class="overview-route" data-route="${esc(r.route_id)}"><td><span class="swatch" style="background:${colour[r.route_id]}"></span>${esc(r.route_id)}</td>` +
+          `<td>${r.stops.length} ${esc(window.MS_STRINGS.stops)}</td><td>${(r.distance_m / 1000).toFixed(1)} ${esc(window.MS_STRINGS.km)}</td>` +
+          `<td>${Math.round(r.duration_s / 60)} ${esc(window.MS_STRINGS.minutes)}</td></tr>`
+      )
+      .join("");
+    overviewEl.dataset.plan = planId;
+  }
+  for (const button of document.querySelectorAll("button.show-overview")) {
+    button.addEventListener("click", () => showOverview(button.dataset.plan));
+  }
+  const newest = document.querySelector("article.plan");
+  if (newest) showOverview(newest.dataset.plan);
   // a dispatcher names and deletes plans
   async function send(method, url, body) {
     const response = await fetch(url, {

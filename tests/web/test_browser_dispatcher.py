@@ -30,6 +30,22 @@ def test_dispatcher_names_and_deletes_a_plan(live_server, offline_page, app):
     assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d", when)  # month-day hour:minute, China time
     plan_id = article.get_attribute("data-plan")
     article = page.locator(f"article.plan[data-plan='{plan_id}']")  # whatever its name
+    # the overview map draws the newest plan's routes, one colour each, with a legend
+    page.wait_for_function(
+        "(id) => document.querySelector('#overview-map').dataset.plan === id", arg=plan_id
+    )
+    plan = app.extensions["delivery"].get(plan_id)["plan"]
+    used = [r for r in plan["routes"] if r["stops"]]
+    assert page.locator("#overview-legend tr.overview-route").count() == len(used)
+    colours = page.eval_on_selector_all(
+        "#overview-legend .swatch", "ss => ss.map(s => getComputedStyle(s).backgroundColor)"
+    )
+    assert len(set(colours)) == len(used)
+    lines = page.eval_on_selector_all(
+        "#overview-map path.leaflet-interactive",
+        "ps => new Set(ps.map(p => p.getAttribute('stroke'))).size",
+    )
+    assert lines >= len(used)
     article.locator("input.plan-rename").fill("周三上午 A 线")
     article.locator("button.rename").click()
     page.wait_for_function(
