@@ -27,6 +27,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "routes.read": frozenset({"admin", "commander", "dispatcher"}),
     # planning deliveries and patrols, re-planning, assigning drivers, closing roads
     "routes.plan": frozenset({"admin", "dispatcher"}),
+    # a patrol checking in at a checkpoint of its tour (who passed when)
+    "patrol.checkin": frozenset({"admin", "commander", "dispatcher", "worker"}),
     # marking stops (a driver only on routes assigned to them)
     "stops.mark": frozenset({"admin", "dispatcher", "driver"}),
     # entrances, cordons and their trade-off curves

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from datetime import datetime
 
 import geopandas as gpd
 
@@ -13,6 +15,7 @@ from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
 from mapserver.routing.tour import checkpoint_tour, patrol_gpx
 from mapserver.services.around import AREA_MARGIN_M, road_network_around, surroundings
+from mapserver.services.mapview import or_none
 from mapserver.store import Store
 
 WALK_KMH = 4.5
@@ -175,14 +178,34 @@ class PatrolService:
         if saved["kind"] != "patrol":
             msg = f"plan '{plan_id}' is not a patrol plan"
             raise NotFoundError(msg)
-        return {
+        summary = saved["data"]["summary"]
+        answer = {
             "plan_id": plan_id,
             "name": saved["name"],
             "created_at": saved["created_at"],
-            "summary": saved["data"]["summary"],
+            "summary": summary,
             "geojson": saved["data"]["geojson"],
             "gpx_teams": sorted(saved["data"]["gpx"]),
         }
+        if summary.get("kind") == "checkpoints":
+            ids = sorted({c for t in summary["team_routes"] for c in t["checkpoints"]})
+            layer = self.store.read_layer("checkpoints")
+            names = dict(zip(layer["checkpoint_id"].astype(str), layer["name"], strict=True))
+            answer["checkpoint_names"] = {c: or_none(names.get(c)) or c for c in ids}
+            answer["checkins"] = checkin_summary(self.store.read_checkins(plan_id))
+        return answer
+
+    def checkin(self, plan_id: str, checkpoint_id: str, *, user: str) -> dict:
+        """A patrol passed ``checkpoint_id`` of its tour: noted with who and when; the
+        plan's check-ins per checkpoint follow (last pass, passes, observed interval)."""
+        saved = self.get(plan_id)
+        if saved["summary"].get("kind") != "checkpoints":
+            raise _refuse("plan", ValueError("only a checkpoint tour has check-ins"))
+        if checkpoint_id not in saved["checkpoint_names"]:
+            msg = f"checkpoint '{checkpoint_id}' is not on patrol plan '{plan_id}'"
+            raise NotFoundError(msg)
+        row = self.store.record_checkin(plan_id, checkpoint_id, user=user)
+        return {"checkin": row, "checkins": checkin_summary(self.store.read_checkins(plan_id))}
 
     def gpx(self, plan_id: str, team: str) -> str:
         """GPX text of one team (or ``all``)."""
@@ -191,3 +214,18 @@ class PatrolService:
             msg = f"team '{team}' not in patrol plan '{plan_id}'"
             raise NotFoundError(msg)
         return data["gpx"][team]
+
+
+def checkin_summary(rows: list[dict]) -> dict[str, dict]:
+    """Per checkpoint: passes, the last pass (when, by whom) and the mean observed interval
+    between passes in minutes (None with fewer than two), from check-in rows oldest first."""
+    out: dict[str, dict] = {}
+    times: dict[str, list[datetime]] = {}
+    for row in rows:
+        cp = row["checkpoint_id"]
+        times.setdefault(cp, []).append(datetime.fromisoformat(row["at"]))
+        out[cp] = {"passes": len(times[cp]), "last_at": row["at"], "last_by": row["username"]}
+    for cp, seen in times.items():
+        gaps = [(b - a).total_seconds() / 60 for a, b in itertools.pairwise(seen)]
+        out[cp]["observed_minutes"] = round(sum(gaps) / len(gaps), 1) if gaps else None
+    return out

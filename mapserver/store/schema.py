@@ -46,6 +46,7 @@ OTHER_TABLES: tuple[str, ...] = (
     "count_snapshots",
     "count_snapshot_list",
     "client_requests",
+    "patrol_checkins",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -237,6 +238,16 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("username", sa.Text(), primary_key=True),
         sa.Column("request_id", sa.Text(), primary_key=True),
         sa.Column("created_at", sa.Text(), nullable=False, index=True),
+    )
+    tables["patrol_checkins"] = sa.Table(  # a patrol passing a checkpoint of its tour
+        "patrol_checkins",
+        metadata,
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("plan_id", sa.Text(), nullable=False, index=True),
+        sa.Column("checkpoint_id", sa.Text(), nullable=False),
+        sa.Column("username", sa.Text(), nullable=False),
+        sa.Column("at", sa.Text(), nullable=False),
+        sqlite_autoincrement=True,
     )
     tables["events"] = event_table(metadata, dialect)
     tables.update(import_tables(metadata))

@@ -426,6 +426,22 @@ class Store:
                 actor=user,
             )
 
+    def record_checkin(self, plan_id: str, checkpoint_id: str, *, user: str) -> dict:
+        """Note that ``user`` passed ``checkpoint_id`` on patrol plan ``plan_id`` now."""
+        table = self.tables["patrol_checkins"]
+        row = {"plan_id": plan_id, "checkpoint_id": checkpoint_id, "username": user}
+        row["at"] = utc_now()
+        with self._write() as conn:
+            seq = conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+        return {"seq": int(seq), **row}
+
+    def read_checkins(self, plan_id: str) -> list[dict]:
+        """The check-ins of a patrol plan, oldest first."""
+        table = self.tables["patrol_checkins"]
+        query = sa.select(table).where(table.c.plan_id == plan_id).order_by(table.c.seq)
+        with self._reader.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
     def get_route_plan(self, plan_id: str) -> dict:
         """A saved plan (``data`` decoded); NotFoundError when missing."""
         with self._reader.connect() as conn:

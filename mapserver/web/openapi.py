@@ -402,8 +402,21 @@ def openapi_document() -> dict:
                     "responses": {"202": json_ok, "400": _ERROR},
                 },
             },
-            "/api/delivery/plans/{plan_id}": _get(
-                "A delivery plan: routes, stops with ETA, drops, state", [_path("plan_id")], json_ok
+            "/api/delivery/plans/{plan_id}": {
+                **_get(
+                    "A delivery plan: routes, stops with ETA, drops, state",
+                    [_path("plan_id")],
+                    json_ok,
+                ),
+                "delete": {
+                    "summary": "Delete a plan with its stop marks and driver assignments",
+                    "security": [{"bearer": []}],
+                    "parameters": [_path("plan_id")],
+                    "responses": {"200": json_ok, "404": _ERROR},
+                },
+            },
+            "/api/delivery/plans/{plan_id}/name": _post(
+                "Name a plan ({name}: 1 to 60 characters)", [_path("plan_id")]
             ),
             "/api/delivery/plans/{plan_id}/routes/{route_id}": _get(
                 "One route for the driver", [_path("plan_id"), _path("route_id")], json_ok
@@ -436,6 +449,10 @@ def openapi_document() -> dict:
             },
             "/api/patrol/plans/{plan_id}": _get(
                 "A patrol plan: teams, lengths, walk as GeoJSON", [_path("plan_id")], json_ok
+            ),
+            "/api/patrol/plans/{plan_id}/checkins": _post(
+                "A patrol passed a checkpoint of its tour ({checkpoint}); who and when are noted",
+                [_path("plan_id")],
             ),
             "/api/planner/{parent_id}": _get(
                 "A parent grid's buildings, cells, target and versions",

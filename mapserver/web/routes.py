@@ -27,6 +27,7 @@ from mapserver.web import params
 from mapserver.web.access import check, check_route, require
 from mapserver.web.auth import current_user, write_access
 
+TEAM_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 bp = Blueprint("routes", __name__)
 
 
@@ -390,10 +391,38 @@ def patrol_plan(plan_id: str):
 
 
 @bp.get("/patrol/<plan_id>")
-@require("routes.read")
 def patrol_page(plan_id: str):
-    """The patrol team's phone page: the walk on a map, lengths, shift check, GPX per team."""
-    return render_template("patrol.html", data=_patrol().get(plan_id), plan_id=plan_id)
+    """The patrol team's phone page: the walk on a map with each team's colour and
+    direction, lengths, shift check, GPX per team; on a checkpoint tour, named
+    checkpoints with a check-in button (who passed when) and the intervals kept."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=request.path))
+    if not (access.can(user, "routes.read") or access.can(user, "patrol.checkin")):
+        check("routes.read")  # a 403 in words
+    data = _patrol().get(plan_id)
+    for cp in data.get("checkins", {}).values():  # the district's clock
+        when = datetime.fromisoformat(cp["last_at"]).astimezone(DISTRICT_TZ)
+        cp["last_local"] = f"{when:%H:%M}"
+    return render_template(
+        "patrol.html",
+        data=data,
+        plan_id=plan_id,
+        palette=TEAM_COLOURS,
+        can_checkin=access.can(user, "patrol.checkin"),
+    )
+
+
+@bp.post("/api/patrol/plans/<plan_id>/checkins")
+@write_access(capability="patrol.checkin")
+def patrol_checkin(plan_id: str):
+    """A patrol passed a checkpoint of its tour (``{"checkpoint": id}``): who and when are
+    noted; answers the plan's check-ins per checkpoint."""
+    body = request.get_json(silent=True) or {}
+    checkpoint = body.get("checkpoint") if isinstance(body, dict) else None
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise params.refuse("checkpoint", "required: the id of a checkpoint of the tour")
+    return jsonify(_patrol().checkin(plan_id, checkpoint, user=g.user.username))
 
 
 @bp.get("/patrol/<plan_id>/<team>.gpx")
