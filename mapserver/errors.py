@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")  # files with a header line
+
 
 @dataclass(frozen=True)
 class ValidationIssue:
@@ -27,9 +29,23 @@ class ValidationIssue:
             where += f" field '{self.field}'"
         return f"{where}: {self.reason}"
 
+    @property
+    def line(self) -> int | None:
+        """The row as a spreadsheet shows it (the header is line 1) for a CSV or Excel
+        file; None for other files and for problems of the whole file."""
+        if self.row is None or not str(self.file).lower().endswith(TABLE_SUFFIXES):
+            return None
+        return self.row + 1
+
     def to_dict(self) -> dict:
-        """Return the issue as a JSON-ready dict."""
-        return {"file": self.file, "row": self.row, "field": self.field, "reason": self.reason}
+        """Return the issue as a JSON-ready dict (``line``: as the spreadsheet shows it)."""
+        return {
+            "file": self.file,
+            "row": self.row,
+            "line": self.line,
+            "field": self.field,
+            "reason": self.reason,
+        }
 
 
 class ValidationError(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
@@ -18,6 +19,30 @@ from mapserver.web.access import check
 from mapserver.web.auth import write_access
 
 bp = Blueprint("imports", __name__, url_prefix="/api")
+
+
+@bp.get("/templates/<layer>.csv")
+def template(layer: str):
+    """A blank table to fill in for ``layer`` (status, households, buildings, events):
+    Chinese headings the import reads and one example row."""
+    from flask import Response
+
+    from mapserver.io.templates import TEMPLATES, template_csv
+
+    if layer not in TEMPLATES:
+        raise params.refuse("layer", f"'{layer}' is not one of {', '.join(TEMPLATES)}")
+    scheme = current_app.extensions["mapview"].scheme
+    calm = min(scheme.codes, key=lambda c: c.severity)  # the example row's status
+    text = template_csv(layer, status_label=calm.label_zh)
+    names = {"status": "状态表", "households": "住户表", "buildings": "楼栋表", "events": "事件表"}
+    return Response(
+        text.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="template-{layer}.csv"; '
+            f"filename*=UTF-8''{quote(names[layer])}.csv"
+        },
+    )
 
 
 def _store():

@@ -450,6 +450,12 @@ def openapi_document() -> dict:
             "/api/patrol/plans/{plan_id}": _get(
                 "A patrol plan: teams, lengths, walk as GeoJSON", [_path("plan_id")], json_ok
             ),
+            "/api/templates/{layer}.csv": _get(
+                "A blank table to fill in (status, households, buildings, events): Chinese "
+                "headings the import reads and one example row",
+                [_path("layer")],
+                {"description": "CSV (UTF-8 with a byte-order mark)"},
+            ),
             "/api/patrol/plans/{plan_id}/checkins": _post(
                 "A patrol passed a checkpoint of its tour ({checkpoint}); who and when are noted",
                 [_path("plan_id")],

@@ -16,8 +16,9 @@
       .map((i) => {
         const where = [
           i.file ? `${label("imp_file")} ${i.file}` : "",
-          i.row != null ? `${label("imp_row")} ${i.row}` : "",
-          i.field ? `${label("imp_field")} ${i.field}` : "",
+          // the line as the spreadsheet shows it (the header is line 1)
+          i.line != null ? label("imp_line").replace("{n}", i.line) : i.row != null ? `${label("imp_row")} ${i.row}` : "",
+          i.field ? `${label("imp_field")} ${S[`field_${i.field}`] || i.field}` : "",
         ].filter(Boolean).join(" · ");
         return `<li data-file="${esc(i.file)}" data-row="${esc(i.row)}" data-field="${esc(i.field)}">`
           + `${esc(where)}: ${esc(i.reason)}</li>`;
@@ -49,7 +50,7 @@
     try {
       const { ok, data } = await post(statusForm.dataset.url, body);
       box.className = `result ${ok ? "ok" : "error"}`;
-      if (ok) box.textContent = `${label("accepted")}: ${data.applied}`;
+      if (ok) box.textContent = label("status_written").replace("{n}", data.applied);
       else box.innerHTML = issuesHtml(data);
     } finally {
       statusForm.classList.remove("busy");
@@ -80,7 +81,7 @@
       ];
       const skipped = (data.issues || [])
         .slice(0, 20)
-        .map((i) => `<li>${esc(`${label("imp_row")} ${i.row}`)}: ${esc(i.reason)}</li>`)
+        .map((i) => `<li>${esc(i.line != null ? label("imp_line").replace("{n}", i.line) : `${label("imp_row")} ${i.row}`)}: ${esc(i.reason)}</li>`)
         .join("");
       box.innerHTML = `<strong>${esc(label("accepted"))}</strong><ul>${lines
         .map((l) => `<li>${esc(l)}</li>`)

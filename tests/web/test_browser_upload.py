@@ -316,7 +316,8 @@ def test_event_points_from_baidu_coordinates(app, live_server, browser, tmp_path
         page.wait_for_selector("#events-upload .result.ok", timeout=15_000)
         text = page.inner_text("#events-upload .result")
         assert "事件点: 2" in text and "落入网格: 1" in text and "网格外事件: 1" in text
-        assert "无坐标而跳过的行: 1" in text and "行 2" in text
+        # E2, the second data row, is line 3 of the spreadsheet (the header is line 1)
+        assert "无坐标而跳过的行: 1" in text and "第 3 行" in text
         _no_horizontal_overflow(page)
     finally:
         context.close()

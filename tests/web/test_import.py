@@ -125,3 +125,36 @@ def test_cli_import_and_status(tmp_path: Path, capsys):
     assert cli_main(["--database", url, "status", str(good)]) == 0
     assert set(store.read_status()["status"]) == {"red", "green", "grey"}
     store.dispose()
+
+
+def test_blank_templates_import_back_and_lines_count_the_header(viewer, demo_layers, tmp_path):
+    import csv
+    import io as stdio
+
+    status = viewer.get("/api/templates/status.csv")
+    assert status.status_code == 200 and status.mimetype == "text/csv"
+    text = status.data.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel shows the Chinese
+    rows = list(csv.reader(stdio.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["户号", "状态", "人数", "更新时间"] and len(rows) == 2
+    # filled in with real households, the template imports as it is
+    household = demo_layers["households"]["household_id"].iloc[0]
+    filled = tmp_path / "状态表.csv"
+    filled.write_text(
+        "户号,状态,人数,更新时间\n"
+        f"{household},{rows[1][1]},3,2026-12-03 08:00\n"
+        f"NO-SUCH,{rows[1][1]},3,\n",
+        encoding="utf-8",
+    )
+    with filled.open("rb") as handle:
+        answer = viewer.post(
+            "/api/status/upload",
+            data={"file": (handle, "状态表.csv")},
+            content_type="multipart/form-data",
+        )
+    assert answer.status_code == 400  # the bad row rejects the batch, named by its line
+    issue = answer.get_json()["issues"][0]
+    assert issue["row"] == 2 and issue["line"] == 3  # the header is line 1
+    for layer in ("households", "buildings", "events"):
+        assert viewer.get(f"/api/templates/{layer}.csv").status_code == 200
+    assert viewer.get("/api/templates/users.csv").status_code == 400

@@ -26,6 +26,7 @@ FILES = {  # answers that are files, not JSON: how each begins
     "image/png": b"\x89PNG",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
     "text/html": b"<!DOCTYPE html>",
+    "text/csv": "\ufeff".encode(),
 }
 
 
@@ -159,6 +160,7 @@ def _real_ids(app, client, wait_job) -> dict:
 def _path_values(path: str, ids: dict) -> dict:
     values = dict(ids["path"])
     values.update(kind="grid", entity_id=ids["grid_id"], name="grids", z=0, x=0, y=0)
+    values.update(layer="status")
     values["plan_id"] = values["patrol_plan_id" if "/patrol/" in path else "delivery_plan_id"]
     return values
 
