@@ -65,6 +65,39 @@ def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
         yield buffer.getvalue()
 
 
+def in_words(value: object, lang: str) -> str:
+    """An audit row's old or new value as a reader reads it: each key by its label in the
+    translation table (``audit_key_*``, else the field's label), each known value too
+    (``audit_value_*``, roles), lists joined, nothing left as JSON."""
+
+    def word(text: str, prefix: str) -> str:
+        for key in (f"{prefix}{text}", f"role_{text}"):
+            if key in i18n.STRINGS:
+                return i18n.translate(key, lang)
+        return text
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return i18n.translate("yes" if value else "no", lang)
+    if isinstance(value, dict):
+        parts = []
+        for key, inner in value.items():
+            label = next(
+                (i18n.translate(k, lang)
+                 for k in (f"audit_key_{key}", f"layer_{key}", f"field_{key}")
+                 if k in i18n.STRINGS),
+                key,
+            )  # fmt: skip
+            parts.append(f"{label}：{in_words(inner, lang)}")
+        return "；".join(parts)
+    if isinstance(value, list | tuple):
+        return "、".join(in_words(v, lang) for v in value)
+    if isinstance(value, str):
+        return word(value, "audit_value_")
+    return str(value)
+
+
 @bp.get("/audit")
 @require("audit.read")
 def audit_page():
@@ -86,6 +119,9 @@ def audit_page():
         )
     export = url_for("audit.audit_csv", **{k: v for k, v in request.args.items() if k != "before"})
     kinds = [(k, i18n.translate(f"audit_kind_{k}", g.lang)) for k in audit.KINDS]
+    for row in rows:  # the details in words, not JSON
+        row["old_words"] = in_words(row["old"], g.lang)
+        row["new_words"] = in_words(row["new"], g.lang)
     return render_template(
         "audit.html",
         rows=rows,
