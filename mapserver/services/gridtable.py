@@ -18,28 +18,16 @@ from mapserver.services.wallprint import MEASURE_KEYS, format_value
 
 
 def grid_table(
-    view: MapView,
-    *,
-    level: str | None = None,
-    parent_id: str | None = None,
-    measure: str = "households",
-    statuses: Sequence[str] | None = None,
-    method: str = "quantile",
-    classes: int = 5,
-    fixed: Sequence[float] | None = None,
-    at: int | None = None,
-    area: set[str] | None = None,
-    max_age_s: float = 0.0,
+    view: MapView, *, area: set[str] | None = None, max_age_s: float = 0.0, **options: object
 ) -> dict:
-    """The grids of ``level`` (or ``parent_id``'s children) as rows: ``id``, ``name``,
-    ``value`` of ``measure`` and its ``class`` (as :func:`level_measure`), ``households``,
-    ``persons`` and ``counts`` (households per status code) and ``person_counts``.
-    Outside ``area`` (the reader's grids; None: all) counts below 5 are withheld (None).
-    Rows come in falling value; the answer names ``seq``, ``measure`` and ``statuses``."""
-    found = level_measure(
-        view, level=level, parent_id=parent_id, measure=measure, statuses=statuses,
-        method=method, classes=classes, fixed=fixed, at=at, area=area, max_age_s=max_age_s,
-    )  # fmt: skip
+    """The grids of a level (or a grid's children) as rows: ``id``, ``name``, ``value`` of
+    the measure and its ``class`` (``options``: the keyword arguments of
+    :func:`level_measure`), ``households``, ``persons``, ``counts`` (households per status
+    code) and ``person_counts``. Outside ``area`` (the reader's grids; None: all) counts
+    below 5 are withheld (None). Rows come in falling value; the answer names ``seq``,
+    ``measure`` and ``statuses``."""
+    found = level_measure(view, area=area, max_age_s=max_age_s, **options)  # type: ignore[arg-type]
+    at = options.get("at")
     snap = view.snapshot(max_age_s=max_age_s) if at is None else view.snapshot_at(at)
     grids = view.layers(max_age_s=max_age_s).grids
     ids = list(found["grids"])
@@ -73,9 +61,9 @@ def grid_table(
     rows.sort(key=lambda r: (-(r["value"] if r["value"] is not None else -1), r["id"]))
     return {
         "seq": found["seq"],
-        "level": level,
-        "parent": parent_id,
-        "measure": measure,
+        "level": found["level"],
+        "parent": found["parent"],
+        "measure": found["measure"],
         "statuses": found["statuses"],
         "classes": found["classes"],
         "rows": rows,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 import folium
@@ -16,7 +16,7 @@ import shapely
 from mapserver.config import leaflet_dir
 from mapserver.model import DISTRICT_TZ, LEVEL_LABELS
 from mapserver.services.mapview import MapView
-from mapserver.services.measures import level_measure
+from mapserver.services.measures import grid_colour, measured_grids
 from mapserver.services.wallprint import MEASURE_KEYS, WITHHELD_COLOUR, format_value
 from mapserver.status.measures import ZERO_COLOUR
 
@@ -70,46 +70,25 @@ def offline_map(
     t: Callable[[str], str],
     *,
     lang: str = "zh",
-    level: str | None = None,
-    parent_id: str | None = None,
-    measure: str = "households",
-    statuses: Sequence[str] | None = None,
-    method: str = "quantile",
-    classes: int = 5,
-    fixed: Sequence[float] | None = None,
-    at: int | None = None,
     moment: datetime | None = None,
     area: set[str] | None = None,
+    **options: object,
 ) -> str:
-    """One HTML page with the grids of ``level`` (or ``parent_id``'s children) coloured as
-    the command map colours them by ``measure`` (arguments as for
+    """One HTML page with the grids of a level (or a grid's children) coloured as the
+    command map colours them by a measure (``options``: the keyword arguments of
     :func:`mapserver.services.measures.level_measure`), with names, values and a legend;
     it needs nothing but a browser. ``moment``: the time the data stands at (now when
     None), printed under the title."""
-    if level is None and parent_id is None:
-        level = view.levels()[min(1, len(view.levels()) - 1)]
-    found = level_measure(
-        view, level=level, parent_id=parent_id, measure=measure, statuses=statuses,
-        method=method, classes=classes, fixed=fixed, at=at, area=area,
-    )  # fmt: skip
-    ids = list(found["grids"])
-    if not ids:
-        msg = (
-            f"level {level!r} has no grids"
-            if parent_id is None
-            else f"grid {parent_id!r} has no children"
-        )
-        raise ValueError(msg)
+    found, level, ids = measured_grids(view, area=area, **options)
+    parent_id = options.get("parent_id")
+    measure = str(found["measure"])
     grids = view.layers().grids.loc[ids]
-    colours = [row["colour"] for row in found["classes"]]
     features = []
     for gid, geom in zip(
         ids, shapely.simplify(grids.geometry.to_numpy(), SIMPLIFY_DEG), strict=True
     ):
-        value, number = found["grids"][gid]
-        colour = (
-            WITHHELD_COLOUR if value is None else (ZERO_COLOUR if number == -1 else colours[number])
-        )
+        value = found["grids"][gid][0]
+        colour = grid_colour(found, gid, WITHHELD_COLOUR)
         features.append(
             {
                 "type": "Feature",

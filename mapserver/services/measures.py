@@ -122,3 +122,33 @@ def label_points(view: MapView, ids: Sequence[str]) -> dict[str, list]:
         str(gid): [round(p.x, 5), round(p.y, 5), or_none(name)]
         for gid, p, name in zip(grids.index, points, grids["name"], strict=True)
     }
+
+
+def measured_grids(view: MapView, **options: object) -> tuple[dict, str | None, list[str]]:
+    """:func:`level_measure` for a map drawn of its answer (the wall map, the offline page):
+    ``options`` as its keyword arguments; without a level or parent, the second level from
+    the top. Returns the answer, the level and the grid ids; ValueError when there are no
+    grids to draw."""
+    level, parent_id = options.get("level"), options.get("parent_id")
+    if level is None and parent_id is None:
+        levels = view.levels()
+        options["level"] = level = levels[min(1, len(levels) - 1)]
+    found = level_measure(view, **options)  # type: ignore[arg-type]
+    ids = list(found["grids"])
+    if not ids:
+        msg = (
+            f"level {level!r} has no grids"
+            if parent_id is None
+            else f"grid {parent_id!r} has no children"
+        )
+        raise ValueError(msg)
+    return found, level, ids
+
+
+def grid_colour(found: dict, grid_id: str, withheld: str) -> str:
+    """The fill of a grid in a :func:`level_measure` answer: its class's colour, the zero
+    colour, or ``withheld`` when its value is not shown to the reader."""
+    value, number = found["grids"][grid_id]
+    if value is None:
+        return withheld
+    return found["zero"]["colour"] if number == -1 else found["classes"][number]["colour"]

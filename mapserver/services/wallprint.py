@@ -5,7 +5,7 @@ print button. No Flask here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 import geopandas as gpd
@@ -13,7 +13,7 @@ import geopandas as gpd
 from mapserver.io.wallmap import LegendRow, WallText, draw_wall_map
 from mapserver.model import DISTRICT_TZ, LEVEL_LABELS
 from mapserver.services.mapview import MapView
-from mapserver.services.measures import level_measure
+from mapserver.services.measures import grid_colour, measured_grids
 from mapserver.status.measures import ZERO_COLOUR
 
 WITHHELD_COLOUR = "#ffffff"  # a small count outside the reader's area is not shown
@@ -56,53 +56,32 @@ def wall_map(
     t: Translate,
     *,
     lang: str = "zh",
-    level: str | None = None,
-    parent_id: str | None = None,
-    measure: str = "households",
-    statuses: Sequence[str] | None = None,
-    method: str = "quantile",
-    classes: int = 5,
-    fixed: Sequence[float] | None = None,
-    at: int | None = None,
     moment: datetime | None = None,
     area: set[str] | None = None,
     paper: str = "A3",
     fmt: str = "pdf",
     title: str | None = None,
+    **options: object,
 ) -> bytes:
-    """PDF or PNG bytes of the wall map of ``level`` (or ``parent_id``'s children) coloured
-    by ``measure`` of ``statuses`` in graduated classes (as ``/api/measure``), labelled with
-    each grid's name and value, as of change-log sequence number ``at`` (``moment``: the
-    time printed, now when None). ``t`` translates a key of the table into ``lang``."""
-    if level is None and parent_id is None:
-        level = view.levels()[min(1, len(view.levels()) - 1)]
-    found = level_measure(
-        view, level=level, parent_id=parent_id, measure=measure, statuses=statuses,
-        method=method, classes=classes, fixed=fixed, at=at, area=area,
-    )  # fmt: skip
+    """PDF or PNG bytes of the wall map of a level (or a grid's children) coloured by a
+    measure in graduated classes (``options``: the keyword arguments of
+    :func:`mapserver.services.measures.level_measure`, as ``/api/measure`` takes them),
+    labelled with each grid's name and value (``moment``: the time printed, now when
+    None). ``t`` translates a key of the table into ``lang``."""
+    found, level, ids = measured_grids(view, area=area, **options)
+    parent_id = options.get("parent_id")
+    measure = str(found["measure"])
     grids = view.layers().grids
-    ids = list(found["grids"])
-    if not ids:
-        msg = (
-            f"level {level!r} has no grids"
-            if parent_id is None
-            else f"grid {parent_id!r} has no children"
-        )
-        raise ValueError(msg)
     chosen = gpd.GeoDataFrame(
         grids.loc[ids, ["name", "geometry"]], geometry="geometry", crs=grids.crs
     )
     colours, labels, ranks = [], [], []
-    legend_colours = [row["colour"] for row in found["classes"]]
     order = {g["id"]: n for n, g in enumerate(found["ranking"])}
     for gid in ids:
-        value, number = found["grids"][gid]
-        if value is None:
-            colours.append(WITHHELD_COLOUR)
-            labels.append(str(chosen.at[gid, "name"] or ""))
-        else:
-            colours.append(ZERO_COLOUR if number == -1 else legend_colours[number])
-            labels.append(f"{chosen.at[gid, 'name'] or ''}\n{format_value(value, measure)}")
+        value = found["grids"][gid][0]
+        colours.append(grid_colour(found, gid, WITHHELD_COLOUR))
+        name = str(chosen.at[gid, "name"] or "")
+        labels.append(name if value is None else f"{name}\n{format_value(value, measure)}")
         ranks.append(order.get(gid, len(order) + (0 if value else 1)))
     chosen["colour"] = colours
     chosen["label"] = labels
