@@ -20,6 +20,8 @@ class ValidationIssue:
     row: int | None
     field: str | None
     reason: str
+    code: str | None = None  # what kind of problem, for a page to say it in the reader's words
+    value: str | None = None  # the value the problem is about, as given
 
     def __str__(self) -> str:
         where = self.file
@@ -45,6 +47,8 @@ class ValidationIssue:
             "line": self.line,
             "field": self.field,
             "reason": self.reason,
+            "code": self.code,
+            "value": self.value,
         }
 
 

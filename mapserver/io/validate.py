@@ -291,11 +291,19 @@ def _entity(
             return None
         else:
             reason = f"'{entity_id}' is neither a known household nor a known building"
-            issues.append(ValidationIssue(file, row_number(i), column, reason))
+            issues.append(
+                ValidationIssue(
+                    file, row_number(i), column, reason, code="unknown_entity", value=entity_id
+                )
+            )
             return None
     elif entity_id not in known[kind]:
         reason = f"{kind} '{entity_id}' does not exist"
-        issues.append(ValidationIssue(file, row_number(i), column, reason))
+        issues.append(
+            ValidationIssue(
+                file, row_number(i), column, reason, code="unknown_entity", value=entity_id
+            )
+        )
         return None
     return kind, entity_id
 
@@ -324,5 +332,7 @@ def _status(
     if raw.lower() in folded:
         return folded[raw.lower()]
     reason = f"'{raw}' is not a status of the scheme (allowed: {', '.join(sorted(scheme_codes))})"
-    issues.append(ValidationIssue(file, row_number(i), "status", reason))
+    issues.append(
+        ValidationIssue(file, row_number(i), "status", reason, code="bad_status", value=raw)
+    )
     return None

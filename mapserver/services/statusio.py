@@ -83,6 +83,8 @@ def apply_status_records(
                     "entity_id",
                     f"'{rows[i].entity_id}' is outside grid '{user.grid_id or '-'}' "
                     f"of user '{user.username}'",
+                    code="outside_area",
+                    value=rows[i].entity_id,
                 )
                 for i in outside
             ]

@@ -331,6 +331,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "imp_file": {"zh": "文件", "en": "File"},
     "imp_row": {"zh": "行", "en": "Row"},
     "imp_line": {"zh": "第 {n} 行", "en": "line {n}"},
+    "reason_bad_status": {
+        "zh": "“{value}”不是可用的状态，请填写：{allowed}",
+        "en": "“{value}” is not a status; write one of: {allowed}",
+    },
+    "reason_unknown_entity": {
+        "zh": "没有户号或楼栋编号为“{value}”的住户或楼栋",
+        "en": "No household or building has the id “{value}”",
+    },
+    "reason_outside_area": {
+        "zh": "“{value}”不在您负责的网格内",
+        "en": "“{value}” is not in your grid",
+    },
     "status_written": {"zh": "已写入 {n} 户状态", "en": "{n} statuses written"},
     "download_template": {"zh": "下载空白模板", "en": "Download a blank template"},
     "field_geometry": {"zh": "图形", "en": "geometry"},

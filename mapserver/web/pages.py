@@ -86,7 +86,13 @@ def upload():
         return redirect(url_for("auth.login", next=request.path))
     check("status.write")
     levels = [(level, LEVEL_LABELS[level].get(g.lang, level)) for level in GRID_LEVELS]
-    return _render("upload.html", strings=i18n.table(g.lang), levels=levels)
+    strings = i18n.table(g.lang)
+    scheme = current_app.extensions["mapview"].scheme
+    # the statuses a table may give, by the words a worker writes (their labels)
+    strings["status_labels"] = "、".join(
+        c.label_zh if g.lang == "zh" else c.label_en for c in scheme.codes
+    )
+    return _render("upload.html", strings=strings, levels=levels)
 
 
 def board_of(grid_id: str) -> dict:

@@ -147,7 +147,7 @@
     if (response.status === 401) return T("entry_login_again");
     if (response.status === 403) return T("entry_not_yours");
     const issues = (data && data.issues) || [];
-    if (issues.some((i) => /outside/.test(i.reason || ""))) return T("entry_not_yours");
+    if (issues.some((i) => i.code === "outside_area")) return T("entry_not_yours");
     return T("entry_bad_data");
   }
   async function send(entry) {

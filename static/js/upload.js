@@ -11,6 +11,12 @@
   const label = (key) => S[key] || key;
   const layerLabel = (layer) => S[`layer_${layer}`] || layer;
 
+  function reasonOf(i) {
+    // a known kind of problem in the reader's words, with the allowed values as labels
+    const words = i.code && S[`reason_${i.code}`];
+    if (!words) return i.reason;
+    return words.replace("{value}", i.value == null ? "" : i.value).replace("{allowed}", S.status_labels || "");
+  }
   function issuesHtml(data) {
     const issues = (data.issues || [])
       .map((i) => {
@@ -21,7 +27,7 @@
           i.field ? `${label("imp_field")} ${S[`field_${i.field}`] || i.field}` : "",
         ].filter(Boolean).join(" · ");
         return `<li data-file="${esc(i.file)}" data-row="${esc(i.row)}" data-field="${esc(i.field)}">`
-          + `${esc(where)}: ${esc(i.reason)}</li>`;
+          + `${esc(where)}: ${esc(reasonOf(i))}</li>`;
       })
       .join("");
     return `<strong>${esc(label("rejected"))}</strong>`

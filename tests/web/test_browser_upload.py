@@ -233,17 +233,24 @@ def test_status_form_still_uploads_and_lists_bad_rows(app, live_server, browser,
     store = app.extensions["store"]
     ids = store.read_households()["household_id"].iloc[:2].tolist()
     bad = tmp_path / "状态.csv"
-    bad.write_text(f"户号,状态\n{ids[0]},red\nNO-SUCH,red\n", encoding="utf-8")
+    bad.write_text(f"户号,状态\n{ids[0]},紫色\nNO-SUCH,red\n", encoding="utf-8")
     context, page = _phone_page(browser, live_server)
     page.set_input_files("#status-upload input[type=file]", str(bad))
     page.click("#status-upload button[type=submit]")
     page.wait_for_selector("#status-upload .result.error li", timeout=10_000)
-    assert "NO-SUCH" in page.text_content("#status-upload .result")
+    said = page.text_content("#status-upload .result")
+    # each problem on the line the spreadsheet shows, in words, the allowed values by label
+    assert "第 2 行" in said and "“紫色”不是可用的状态，请填写：" in said
+    labels = [c.label_zh for c in app.extensions["mapview"].scheme.codes]
+    assert "、".join(labels) in said
+    assert "第 3 行" in said and "没有户号或楼栋编号为“NO-SUCH”的住户或楼栋" in said
+    assert "户号" in said  # the field by its Chinese name
     good = tmp_path / "状态2.csv"
     good.write_text(f"户号,状态\n{ids[0]},red\n{ids[1]},grey\n", encoding="utf-8")
     page.set_input_files("#status-upload input[type=file]", str(good))
     page.click("#status-upload button[type=submit]")
     page.wait_for_selector("#status-upload .result.ok", timeout=10_000)
+    assert "已写入 2 户状态" in page.text_content("#status-upload .result")
     status = store.read_status().set_index("entity_id")["status"]
     assert status[ids[0]] == "red" and status[ids[1]] == "grey"
     _no_horizontal_overflow(page)
