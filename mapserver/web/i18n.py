@@ -155,6 +155,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "eta": {"zh": "预计到达", "en": "ETA"},
     "plan_name": {"zh": "方案名称", "en": "Plan name"},
     "check_in": {"zh": "签到", "en": "Check in"},
+    "no_patrols": {"zh": "暂无巡逻方案", "en": "No patrol plan yet"},
     "last_pass": {"zh": "上次经过", "en": "Last passed"},
     "passes": {"zh": "次", "en": "passes"},
     "planned_minutes": {"zh": "计划间隔（分钟）", "en": "Planned interval (min)"},

@@ -290,8 +290,29 @@ def routes_page():
         when = datetime.fromisoformat(plan["created_at"]).astimezone(DISTRICT_TZ)
         plan["created_local"] = f"{when:%m-%d %H:%M}"
     worst = max(c.severity for c in view.scheme.codes)
+    # patrol plans, each with the grids it covers (by name); ?grid= keeps those of a grid
+    # and the grids above or below it
+    grids = view.layers().grids
+    wanted = request.args.get("grid") or None
+    family = None
+    if wanted is not None and wanted in grids.index:
+        layers = view.layers()
+        family = {wanted, *layers.ancestors.get(wanted, []), *view.descendants(wanted)}
+    patrols = []
+    for plan in plans if mine is None else []:  # a driver sees their routes only
+        if plan["kind"] != "patrol":
+            continue
+        covered = [str(gid) for gid in _patrol().get(plan["plan_id"])["summary"].get("grids") or []]
+        if family is not None and not (set(covered) & family or not covered):
+            continue
+        names = [str(grids.at[gid, "name"]) if gid in grids.index else gid for gid in covered]
+        patrols.append({**plan, "grid_names": names})
     return render_template(
         "routes.html",
+        patrols=patrols,
+        patrol_grid=None
+        if wanted is None
+        else (str(grids.at[wanted, "name"]) if wanted in grids.index else wanted),
         plans=plans if mine is None else [p for p in plans if p["kind"] == "delivery"],
         details=details,
         drivers=drivers,

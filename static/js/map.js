@@ -275,7 +275,10 @@
     const board = may("personal.read") && !p.suppressed
       ? `<a class="open-board" href="/board/${encodeURIComponent(p.id)}" target="_blank" rel="noopener">${T("board_sheet")}</a>`
       : "";
-    const actions = `<div class="actions">${drill}${cordon}${planner}${board}</div>`;
+    const patrols = (state.config.menu || []).includes("routes")
+      ? `<a class="open-patrols" href="/routes?grid=${encodeURIComponent(p.id)}#patrols">${T("patrol_plans")}</a>`
+      : "";
+    const actions = `<div class="actions">${drill}${cordon}${planner}${board}${patrols}</div>`;
     return `<div class="popup"><strong>${escapeHtml(p.name)}</strong> <small>${escapeHtml(levelName)}${area}</small>${person}${countsTable(p)}${actions}</div>`;
   }
   function buildingPopup(p) {

@@ -371,3 +371,27 @@ def test_dispatcher_names_renames_and_deletes_a_plan(routes_client, wait_job, de
     assert store.read_audit(audit.AuditFilter(kind="route_plan.rename"))[0]["new"] == {
         "name": "早班 A 线"
     }
+
+
+def test_patrol_plans_are_listed_per_grid(routes_client, demo_layers, wait_job):
+    client, _, auth = routes_client
+    bigs = demo_layers["grids"].query("level == 'big'")["grid_id"].tolist()
+    job = wait_job(
+        client,
+        client.post(
+            "/api/patrol/plans", json={"kind": "streets", "grids": [bigs[0]]}, headers=auth
+        ).get_json()["job_id"],
+    )
+    assert job["state"] == "done", job
+    streets = job["result"]["plan_id"]
+    page = client.get("/routes").get_data(as_text=True)
+    assert f'href="/patrol/{streets}"' in page  # reachable from the page, not a printed URL
+    grids = demo_layers["grids"].set_index("grid_id")
+    mine = client.get(f"/routes?grid={bigs[0]}").get_data(as_text=True)
+    assert f'href="/patrol/{streets}"' in mine and grids.at[bigs[0], "name"] in mine
+    micro = grids[grids["parent_id"].isin(grids[grids["parent_id"] == bigs[0]].index)].index[
+        0
+    ]  # a grid below it: its patrols too
+    assert f'href="/patrol/{streets}"' in client.get(f"/routes?grid={micro}").get_data(as_text=True)
+    other = client.get(f"/routes?grid={bigs[-1]}").get_data(as_text=True)
+    assert f'href="/patrol/{streets}"' not in other
