@@ -46,6 +46,7 @@ KINDS: tuple[str, ...] = (
     "grid.rollback",
     "route_plan.create",
     "route_plan.rename",
+    "route_plan.archive",
     "route_plan.delete",
     "stop.mark",
     "route.assign",

@@ -47,6 +47,7 @@ OTHER_TABLES: tuple[str, ...] = (
     "count_snapshot_list",
     "client_requests",
     "patrol_checkins",
+    "route_plan_archive",
 )
 TABLE_NAMES: tuple[str, ...] = (*model.LAYERS, *OTHER_TABLES)
 
@@ -238,6 +239,13 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("username", sa.Text(), primary_key=True),
         sa.Column("request_id", sa.Text(), primary_key=True),
         sa.Column("created_at", sa.Text(), nullable=False, index=True),
+    )
+    tables["route_plan_archive"] = sa.Table(  # plans a dispatcher put away
+        "route_plan_archive",
+        metadata,
+        sa.Column("plan_id", sa.Text(), primary_key=True),
+        sa.Column("archived_at", sa.Text(), nullable=False),
+        sa.Column("username", sa.Text(), nullable=False),
     )
     tables["patrol_checkins"] = sa.Table(  # a patrol passing a checkpoint of its tour
         "patrol_checkins",

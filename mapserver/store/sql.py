@@ -409,12 +409,30 @@ class Store:
                 actor=user,
             )
 
+    def archive_route_plan(self, plan_id: str, archived: bool, *, user: str) -> None:
+        """Put a plan away (or take it back out): it stays, listed apart (audited)."""
+        table = self.tables["route_plan_archive"]
+        with self._write() as conn:
+            routes.read_plan(conn, self.tables["route_plans"], plan_id)  # NotFoundError
+            conn.execute(table.delete().where(table.c.plan_id == plan_id))
+            if archived:
+                conn.execute(
+                    table.insert().values(plan_id=plan_id, archived_at=utc_now(), username=user)
+                )
+            self._audit(
+                conn,
+                kind="route_plan.archive",
+                entity=f"route_plan:{plan_id}",
+                new={"archived": archived},
+                actor=user,
+            )
+
     def delete_route_plan(self, plan_id: str, *, user: str) -> None:
         """Delete a saved plan with its stop marks, drivers and re-planning data (audited)."""
         plans = self.tables["route_plans"]
         with self._write() as conn:
             found = routes.read_plan(conn, plans, plan_id)
-            for name in ("stop_events", "route_drivers", "route_problems"):
+            for name in ("stop_events", "route_drivers", "route_problems", "route_plan_archive"):
                 table = self.tables[name]
                 conn.execute(table.delete().where(table.c.plan_id == plan_id))
             conn.execute(plans.delete().where(plans.c.plan_id == plan_id))
@@ -453,9 +471,15 @@ class Store:
             return routes.read_problem(conn, self.tables["route_problems"], plan_id)
 
     def list_route_plans(self, *, kind: str | None = None) -> list[dict]:
-        """Saved plans, newest first, without their data."""
+        """Saved plans, newest first, without their data; ``archived`` says which were put
+        away."""
+        archive = self.tables["route_plan_archive"]
         with self._reader.connect() as conn:
-            return routes.list_plans(conn, self.tables["route_plans"], kind)
+            plans = routes.list_plans(conn, self.tables["route_plans"], kind)
+            away = set(conn.execute(sa.select(archive.c.plan_id)).scalars())
+        for plan in plans:
+            plan["archived"] = plan["plan_id"] in away
+        return plans
 
     def record_stop_event(
         self,

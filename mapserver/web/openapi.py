@@ -415,6 +415,9 @@ def openapi_document() -> dict:
                     "responses": {"200": json_ok, "404": _ERROR},
                 },
             },
+            "/api/delivery/plans/{plan_id}/archive": _post(
+                "Put a plan away ({archived: true}) or take it back (false)", [_path("plan_id")]
+            ),
             "/api/delivery/plans/{plan_id}/name": _post(
                 "Name a plan ({name}: 1 to 60 characters)", [_path("plan_id")]
             ),

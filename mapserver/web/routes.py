@@ -149,6 +149,17 @@ def rename_delivery_plan(plan_id: str):
     return jsonify(plan_id=plan_id, name=name)
 
 
+@bp.post("/api/delivery/plans/<plan_id>/archive")
+@write_access(capability="routes.plan")
+def archive_delivery_plan(plan_id: str):
+    """Put a plan away (``{"archived": true}``) or take it back (``false``)."""
+    body = request.get_json(silent=True) or {}
+    archived = params.flag(body.get("archived", True) if isinstance(body, dict) else True)
+    _delivery().get(plan_id)  # a delivery plan, or 404
+    current_app.extensions["store"].archive_route_plan(plan_id, archived, user=g.user.username)
+    return jsonify(plan_id=plan_id, archived=archived)
+
+
 @bp.delete("/api/delivery/plans/<plan_id>")
 @write_access(capability="routes.plan")
 def delete_delivery_plan(plan_id: str):

@@ -123,11 +123,18 @@
       article.classList.toggle("error", !response.ok);
     });
   }
+  for (const button of document.querySelectorAll("button.archive")) {
+    button.addEventListener("click", async () => {
+      const archived = button.dataset.archived === "true";
+      const response = await send("POST", `/api/delivery/plans/${button.dataset.plan}/archive`, { archived });
+      if (response.ok) location.reload();
+    });
+  }
   for (const button of document.querySelectorAll("button.delete")) {
     button.addEventListener("click", async () => {
       if (!window.confirm(window.MS_STRINGS.confirm_delete.replace("{name}", button.dataset.name))) return;
       const response = await send("DELETE", `/api/delivery/plans/${button.dataset.plan}`);
-      if (response.ok) button.closest("article.plan").remove();
+      if (response.ok) button.closest("article.plan, li.archived-plan").remove();
     });
   }
   // a dispatcher assigns each route to a driver

@@ -30,7 +30,13 @@ def test_open_store_creates_parent_folder_and_is_idempotent(tmp_path):
     others |= {"plan_versions", "route_plans", "stop_events", "column_mappings", "import_log"}
     others |= {"events", "route_drivers", "route_problems", "audit_log"}
     others |= {"sessions", "login_failures", "status_counts"}
-    others |= {"count_snapshots", "count_snapshot_list", "client_requests", "patrol_checkins"}
+    others |= {
+        "count_snapshots",
+        "count_snapshot_list",
+        "client_requests",
+        "patrol_checkins",
+        "route_plan_archive",
+    }
     assert set(again.row_counts()) == {*model.LAYERS, *others}
     assert again.dialect == "sqlite"
     again.dispose()

@@ -395,3 +395,25 @@ def test_patrol_plans_are_listed_per_grid(routes_client, demo_layers, wait_job):
     assert f'href="/patrol/{streets}"' in client.get(f"/routes?grid={micro}").get_data(as_text=True)
     other = client.get(f"/routes?grid={bigs[-1]}").get_data(as_text=True)
     assert f'href="/patrol/{streets}"' not in other
+
+
+def test_a_plan_is_archived_and_restored(routes_client):
+    client, plan_id, auth = routes_client
+    assert client.post(
+        f"/api/delivery/plans/{plan_id}/archive", json={"archived": True}, headers=auth
+    ).get_json() == {"plan_id": plan_id, "archived": True}
+    listed = {
+        p["plan_id"]: p["archived"] for p in client.get("/api/delivery/plans").get_json()["plans"]
+    }
+    assert listed[plan_id] is True
+    page = client.get("/routes").get_data(as_text=True)
+    away = page.split('id="archived"', 1)
+    assert len(away) == 2 and f'data-plan="{plan_id}"' in away[1]  # listed apart
+    assert f'<article class="plan" data-plan="{plan_id}"' not in away[0]
+    client.post(f"/api/delivery/plans/{plan_id}/archive", json={"archived": False}, headers=auth)
+    listed = {
+        p["plan_id"]: p["archived"] for p in client.get("/api/delivery/plans").get_json()["plans"]
+    }
+    assert listed[plan_id] is False
+    assert client.get(f"/api/delivery/plans/{plan_id}").status_code == 200  # never lost
+    assert client.post("/api/delivery/plans/nope/archive", json={}, headers=auth).status_code == 404
