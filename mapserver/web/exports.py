@@ -21,7 +21,9 @@ from mapserver.web.auth import current_user
 
 bp = Blueprint("exports", __name__, url_prefix="/api")
 
-PRINTS_AT_ONCE = 2  # wall maps drawn at once per process; more wait for none and get 503
+# wall maps drawn at once per process (matplotlib's font settings are process-wide while a
+# map is drawn); another print meanwhile is answered 503 in words, at once
+PRINTS_AT_ONCE = 1
 _PRINTING = threading.BoundedSemaphore(PRINTS_AT_ONCE)
 
 
