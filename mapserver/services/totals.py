@@ -55,6 +55,27 @@ def area_totals(view: MapView, seq: int | None = None) -> dict[str, dict[str, in
 
 
 def panel_totals(
+    view: MapView,
+    *,
+    now: datetime | None = None,
+    points: int = SERIES_POINTS,
+    max_age_s: float = 0.0,
+) -> dict:
+    """:func:`count_totals`, kept with the snapshot it was read from for the minute: every
+    open map asks again after each live change, and they all ask the same question
+    (``max_age_s`` as for :meth:`MapView.snapshot`)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    snap = view.snapshot(max_age_s=max_age_s)
+    key = ("totals", points, int(now.timestamp() // 60))
+    found = snap.memo.get(key)
+    if found is None:
+        for old in [k for k in snap.memo if isinstance(k, tuple) and k[:1] == ("totals",)]:
+            del snap.memo[old]  # an earlier minute's
+        found = snap.memo[key] = count_totals(view, now=now, points=points)
+    return found
+
+
+def count_totals(
     view: MapView, *, now: datetime | None = None, points: int = SERIES_POINTS
 ) -> dict:
     """Totals now (``households``, ``persons``: per status code), their change since

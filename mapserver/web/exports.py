@@ -86,7 +86,7 @@ def totals():
     the reader's area (anonymous reading) counts below 5 are withheld."""
     from mapserver.services.totals import panel_totals
 
-    found = panel_totals(_view())
+    found = panel_totals(_view(), max_age_s=MAP_MAX_AGE_S)
     if current_user() is None:
         found = public_totals(found)
     return jsonify(found)
