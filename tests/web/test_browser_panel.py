@@ -68,12 +68,33 @@ def test_totals_and_table_follow_a_status_change_within_a_second(
     assert not [u for u in page.blocked if "127.0.0.1" in u]
 
 
-def test_table_sorts_filters_and_zooms(live_server, offline_page, admin_token, open_map):
+def test_table_sorts_filters_and_zooms(
+    live_server, offline_page, admin_token, demo_layers, open_map
+):
+    # one big grid without any grey household: the filter must leave it out
+    grids = demo_layers["grids"].set_index("grid_id")
+    buildings = demo_layers["buildings"].set_index("building_id")
+    status = demo_layers["status"].query("entity_kind == 'household' and status == 'grey'")
+    households = demo_layers["households"].set_index("household_id")
+
+    def big_of(household: str) -> str:
+        grid = buildings.at[households.at[household, "building_id"], "grid_id"]
+        while grids.at[grid, "level"] != "big":
+            grid = grids.at[grid, "parent_id"]
+        return grid
+
+    cleared = big_of(status["entity_id"].iloc[0])
+    rows = [
+        {"entity_id": h, "status": "green"} for h in status["entity_id"] if big_of(h) == cleared
+    ]
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    assert requests.post(
+        f"{live_server.url}/api/status", json={"rows": rows}, headers=auth, timeout=10
+    ).ok
     page = offline_page
     open_map(page, live_server.url + "/?level=big")
     page.click("#table-box summary")
     page.wait_for_selector("#grid-table tr.grid-row", timeout=10_000)
-    auth = {"Authorization": f"Bearer {admin_token}"}
     table = requests.get(
         f"{live_server.url}/api/table", params={"level": "big"}, headers=auth, timeout=10
     ).json()
@@ -89,15 +110,12 @@ def test_table_sorts_filters_and_zooms(live_server, offline_page, admin_token, o
         "#grid-table tr.grid-row td:nth-child(4)", "cs => cs.map(c => Number(c.textContent))"
     )
     assert shown == sorted(shown, reverse=True)
-    # the filter: the rarest status among these grids keeps only the grids that have it
-    having = {
-        code: {r["id"] for r in table["rows"] if r["counts"].get(code, 0) > 0}
-        for code in {c for r in table["rows"] for c in r["counts"]}
-    }
-    rarest = min(having, key=lambda c: len(having[c]))
-    page.select_option("#table-filter", rarest)
+    # the filter keeps only the grids with grey households: not the one cleared of them
+    having = {r["id"] for r in table["rows"] if r["counts"].get("grey", 0) > 0}
+    assert cleared not in having and len(having) == len(table["rows"]) - 1
+    page.select_option("#table-filter", "grey")
     kept = page.eval_on_selector_all("#grid-table tr.grid-row", "rs => rs.map(r => r.dataset.id)")
-    assert set(kept) == having[rarest]
+    assert set(kept) == having
     target = kept[-1]
     page.click(f"#grid-table tr.grid-row[data-id='{target}']")
     page.wait_for_timeout(800)
