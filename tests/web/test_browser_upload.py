@@ -25,6 +25,9 @@ def _phone_page(browser, live_server):
     page.fill("input[name=password]", "demo2020")
     page.click("button[type=submit]")
     page.wait_for_selector("#layer-import", timeout=10_000)
+    # the page's script (end of body) must have run before a file is chosen, or the
+    # change event finds no listener; the load event comes after it
+    page.wait_for_load_state("load")
     return context, page
 
 
