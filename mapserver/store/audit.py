@@ -24,11 +24,12 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
 
+from mapserver.model import DISTRICT_TZ
 from mapserver.store.writes import utc_now
 
 T = TypeVar("T")
@@ -264,15 +265,18 @@ class AuditFilter:
 
 
 def _instant(text: str, field: str, *, end: bool = False) -> str:
-    """A date or time as the ISO text ``at`` compares against (a date's end: the next day)."""
+    """A date or time as the ISO text (UTC) ``at`` compares against. Dates and times
+    without a zone are the district's (a date's end: the next day's start there)."""
     text = text.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            return (day + timedelta(days=1) if end else day).isoformat()
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-        return moment.isoformat(timespec="milliseconds")
+            day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
+            moment = datetime.combine(day, time(), DISTRICT_TZ)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=DISTRICT_TZ)
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds")
     except ValueError:
         msg = f"{field} {text!r} is not a date (YYYY-MM-DD) or an ISO time"
         raise ValueError(msg) from None

@@ -22,6 +22,7 @@ from mapserver.config import (
 from mapserver.config import leaflet_dir as config_leaflet_dir
 from mapserver.errors import ConflictError, NotFoundError, ValidationError
 from mapserver.io import safety
+from mapserver.model import DISTRICT_TZ
 from mapserver.services.checkpoints import CheckpointService
 from mapserver.services.delivery import DeliveryService
 from mapserver.services.jobs import JobQueueFull, JobRunner
@@ -159,6 +160,13 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     @app.teardown_request
     def _audit_done(_err: BaseException | None) -> None:
         audit.clear()
+
+    @app.template_filter("local_time")
+    def _local_time(text: str | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
+        """A stored UTC time as the district's clock shows it."""
+        if not text:
+            return ""
+        return datetime.fromisoformat(text).astimezone(DISTRICT_TZ).strftime(pattern)
 
     @app.context_processor
     def _page_context() -> dict:

@@ -108,8 +108,10 @@ def audit_page():
     error = None
     try:
         rows = store.read_audit(where, limit=PAGE_ROWS, before=before)
-    except ValueError as err:
-        rows, error = [], str(err)
+    except ValueError:
+        rows = []
+        bad = [args for args in (request.args.get("from"), request.args.get("to")) if args]
+        error = i18n.translate("audit_bad_date", g.lang).format(value="、".join(bad))
     older = None
     if len(rows) == PAGE_ROWS:
         older = url_for(

@@ -348,10 +348,17 @@
       showError(err);
     }
   });
+  function localTime(iso) {
+    // the district's clock (UTC+8), as every page shows it
+    if (!iso) return "";
+    return new Date(iso).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "zh-CN", {
+      timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    });
+  }
   async function loadVersions() {
     const data = await (await fetch(`/api/planner/${encodeURIComponent(parentId)}/versions`)).json();
     el("versions").innerHTML = data.versions
-      .map((v, i) => `<li data-version="${v.version_id}">v${v.version_id} · ${escapeHtml(v.state)} · ${escapeHtml(v.created_by)} ${escapeHtml((v.created_at || "").slice(0, 16).replace("T", " "))}` +
+      .map((v, i) => `<li data-version="${v.version_id}">v${v.version_id} · ${escapeHtml(S[`plan_state_${v.state}`] || v.state)} · ${escapeHtml(v.created_by)} ${escapeHtml(localTime(v.created_at))}` +
         (i + 1 < data.versions.length ? ` <button class="compare" data-a="${data.versions[i + 1].version_id}" data-b="${v.version_id}">${S.compare}</button>` : "") +
         ` <button class="rollback" data-version="${v.version_id}">${S.rollback}</button>` +
         ` <a href="/api/planner/versions/${v.version_id}/export">${S.export}</a></li>`)

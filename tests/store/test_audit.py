@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 import mapserver
 from mapserver.errors import ValidationError
+from mapserver.model import DISTRICT_TZ
 from mapserver.store import StatusRow, Store, audit
 from mapserver.store.audit import AuditContext, AuditFilter
 from tests.store.test_plans import ASSIGNMENT, _cells
@@ -136,11 +137,11 @@ def test_filters_by_actor_kind_entity_and_dates(store: Store):
     assert len(_rows(store, kind="login")) == 2 and len(_rows(store, kind="log")) == 0
     assert [r["actor"] for r in _rows(store, entity="50%_")] == ["b"]
     assert _rows(store, entity="0%_c") == []
-    today = store.read_audit(AuditFilter(), limit=1)[0]["at"][:10]
-    assert len(_rows(store, since=today, until=today)) == 3
-    assert _rows(store, until="2000-01-01") == [] and _rows(store, since="2999-01-01") == []
-    assert len(_rows(store, since=f"{today}T00:00:00+00:00")) == 3
     newest_at = store.read_audit(AuditFilter(), limit=1)[0]["at"]
+    today = datetime.fromisoformat(newest_at).astimezone(DISTRICT_TZ).date().isoformat()
+    assert len(_rows(store, since=today, until=today)) == 3  # the district's day
+    assert _rows(store, until="2000-01-01") == [] and _rows(store, since="2999-01-01") == []
+    assert len(_rows(store, since=f"{today}T00:00:00+08:00")) == 3
     assert len(_rows(store, since=newest_at)) == 1 and len(_rows(store, until=newest_at)) == 2
     # The same instant written in Beijing time (UTC+8) selects the same rows.
     shifted = datetime.fromisoformat(newest_at).astimezone(timezone(timedelta(hours=8)))
@@ -245,3 +246,11 @@ def test_role_password_removal_and_driver_assignment(store: Store):
         ({"driver": "zhang"}, {"driver": None}),
     ]
     assert {r["entity"] for r in assigned} == {"route:P1/van-1"}
+
+
+def test_dates_and_times_without_a_zone_are_the_districts():
+    """A date filter means the district's day (UTC+8), and so does a time without a zone."""
+    assert audit._instant("2026-12-03", "since") == "2026-12-02T16:00:00.000+00:00"
+    assert audit._instant("2026-12-03", "until", end=True) == "2026-12-03T16:00:00.000+00:00"
+    assert audit._instant("2026-12-03T09:30", "since") == "2026-12-03T01:30:00.000+00:00"
+    assert audit._instant("2026-12-03T09:30Z", "since") == "2026-12-03T09:30:00.000+00:00"

@@ -7,7 +7,9 @@ import csv
 import io
 import re
 import time
+from datetime import datetime
 
+from mapserver.model import DISTRICT_TZ
 from mapserver.services.jobs import JobWork
 from mapserver.store import audit
 from mapserver.store.audit import AuditFilter
@@ -117,7 +119,11 @@ def test_page_filters_and_refuses_a_bad_date(app, client):
     assert "user:mallory" not in client.get("/audit?to=2000-01-01").get_data(as_text=True)
     bad = client.get("/audit?from=someday")
     assert bad.status_code == 400
-    assert "筛选条件有误: since &#39;someday&#39; is not a date" in bad.get_data(as_text=True)
+    assert "筛选条件有误: 日期“someday”无法识别" in bad.get_data(as_text=True)
+    # times are the district's clock: the newest row's time as UTC+8 is on the page
+    newest = store.read_audit(AuditFilter(), limit=1)[0]["at"]
+    local = datetime.fromisoformat(newest).astimezone(DISTRICT_TZ)
+    assert f"<td>{local:%Y-%m-%d %H:%M:%S}</td>" in client.get("/audit").get_data(as_text=True)
     assert client.get("/audit.csv?to=31/12/2026").status_code == 400
 
 
@@ -222,3 +228,35 @@ def test_user_page_changes_name_the_admin_and_address(app, client, admin_token):
     ]
     assert rows[2]["new"]["role"] == "dispatcher" and rows[1]["new"]["password"] == "changed"
     assert "pw-赵六" not in str(app.extensions["store"].table_rows("audit_log"))
+
+
+def _audit_detail_keys() -> set[str]:
+    """Every literal key of an ``old=``/``new=`` dict given to an audit call in the store."""
+    import ast
+    from pathlib import Path
+
+    import mapserver
+
+    keys: set[str] = set()
+    for path in Path(mapserver.__file__).parent.joinpath("store").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg in ("old", "new"):
+                if isinstance(node.value, ast.Dict):
+                    keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    return keys
+
+
+def test_every_detail_key_of_an_audit_row_has_a_label():
+    """The audit page shows details in words: no key of a stored detail is left raw."""
+    keys = _audit_detail_keys()
+    assert {"version", "cells", "driver"} <= keys  # the walk finds the store's details
+    missing = [
+        key
+        for key in sorted(keys)
+        if not any(
+            f"{prefix}{key}" in i18n.STRINGS for prefix in ("audit_key_", "layer_", "field_")
+        )
+    ]
+    assert not missing
+    for key in keys:
+        assert audit_view.in_words({key: 1}, "zh") != f"{key}：1"

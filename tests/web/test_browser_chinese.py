@@ -43,6 +43,9 @@ def pages(app, demo_layers):
     grids = demo_layers["grids"]
     micro = str(grids[grids["level"] == "micro"]["grid_id"].iloc[0])
     small = str(grids[grids["level"] == "small"]["grid_id"].iloc[0])
+    planner = app.extensions["planner"]  # a saved draft: the versions list has a state
+    opened = planner.open(small)
+    planner.save(small, base_version=None, assignment=opened["assignment"], user="test")
     return {
         "admin": ["/", "/entry", "/upload", "/routes", "/planner", f"/planner?parent={small}",
                   "/users", "/audit", f"/driver/{plan_id}/{route}",
