@@ -240,9 +240,9 @@ def _audit_detail_keys() -> set[str]:
     keys: set[str] = set()
     for path in Path(mapserver.__file__).parent.joinpath("store").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.keyword) and node.arg in ("old", "new"):
-                if isinstance(node.value, ast.Dict):
-                    keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+            is_detail = isinstance(node, ast.keyword) and node.arg in ("old", "new")
+            if is_detail and isinstance(node.value, ast.Dict):
+                keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
     return keys
 
 
