@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
@@ -48,6 +48,7 @@ from mapserver.store.writes import (
 
 ROLES: tuple[str, ...] = ("admin", "commander", "planner", "dispatcher", "driver", "worker")
 _IN_CHUNK = 20_000
+REQUEST_IDS_KEPT_DAYS = 30  # a phone's queued entry sent later than this may be written again
 COUNTED_LAYERS = frozenset({"grids", "buildings", "households", "status"})  # what counts read
 
 
@@ -899,9 +900,14 @@ class Store:
                 ).first()
                 if seen is not None:
                     return False
+                now = utc_now()
                 conn.execute(
-                    table.insert().values(
-                        username=username, request_id=request_id, created_at=utc_now()
+                    table.insert().values(username=username, request_id=request_id, created_at=now)
+                )
+                cutoff = datetime.fromisoformat(now) - timedelta(days=REQUEST_IDS_KEPT_DAYS)
+                conn.execute(  # ids older than any phone's queue are forgotten
+                    table.delete().where(
+                        table.c.created_at < cutoff.isoformat(timespec="milliseconds")
                     )
                 )
         except sa.exc.IntegrityError:  # the same id claimed at the same moment elsewhere

@@ -134,3 +134,27 @@ def test_new_password_or_removal_ends_sessions_and_tokens(users):
     users.delete_user("ann")
     assert users.user_for_session(session, now=START) is None
     assert not [row for row in users.table_rows("sessions") if "ann" in row]
+
+
+def test_request_ids_are_claimed_once_and_old_ones_forgotten(users):
+    """A phone's request id is written once per user; ids older than the kept window go."""
+    import sqlalchemy as sa
+
+    from mapserver.store.sql import REQUEST_IDS_KEPT_DAYS
+
+    table = users.tables["client_requests"]
+    old = datetime.now(UTC) - timedelta(days=REQUEST_IDS_KEPT_DAYS + 1)
+    with users.engine.begin() as conn:
+        conn.execute(
+            table.insert().values(
+                username="w", request_id="stale", created_at=old.isoformat(timespec="milliseconds")
+            )
+        )
+    assert users.claim_request("w", "r-1") is True
+    assert users.claim_request("w", "r-1") is False  # sent twice: applied once
+    assert users.claim_request("v", "r-1") is True  # another user's id of the same text
+    with users.engine.connect() as conn:
+        kept = {tuple(r) for r in conn.execute(sa.select(table.c.username, table.c.request_id))}
+    assert kept == {("w", "r-1"), ("v", "r-1")}  # the stale id is gone
+    users.release_request("w", "r-1")
+    assert users.claim_request("w", "r-1") is True  # released: may be sent again
