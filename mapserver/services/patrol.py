@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 
@@ -206,6 +206,19 @@ class PatrolService:
             raise NotFoundError(msg)
         row = self.store.record_checkin(plan_id, checkpoint_id, user=user)
         return {"checkin": row, "checkins": checkin_summary(self.store.read_checkins(plan_id))}
+
+    def recent_checkins(self, hours: float = 24.0, *, now: datetime | None = None) -> dict:
+        """Per checkpoint, the patrols' passes of the last ``hours`` over every plan:
+        passes, the last pass (when, by whom, on which plan) and the observed interval."""
+        now = now or datetime.now(UTC)
+        rows = self.store.read_checkins_since(now - timedelta(hours=hours))
+        summary = checkin_summary(rows)
+        last_plan = {r["checkpoint_id"]: r["plan_id"] for r in rows}
+        names = {p["plan_id"]: p.get("name") for p in self.store.list_route_plans(kind="patrol")}
+        for checkpoint, seen in summary.items():
+            seen["plan_id"] = last_plan[checkpoint]
+            seen["plan_name"] = names.get(last_plan[checkpoint])
+        return {"hours": hours, "checkpoints": summary}
 
     def gpx(self, plan_id: str, team: str) -> str:
         """GPX text of one team (or ``all``)."""

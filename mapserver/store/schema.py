@@ -254,7 +254,7 @@ def build_tables(dialect: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("plan_id", sa.Text(), nullable=False, index=True),
         sa.Column("checkpoint_id", sa.Text(), nullable=False),
         sa.Column("username", sa.Text(), nullable=False),
-        sa.Column("at", sa.Text(), nullable=False),
+        sa.Column("at", sa.Text(), nullable=False, index=True),
         sqlite_autoincrement=True,
     )
     tables["events"] = event_table(metadata, dialect)

@@ -461,6 +461,14 @@ class Store:
         with self._reader.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def read_checkins_since(self, since: datetime) -> list[dict]:
+        """Every plan's check-ins at or after ``since``, oldest first."""
+        table = self.tables["patrol_checkins"]
+        after = since.astimezone(UTC).isoformat(timespec="milliseconds")
+        query = sa.select(table).where(table.c.at >= after).order_by(table.c.seq)
+        with self._reader.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
     def get_route_plan(self, plan_id: str) -> dict:
         """A saved plan (``data`` decoded); NotFoundError when missing."""
         with self._reader.connect() as conn:

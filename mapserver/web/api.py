@@ -37,7 +37,7 @@ MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
 MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
 _FEED_LOCK = threading.Lock()
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
-ABILITIES = ("cordon.read", "personal.read", "status.write")  # told to the map page
+ABILITIES = ("cordon.read", "personal.read", "status.write", "routes.read")  # told to the map page
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a client's id of a write it may resend
 MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 

@@ -161,6 +161,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "no_patrols": {"zh": "暂无巡逻方案", "en": "No patrol plan yet"},
     "last_pass": {"zh": "上次经过", "en": "Last passed"},
     "passes": {"zh": "次", "en": "passes"},
+    "last_patrol": {"zh": "最近巡查", "en": "Last patrol"},
+    "patrolled_hour": {"zh": "1 小时内有巡查", "en": "patrolled in the last hour"},
     "planned_minutes": {"zh": "计划间隔（分钟）", "en": "Planned interval (min)"},
     "observed_minutes": {"zh": "实际间隔（分钟）", "en": "Observed interval (min)"},
     "routes_overview": {"zh": "路线总览", "en": "All routes"},

@@ -459,6 +459,12 @@ def openapi_document() -> dict:
                 [_path("layer")],
                 {"description": "CSV (UTF-8 with a byte-order mark)"},
             ),
+            "/api/checkins": _get(
+                "Per checkpoint, the patrols' passes of the last hours over every plan: "
+                "passes, last pass (when, by whom, plan), observed interval",
+                [_query("hours", "0.25 to 168 (default 24)", {"type": "number"})],
+                json_ok,
+            ),
             "/api/patrol/plans/{plan_id}/checkins": _post(
                 "A patrol passed a checkpoint of its tour ({checkpoint}); who and when are noted",
                 [_path("plan_id")],

@@ -457,6 +457,15 @@ def patrol_checkin(plan_id: str):
     return jsonify(_patrol().checkin(plan_id, checkpoint, user=g.user.username))
 
 
+@bp.get("/api/checkins")
+@require("routes.read")
+def recent_checkins():
+    """Per checkpoint, the patrols' passes of the last ``hours`` (default 24, at most a
+    week) over every plan: passes, last pass (when, by whom, plan), observed interval."""
+    hours = params.number(request.args.get("hours"), "hours", low=0.25, high=168, default=24)
+    return jsonify(_patrol().recent_checkins(hours))
+
+
 @bp.get("/patrol/<plan_id>/<team>.gpx")
 @require("routes.read")
 def patrol_gpx_file(plan_id: str, team: str):

@@ -73,6 +73,25 @@
     onEachFeature: bindBuilding,
     pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 5 }),
   });
+  // a checkpoint a patrol passed within the last hour wears a blue ring (check-ins)
+  const PATROLLED = { color: "#1f78b4", weight: 4 };
+  const PATROLLED_MS = 3600 * 1000;
+  function checkpointTooltip(p) {
+    let text = `${T("checkpoints")}: ${escapeHtml(p.name || p.checkpoint_id)}`;
+    const seen = state.checkins && state.checkins[p.checkpoint_id];
+    if (seen) {
+      const when = new Date(seen.last_at).toLocaleTimeString(state.config.lang === "zh" ? "zh-CN" : "en-GB", {
+        timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false,
+      });
+      text += `<br>${T("last_patrol")}: ${when} · ${escapeHtml(seen.last_by)} · ${seen.passes} ${T("passes")}`;
+      if (seen.plan_name) text += `<br>${escapeHtml(seen.plan_name)}`;
+    }
+    return text;
+  }
+  function recentlyPatrolled(p) {
+    const seen = state.checkins && state.checkins[p.checkpoint_id];
+    return Boolean(seen) && Date.now() - new Date(seen.last_at).getTime() < PATROLLED_MS;
+  }
   const checkpointLayer = L.geoJSON(null, {
     renderer: svg,
     pointToLayer: (f, latlng) =>
@@ -80,9 +99,10 @@
         radius: 6,
         color: "#222",
         weight: 2,
+        ...(recentlyPatrolled(f.properties) ? PATROLLED : {}),
         fillColor: f.properties.staffed ? "#1b9e77" : "#ffffff",
         fillOpacity: 1,
-      }).bindTooltip(`${T("checkpoints")}: ${escapeHtml(f.properties.name || f.properties.checkpoint_id)}`),
+      }).bindTooltip(checkpointTooltip(f.properties)),
   });
 
   const DELIVERY_COLOURS = { delivered: "#2ca02c", failed: "#d62728", pending: "#1f4e9e" };
@@ -744,9 +764,26 @@
 
   async function loadCheckpoints() {
     const data = await getJSON(`/api/checkpoints?${coordsParam().slice(1)}`);
-    checkpointLayer.clearLayers();
-    checkpointLayer.addData(data);
+    state.checkpointData = data;
+    await loadCheckins();
   }
+  // the patrols' check-ins of the last day, for roles that see routes; asked again each minute
+  async function loadCheckins() {
+    if (may("routes.read")) {
+      try {
+        state.checkins = (await getJSON("/api/checkins?hours=24")).checkpoints;
+      } catch (err) {
+        state.checkins = state.checkins || {}; // keep the last known passes
+      }
+    }
+    if (!state.checkpointData) return;
+    checkpointLayer.clearLayers();
+    checkpointLayer.addData(state.checkpointData);
+    document.body.dataset.checkins = String(Object.keys(state.checkins || {}).length);
+  }
+  setInterval(() => {
+    if (state.checkpointData && may("routes.read")) loadCheckins();
+  }, 60 * 1000);
 
   // -- legend -------------------------------------------------------------------
   // a count the server suppressed for the public (below 5 households) is null: "<5"
@@ -760,6 +797,7 @@
     const rows = [
       [dot("#1b9e77", "#222", 6), `${T("checkpoints")} · ${T("staffed")}`],
       [dot("#ffffff", "#222", 6), `${T("checkpoints")} · ${T("unstaffed")}`],
+      ...(may("routes.read") ? [[dot("#ffffff", PATROLLED.color, 6), `${T("checkpoints")} · ${T("patrolled_hour")}`]] : []),
       [dot(DELIVERY_COLOURS.pending, "#fff", 7), `${T("delivery_mark")} · ${T("pending")}`],
       [dot(DELIVERY_COLOURS.delivered, "#fff", 7), `${T("delivery_mark")} · ${T("delivered")}`],
       [dot(DELIVERY_COLOURS.failed, "#fff", 7), `${T("delivery_mark")} · ${T("failed")}`],

@@ -66,3 +66,45 @@ def test_a_checkin_off_the_tour_is_refused(app, viewer):
     answer = viewer.post(f"/api/patrol/plans/{plan_id}/checkins", json={"checkpoint": "NOPE"})
     assert answer.status_code == 404
     assert viewer.post(f"/api/patrol/plans/{plan_id}/checkins", json={}).status_code == 400
+
+
+def test_checkins_show_on_the_command_map(app, client, login, live_server, browser):
+    """A pass noted by a patrol shows on the command map: the checkpoint wears the ring of
+    the last hour and its tooltip says when, by whom and how often; the API serves it to
+    roles that see routes only."""
+    service = app.extensions["patrol"]
+    plan_id = service.checkpoints(teams=1, user="test")
+    checkpoint = next(iter(service.get(plan_id)["checkpoint_names"]))
+    service.checkin(plan_id, checkpoint, user="worker")
+    service.checkin(plan_id, checkpoint, user="worker")
+    store = app.extensions["store"]
+    store.create_user("commander", DEMO_PASSWORD, role="commander")
+    login(client, "commander")
+    seen = client.get("/api/checkins?hours=1").get_json()["checkpoints"]
+    assert list(seen) == [checkpoint] and seen[checkpoint]["passes"] == 2
+    assert seen[checkpoint]["last_by"] == "worker" and seen[checkpoint]["plan_id"] == plan_id
+    assert client.get("/api/checkins?hours=1000").status_code == 400
+    worker = app.test_client()
+    login(worker, "worker")
+    assert worker.get("/api/checkins").status_code == 403  # who passed when: not for workers
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(live_server.url) else r.abort(),
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/login")
+        page.fill("input[name=username]", "commander")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-checkins='1']", timeout=15_000)
+        ringed = page.locator("path.leaflet-interactive[stroke='#1f78b4']")
+        assert ringed.count() == 1  # the one checkpoint passed in the last hour
+        ringed.first.hover()
+        tip = page.wait_for_selector(".leaflet-tooltip", timeout=5_000).inner_text()
+        assert "最近巡查" in tip and "worker" in tip and "2 次" in tip
+        assert "1 小时内有巡查" in page.text_content("#symbols-table")  # the symbol legend
+    finally:
+        context.close()
