@@ -53,3 +53,12 @@ def building_ids(buildings: gpd.GeoDataFrame) -> np.ndarray:
         msg = f"building_id '{uniq[counts > 1][0]}' appears more than once"
         raise ValueError(msg)
     return ids
+
+
+def polygonal(geom):
+    """Only the polygonal parts of a geometry (an overlay or a clip may leave lines or
+    points beside them); an empty Polygon when there are none."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()

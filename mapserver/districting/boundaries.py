@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from mapserver.districting._common import building_ids, metric_crs_of
+from mapserver.districting._common import building_ids, metric_crs_of, polygonal
 from mapserver.districting.regions import GRID_M, building_regions
 from mapserver.model import STORAGE_CRS
 
@@ -59,7 +59,7 @@ def cell_polygons(
         merged.append(shapely.union_all(mine[~shapely.is_empty(mine)], grid_size=GRID_M))
     back = gpd.GeoSeries(merged, crs=crs).to_crs(STORAGE_CRS)
     return gpd.GeoDataFrame(
-        {"cell_id": names}, geometry=[_polygonal(g) for g in back], crs=STORAGE_CRS
+        {"cell_id": names}, geometry=[polygonal(g) for g in back], crs=STORAGE_CRS
     )
 
 
@@ -69,11 +69,3 @@ def pts_4326(buildings: gpd.GeoDataFrame) -> np.ndarray:
     if geoms.crs is None:
         geoms = geoms.set_crs(STORAGE_CRS)
     return shapely.point_on_surface(np.asarray(geoms.to_crs(STORAGE_CRS).values))
-
-
-def _polygonal(geom):
-    """Keep only the polygonal parts of a geometry (clipping may leave lines or points)."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from mapserver import model
+from mapserver.districting._common import polygonal
 from mapserver.districting.boundaries import cell_polygons
 from mapserver.districting.compounds import compound_of
 from mapserver.districting.partition import Partition, PlanException, propose_partition
@@ -115,7 +116,7 @@ def _around_footprints(placed: gpd.GeoDataFrame, comp: gpd.GeoDataFrame, area) -
         others = near[~mine[near]]
         if len(others):
             grown = shapely.difference(grown, shapely.union_all(feet[others]))
-        grown = _polygonal(shapely.difference(shapely.intersection(grown, area), taken))
+        grown = polygonal(shapely.difference(shapely.intersection(grown, area), taken))
         parts = [p for p in shapely.get_parts(grown) if shapely.intersects(p, pts[mine]).any()]
         out[cid] = shapely.union_all(parts) if parts else shapely.Polygon()
         taken = shapely.union(taken, out[cid])
@@ -124,7 +125,7 @@ def _around_footprints(placed: gpd.GeoDataFrame, comp: gpd.GeoDataFrame, area) -
 
 def _attach_empty_pieces(rest, geoms: dict, free: gpd.GeoDataFrame):
     """Give each building-free piece of ``rest`` to the compound it shares most boundary with."""
-    parts = list(shapely.get_parts(_polygonal(rest)))
+    parts = list(shapely.get_parts(polygonal(rest)))
     if not parts:
         return shapely.Polygon()
     pts = shapely.point_on_surface(free.geometry.to_numpy()) if len(free) else np.array([])
@@ -139,13 +140,8 @@ def _attach_empty_pieces(rest, geoms: dict, free: gpd.GeoDataFrame):
             if part.area > _SPECK:
                 keep.append(part)  # a true island of the area: it stays in the rest
             continue
-        geoms[best] = _polygonal(shapely.union(geoms[best], part))
+        geoms[best] = polygonal(shapely.union(geoms[best], part))
     return shapely.union_all(keep) if keep else shapely.Polygon()
-
-
-def _polygonal(geom):
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _reading_order(geoms: list) -> list[int]:

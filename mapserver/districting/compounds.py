@@ -12,7 +12,7 @@ import shapely
 import shapely.ops
 
 from mapserver import model
-from mapserver.districting._common import metric_crs_of
+from mapserver.districting._common import metric_crs_of, polygonal
 from mapserver.network.schema import edges_frame, nodes_frame
 
 GATE_INSET_M = 1.0  # a gate node stands on the road this far inside the compound boundary
@@ -78,7 +78,7 @@ def disjoint_compounds(compounds: gpd.GeoDataFrame, region) -> gpd.GeoDataFrame:
     taken = shapely.Polygon()
     out = np.empty(len(clipped), dtype=object)
     for k in order:
-        own = _polygonal(shapely.difference(clipped[k], taken))
+        own = polygonal(shapely.difference(clipped[k], taken))
         out[k] = own
         taken = shapely.union(taken, own)
     frame = compounds.copy()
@@ -86,11 +86,6 @@ def disjoint_compounds(compounds: gpd.GeoDataFrame, region) -> gpd.GeoDataFrame:
     metric = metric_crs_of(region)
     big = frame.geometry.to_crs(metric).area.to_numpy() > 1.0
     return frame[big].reset_index(drop=True)
-
-
-def _polygonal(geom):
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def compound_of(buildings: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame) -> np.ndarray:

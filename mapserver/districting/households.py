@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from mapserver import model
-from mapserver.districting._common import metric_crs_of
+from mapserver.districting._common import metric_crs_of, polygonal
 
 
 def units_of(households: np.ndarray, levels: np.ndarray, per_floor: int) -> np.ndarray:
@@ -174,12 +174,6 @@ def _strips(geom, weights: list[int], crs) -> list:
         cuts.append((a + b) / 2)
     cuts.append(hi)
     strips = [
-        _polygonal(shapely.intersection(metric, band(a, b))) for a, b in itertools.pairwise(cuts)
+        polygonal(shapely.intersection(metric, band(a, b))) for a, b in itertools.pairwise(cuts)
     ]
     return list(gpd.GeoSeries(strips, crs=crs).to_crs(model.STORAGE_CRS).values)
-
-
-def _polygonal(geom):
-    """Only the polygonal parts of a geometry."""
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()

@@ -14,6 +14,7 @@ import numpy as np
 import pyproj
 import shapely
 
+from mapserver.districting._common import polygonal
 from mapserver.model import STORAGE_CRS
 
 GRID_M = 1e-3  # precision grid of the overlays (metres): keeps shared edges exact
@@ -59,6 +60,12 @@ def building_regions(buildings: gpd.GeoDataFrame, parent, crs: pyproj.CRS) -> np
     return regions.copy()
 
 
+def metric_regions(feet: np.ndarray, area) -> np.ndarray:
+    """:func:`building_regions` of footprints already in metres, tiling the metric polygon
+    ``area`` (no projection and no cache: for many small areas in one CRS)."""
+    return _regions(np.asarray(feet, dtype=object), polygonal(shapely.make_valid(area)))
+
+
 def region_edges(regions: np.ndarray) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, of regions sharing at least ``MIN_SHARED_M`` of boundary.
 
@@ -86,15 +93,7 @@ def _parent(parent, feet: np.ndarray, crs):
     if parent is None:
         return shapely.box(*shapely.total_bounds(feet)).buffer(50.0, join_style="mitre")
     metric = gpd.GeoSeries([parent], crs=STORAGE_CRS).to_crs(crs).iloc[0]
-    return _polygonal(shapely.make_valid(metric))
-
-
-def _polygonal(geom):
-    """Only the polygonal parts of a geometry."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
+    return polygonal(shapely.make_valid(metric))
 
 
 def _regions(feet: np.ndarray, area) -> np.ndarray:
@@ -114,12 +113,12 @@ def _regions(feet: np.ndarray, area) -> np.ndarray:
         taken = shapely.union_all(owned[right[left == i]])
         regions[i] = shapely.difference(raw[i], taken, grid_size=GRID_M)
     odd = np.flatnonzero(~np.isin(shapely.get_type_id(regions), (3, 6)))
-    regions[odd] = [_polygonal(g) for g in regions[odd]]
+    regions[odd] = [polygonal(g) for g in regions[odd]]
     has = ~shapely.is_empty(owned)
     add = has & ~shapely.contains(regions, owned)
     regions[add] = shapely.union(regions[add], owned[add], grid_size=GRID_M)
     odd = np.flatnonzero(~np.isin(shapely.get_type_id(regions), (3, 6)))
-    regions[odd] = [_polygonal(g) for g in regions[odd]]
+    regions[odd] = [polygonal(g) for g in regions[odd]]
     # snap to the overlay grid first, so later unions cannot pinch a region in two
     regions = shapely.set_precision(regions, GRID_M)
     return _one_piece(regions, owned, feet, area)
@@ -136,12 +135,12 @@ def _own_footprints(feet: np.ndarray, area) -> np.ndarray:
     clip = poly & ~shapely.contains_properly(area, owned)
     owned[clip] = shapely.intersection(owned[clip], area, grid_size=GRID_M)
     odd = np.flatnonzero(poly & ~np.isin(shapely.get_type_id(owned), (3, 6)))
-    owned[odd] = [_polygonal(g) for g in owned[odd]]
+    owned[odd] = [polygonal(g) for g in owned[odd]]
     tree = shapely.STRtree(owned)
     a, b = tree.query(owned, predicate="intersects")
     for j in np.unique(b[a < b]):
         before = a[(b == j) & (a < j)]
-        owned[j] = _polygonal(
+        owned[j] = polygonal(
             shapely.difference(owned[j], shapely.union_all(owned[before]), grid_size=GRID_M)
         )
     return owned
@@ -186,7 +185,7 @@ def _voronoi(sites: np.ndarray, owner: np.ndarray, n: int, area) -> np.ndarray:
         shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=extent, ordered=True)
     )
     odd = np.flatnonzero((shapely.get_type_id(cells) != 3) | ~shapely.is_valid(cells))
-    cells[odd] = [_polygonal(shapely.make_valid(c)) for c in cells[odd]]
+    cells[odd] = [polygonal(shapely.make_valid(c)) for c in cells[odd]]
     # GEOS can return a cell that is not its site's (near-degenerate sites): drop it,
     # the hole it leaves is handed to the neighbours with the other loose pieces
     wrong = ~shapely.intersects_xy(cells, sites[:, 0], sites[:, 1])
@@ -204,7 +203,7 @@ def _voronoi(sites: np.ndarray, owner: np.ndarray, n: int, area) -> np.ndarray:
     clip = ~shapely.contains_properly(area, merged)
     merged[clip] = shapely.intersection(merged[clip], area, grid_size=GRID_M)
     odd = np.flatnonzero(~np.isin(shapely.get_type_id(merged), (3, 6)))
-    merged[odd] = [_polygonal(g) for g in merged[odd]]
+    merged[odd] = [polygonal(g) for g in merged[odd]]
     return merged
 
 
@@ -239,7 +238,7 @@ def _one_piece(regions: np.ndarray, owned: np.ndarray, feet: np.ndarray, area) -
     if abs(float(shapely.area(regions).sum()) - area.area) > 1e-6 * area.area:
         covered = shapely.union_all(regions, grid_size=GRID_M)
         hole = shapely.difference(area, covered, grid_size=GRID_M)
-        orphans = [p for p in shapely.get_parts(_polygonal(hole)) if p.area > GRID_M**2]
+        orphans = [p for p in shapely.get_parts(polygonal(hole)) if p.area > GRID_M**2]
     for i in np.flatnonzero(shapely.get_num_geometries(regions) > 1):
         parts = shapely.get_parts(regions[i])
         if shapely.get_type_id(anchors[i]) == 0:  # a point building
@@ -278,7 +277,7 @@ def _join(region, piece):
     Specks under ``_SPECK_M2`` that still stand apart are dropped.
     """
     snapped = shapely.snap(piece, region, 5 * GRID_M)
-    joined = _polygonal(shapely.union(region, snapped, grid_size=GRID_M))
+    joined = polygonal(shapely.union(region, snapped, grid_size=GRID_M))
     parts = shapely.get_parts(joined)
     if len(parts) > 1:
         joined = shapely.union_all(parts[shapely.area(parts) >= _SPECK_M2])
@@ -305,9 +304,9 @@ def _share_points(regions: np.ndarray, anchors: np.ndarray) -> np.ndarray:
         k = len(guests) + 1
         for m, g in enumerate(guests):
             sector = _sector(centre, radius, 2 * np.pi * m / k, 2 * np.pi * (m + 1) / k)
-            piece = _polygonal(shapely.intersection(regions[host], sector, grid_size=GRID_M))
+            piece = polygonal(shapely.intersection(regions[host], sector, grid_size=GRID_M))
             regions[g] = piece
-            regions[host] = _polygonal(shapely.difference(regions[host], piece, grid_size=GRID_M))
+            regions[host] = polygonal(shapely.difference(regions[host], piece, grid_size=GRID_M))
     return regions
 
 

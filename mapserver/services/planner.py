@@ -27,6 +27,7 @@ from mapserver.districting.edit import (
 )
 from mapserver.districting.partition import propose_partition
 from mapserver.districting.people import assign_persons, assign_volunteers
+from mapserver.districting.redraw import redraw_cells
 from mapserver.districting.target import HOMESTEAD, MICRO, Target
 from mapserver.districting.validate import validate_plan
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
@@ -183,6 +184,29 @@ class PlannerService:
         }
 
     # -- computing ------------------------------------------------------------------
+    def _roads(self, view: ParentView) -> gpd.GeoDataFrame:
+        """The road edges around the parent and its buildings (not the city's)."""
+        bounds = view.geometry.bounds
+        if len(view.buildings):
+            low, high = view.buildings.total_bounds[:2], view.buildings.total_bounds[2:]
+            bounds = (*map(min, bounds[:2], low), *map(max, bounds[2:], high))
+        return self.store.read_features("road_edges", bbox=bounds)
+
+    def _polygons(self, view: ParentView, assignment: dict[str, str]) -> gpd.GeoDataFrame:
+        """The cells' polygons: redrawn from the current cells only where buildings moved,
+        along roads where they can (the buildings' own regions when there are no cells)."""
+        if not len(view.children):
+            return cell_polygons(view.buildings, assignment, view.geometry)
+        current = view.children[["grid_id", "geometry"]].rename(columns={"grid_id": "cell_id"})
+        roads = self._roads(view)
+        return redraw_cells(
+            view.buildings,
+            assignment,
+            view.geometry,
+            current,
+            roads=roads.geometry if len(roads) else None,
+        )
+
     def _target(self, view: ParentView, target: dict | None) -> Target:
         if not target:
             return view.target
@@ -207,7 +231,7 @@ class PlannerService:
         view = self.parent(parent_id)
         assignment = self._check_assignment(view, assignment)
         goal = self._target(view, target)
-        polygons = cell_polygons(view.buildings, assignment, view.geometry)
+        polygons = self._polygons(view, assignment)
         issues = validate_plan(view.geometry, polygons, view.buildings, assignment, target=goal)
         totals = self._totals(view.buildings, assignment, goal)
         return {
@@ -245,11 +269,7 @@ class PlannerService:
         """An automatic proposal (re-plan from the current cells when ``keep_current``)."""
         view = self.parent(parent_id)
         goal = self._target(view, target)
-        bounds = view.geometry.bounds
-        if len(view.buildings):
-            low, high = view.buildings.total_bounds[:2], view.buildings.total_bounds[2:]
-            bounds = (*map(min, bounds[:2], low), *map(max, bounds[2:], high))
-        edges = self.store.read_features("road_edges", bbox=bounds)  # the parent's, not the city's
+        edges = self._roads(view)
         barriers = barrier_lines(edges) if len(edges) else None
         before = dict(zip(view.buildings["building_id"], view.buildings["grid_id"], strict=True))
         before = {b: g for b, g in before.items() if g != parent_id and isinstance(g, str)}
@@ -378,7 +398,7 @@ class PlannerService:
         """Save a draft version (ConflictError when someone saved after ``base_version``)."""
         view = self.parent(parent_id)
         assignment = self._check_assignment(view, assignment)
-        polygons = cell_polygons(view.buildings, assignment, view.geometry)
+        polygons = self._polygons(view, assignment)
         totals = {t["cell_id"]: t for t in self._totals(view.buildings, assignment, view.target)}
         names = _text_map(names, "names")
         persons = _text_map(persons, "persons")

