@@ -63,9 +63,10 @@ class ParentView:
     name: str | None
     geometry: object
     child_level: str
-    buildings: gpd.GeoDataFrame  # of the parent's subtree, with current cell in grid_id
+    buildings: gpd.GeoDataFrame  # what moves, with its current cell in grid_id
     children: gpd.GeoDataFrame
     target: Target
+    units: str = "buildings"  # or "grids": whole sub-grids move (a plan above the leaves)
 
 
 class PlannerService:
@@ -86,11 +87,7 @@ class PlannerService:
         children = grids[grids["parent_id"] == parent_id]
         grandchildren = grids[grids["parent_id"].isin(children["grid_id"])]
         if len(grandchildren):
-            msg = (
-                f"grid '{parent_id}' has sub-grids below its children "
-                f"(e.g. '{grandchildren['grid_id'].iloc[0]}'); open one of its children instead"
-            )
-            raise _refuse("parent", msg)
+            return self._parent_of_grids(row, children, grids)
         level = str(children["level"].iloc[0]) if len(children) else "micro"
         held = [parent_id, *children["grid_id"]]
         buildings = self.store.read_buildings(grid_ids=held)
@@ -110,6 +107,57 @@ class PlannerService:
             buildings=buildings,
             children=children,
             target=target,
+        )
+
+    def _parent_of_grids(
+        self, row: pd.Series, children: gpd.GeoDataFrame, grids: gpd.GeoDataFrame
+    ) -> ParentView:
+        """A parent above the leaves: its children are redrawn by moving whole grids of the
+        level below them (each with its subtree's households and residents)."""
+        units = grids[grids["parent_id"].isin(children["grid_id"])]
+        unit_of = {str(g): str(g) for g in units["grid_id"]}
+        frontier = list(unit_of)
+        while frontier:  # every grid below a unit counts for that unit
+            below = grids[grids["parent_id"].isin(frontier)]
+            for grid, parent in zip(below["grid_id"], below["parent_id"], strict=True):
+                unit_of[str(grid)] = unit_of[str(parent)]
+            frontier = [str(g) for g in below["grid_id"]]
+        held = self.store.read_buildings(grid_ids=list(unit_of))
+        unit = held["grid_id"].astype(str).map(unit_of)
+        sums = (
+            pd.DataFrame(
+                {
+                    "unit": unit,
+                    "households": held["households"].fillna(0).astype(int),
+                    "residents": held["residents"].fillna(0).astype(int),
+                }
+            )
+            .groupby("unit")[["households", "residents"]]
+            .sum()
+        )
+        frame = gpd.GeoDataFrame(
+            {
+                "building_id": units["grid_id"].astype(str).to_numpy(),
+                "name": units["name"].to_numpy(),
+                "grid_id": units["parent_id"].astype(str).to_numpy(),
+            },
+            geometry=units.geometry.to_numpy(),
+            crs=units.crs,
+        )
+        frame["households"] = frame["building_id"].map(sums["households"]).fillna(0).astype(int)
+        frame["residents"] = frame["building_id"].map(sums["residents"]).fillna(0).astype(int)
+        per_child = frame.groupby("grid_id")["households"].sum()
+        middle = max(1, int(per_child.median())) if len(per_child) else 1
+        target = Target(max(1, round(0.8 * middle)), max(2, round(1.2 * middle)))
+        return ParentView(
+            parent_id=str(row["grid_id"]),
+            name=or_none(row["name"]),
+            geometry=row.geometry,
+            child_level=str(children["level"].iloc[0]),
+            buildings=frame,
+            children=children,
+            target=target,
+            units="grids",
         )
 
     def open(self, parent_id: str) -> dict:
@@ -134,6 +182,7 @@ class PlannerService:
                 "geometry": geometry_json(view.geometry),
             },
             "child_level": view.child_level,
+            "units": view.units,
             "target": {
                 "minimum": view.target.minimum,
                 "maximum": view.target.maximum,
@@ -195,6 +244,11 @@ class PlannerService:
     def _polygons(self, view: ParentView, assignment: dict[str, str]) -> gpd.GeoDataFrame:
         """The cells' polygons: redrawn from the current cells only where buildings moved,
         along roads where they can (the buildings' own regions when there are no cells)."""
+        if view.units == "grids":  # each cell is the union of the grids it holds
+            cells = view.buildings["building_id"].map(assignment)
+            frame = view.buildings[cells.notna()].assign(cell_id=cells[cells.notna()])
+            merged = frame.dissolve(by="cell_id", as_index=False)[["cell_id", "geometry"]]
+            return merged.sort_values("cell_id", ignore_index=True)
         if not len(view.children):
             return cell_polygons(view.buildings, assignment, view.geometry)
         current = view.children[["grid_id", "geometry"]].rename(columns={"grid_id": "cell_id"})
@@ -281,7 +335,7 @@ class PlannerService:
                 target=goal,
                 barriers=barriers,
                 current=current,
-                id_prefix=f"{parent_id}-M",
+                id_prefix=f"{parent_id}-{'G' if view.units == 'grids' else 'M'}",
             )
         except ValueError as err:
             raise _refuse("parent", err) from err
@@ -365,6 +419,8 @@ class PlannerService:
             if people:
                 cells = sorted(set(assignment.values()))
                 result["persons"] = assign_persons(cells, people)
+            if volunteers and view.units == "grids":
+                raise ValueError("volunteers are shared out within a grid of the lowest level")
             if volunteers:
                 households = self.store.read_households(
                     building_ids=list(view.buildings["building_id"])
@@ -429,6 +485,7 @@ class PlannerService:
             assignment=assignment,
             user=user,
             label=label,
+            units=view.units,
         )
         return {"version": version, "cells": len(cells)}
 

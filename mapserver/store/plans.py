@@ -97,41 +97,51 @@ def list_versions(conn: sa.Connection, table: sa.Table, parent_id: str) -> list[
 def publish_version(
     conn: sa.Connection, tables: dict[str, sa.Table], version_id: int, *, dialect: str
 ) -> dict:
-    """Make a version the parent's children: replace the child grids, move the buildings.
+    """Make a version the parent's children: replace the child grids, and move the
+    buildings (a plan of leaves) or the grids below the children (``units: grids``, a plan
+    of a higher level: whole sub-grids move, their own subtrees with them).
 
-    Raises ValueError when a child grid has children of its own (the planner edits
-    leaves only) or when a building of the parent would be left in no cell.
+    Raises ValueError when the children have sub-grids but the plan moves buildings (or
+    the other way round), or when a building or sub-grid would be left in no cell.
     """
     plans, grids, buildings = tables["plan_versions"], tables["grids"], tables["buildings"]
     version = read_version(conn, plans, version_id)
     parent_id = version["parent_id"]
     data = version["data"]
+    of_grids = data.get("units") == "grids"
     old_children = [
         r[0] for r in conn.execute(sa.select(grids.c.grid_id).where(grids.c.parent_id == parent_id))
     ]
-    if old_children:
-        deeper = conn.execute(
-            sa.select(grids.c.grid_id).where(grids.c.parent_id.in_(old_children)).limit(1)
-        ).first()
-        if deeper is not None:
-            msg = (
-                f"grid '{parent_id}' has sub-grids below its children (e.g. '{deeper[0]}'); "
-                "plan its leaves instead"
-            )
-            raise ValueError(msg)
-    held = {
+    below = [
         r[0]
         for r in conn.execute(
-            sa.select(buildings.c.building_id).where(
-                buildings.c.grid_id.in_([parent_id, *old_children])
-            )
+            sa.select(grids.c.grid_id).where(grids.c.parent_id.in_(old_children or [""]))
         )
-    }
+    ]
+    if below and not of_grids:
+        msg = (
+            f"grid '{parent_id}' has sub-grids below its children (e.g. '{below[0]}'); "
+            "open it again to plan its sub-grids"
+        )
+        raise ValueError(msg)
+    if of_grids:
+        held = set(below)
+        what = "sub-grids"
+    else:
+        held = {
+            r[0]
+            for r in conn.execute(
+                sa.select(buildings.c.building_id).where(
+                    buildings.c.grid_id.in_([parent_id, *old_children])
+                )
+            )
+        }
+        what = "buildings"
     assignment: dict[str, str] = data["assignment"]
     cell_ids = {c["grid_id"] for c in data["cells"]}
     missing = sorted(held - set(assignment))
     if missing:
-        msg = f"buildings in no cell of version {version_id}: {', '.join(missing[:5])}"
+        msg = f"{what} in no cell of version {version_id}: {', '.join(missing[:5])}"
         raise ValueError(msg)
     strays = sorted({g for g in assignment.values() if g not in cell_ids})
     if strays:
@@ -169,12 +179,20 @@ def publish_version(
         conn.execute(sa.delete(grids).where(grids.c.grid_id.in_(old_children)))
     names, columns = layer_values(frame, "grids", dialect=dialect)
     bulk_insert(conn, grids, names, columns)
-    conn.execute(
-        sa.update(buildings)
-        .where(buildings.c.building_id == sa.bindparam("b_id"))
-        .values(grid_id=sa.bindparam("g_id")),
-        [{"b_id": b, "g_id": g} for b, g in assignment.items()],
-    )
+    if of_grids:  # whole sub-grids move under their new cell
+        conn.execute(
+            sa.update(grids)
+            .where(grids.c.grid_id == sa.bindparam("u_id"))
+            .values(parent_id=sa.bindparam("g_id")),
+            [{"u_id": u, "g_id": g} for u, g in assignment.items()],
+        )
+    else:
+        conn.execute(
+            sa.update(buildings)
+            .where(buildings.c.building_id == sa.bindparam("b_id"))
+            .values(grid_id=sa.bindparam("g_id")),
+            [{"b_id": b, "g_id": g} for b, g in assignment.items()],
+        )
     conn.execute(
         sa.update(plans)
         .where(plans.c.parent_id == parent_id, plans.c.state == "published")

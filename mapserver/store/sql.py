@@ -293,15 +293,19 @@ class Store:
         assignment: dict[str, str],
         user: str,
         label: str | None = None,
+        units: str = "buildings",
     ) -> int:
         """Save a draft plan of a parent grid's children; returns the new version id.
 
         ``cells`` are dicts with ``grid_id``, ``name``, optional ``person``/``phone``/
         ``target_households`` and ``geometry`` as WKT (EPSG:4326); ``assignment`` maps
-        building ids to cell ids. Raises ConflictError (nothing written) when another
-        version of the same parent was saved after ``base_version``.
+        building ids (``units="grids"``: the ids of the grids below the children) to
+        cell ids. Raises ConflictError (nothing written) when another version of the
+        same parent was saved after ``base_version``.
         """
         data = {"level": level, "cells": cells, "assignment": assignment}
+        if units == "grids":
+            data["units"] = units
         with self._write() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE plan_versions IN EXCLUSIVE MODE")

@@ -8,14 +8,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "网格化管理作战图", "en": "Grid management battle map"},
     "menu": {"zh": "菜单", "en": "Menu"},
     "planner_choose": {
-        "zh": "选择要重新划分微网格的网格：",
-        "en": "Choose the grid whose micro-grids to redraw:",
+        "zh": "选择要重新划分下级网格的网格：",
+        "en": "Choose the grid whose sub-grids to redraw:",
     },
     "planner_none": {
         "zh": "您的范围内没有可划分的网格",
         "en": "No grid of your area can be planned",
     },
     "cells": {"zh": "个下级网格", "en": "cells"},
+    "cells_of": {"zh": "个", "en": "× "},
     "level": {"zh": "层级", "en": "Level"},
     "colour_by": {"zh": "着色", "en": "Colour by"},
     "by_status": {"zh": "人员状态", "en": "Status"},
@@ -224,13 +225,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "over_shift": {"zh": "超出班次", "en": "Over the shift"},
     "revisit": {"zh": "每处道口巡查间隔 (分钟)", "en": "Minutes between visits"},
     "hours": {"zh": "小时", "en": "h"},
-    "planner": {"zh": "微网格规划", "en": "Micro-grid planner"},
+    "planner": {"zh": "网格规划", "en": "Grid planner"},
     "target": {"zh": "目标范围", "en": "Target range"},
     "propose": {"zh": "自动划分", "en": "Propose"},
     "keep_current": {"zh": "尽量保留现有划分", "en": "Keep current cells where possible"},
     "undo": {"zh": "撤销", "en": "Undo"},
     "redo": {"zh": "重做", "en": "Redo"},
     "new_cell_name": {"zh": "新网格的名称：", "en": "Name of the new cell:"},
+    "hint_box_grids": {
+        "zh": "按住鼠标拖出方框选中下级网格，再在表格中选择移入的网格；按 Esc 退出",
+        "en": "Drag a box to select sub-grids, then choose the cell to move them to; Esc leaves",
+    },
+    "hint_draw_grids": {
+        "zh": "在地图上逐点单击画出边界，双击结束，围住的下级网格成为新网格；按 Esc 退出",
+        "en": "Click the boundary point by point, double-click to finish: the sub-grids inside "
+        "become a new cell; Esc leaves",
+    },
+    "plans_level": {"zh": "划分{level}", "en": "planning its {level}"},
     "hint_box": {
         "zh": "按住鼠标拖出方框选中楼栋，再在表格中选择移入的网格；按 Esc 退出",
         "en": "Drag a box over buildings, then pick the cell to move them to; Esc to stop",
@@ -240,7 +251,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Click points of a boundary, double-click to finish: the buildings inside "
         "become a new cell; Esc to stop",
     },
-    "box_select": {"zh": "框选楼栋", "en": "Box select"},
+    "box_select": {"zh": "框选", "en": "Box select"},
     "draw_boundary": {"zh": "手绘边界", "en": "Draw boundary"},
     "move_here": {"zh": "移入所选", "en": "Move selected here"},
     "split": {"zh": "拆分", "en": "Split"},

@@ -65,18 +65,20 @@ def planner_page():
     if not parent:  # the menu's link: choose the grid whose cells to plan
         return render_template("planner_choose.html", parents=_plannable())
     check_grid(parent)
-    return render_template("planner.html", parent=parent)
+    labels = {level: names.get(g.lang, level) for level, names in LEVEL_LABELS.items()}
+    return render_template("planner.html", parent=parent, level_labels=labels)
 
 
 def _plannable() -> list[tuple[str, list[dict]]]:
-    """The grids of the reader's area whose children are the finest cells (what the
-    planner redraws), by level, each with the names of the grids above it."""
+    """The grids of the reader's area that have children (the planner redraws the level
+    below any of them), by level, each with the names of the grids above it and what its
+    children are."""
     layers = current_app.extensions["mapview"].layers()
     grids, children = layers.grids, layers.children
     scope = reader_area()
     by_level: dict[str, list[dict]] = {}
     for gid, kids in children.items():
-        if not kids or any(children.get(k) for k in kids) or gid not in grids.index:
+        if not kids or gid not in grids.index:
             continue
         if scope is not None and gid not in scope:
             continue
@@ -88,6 +90,9 @@ def _plannable() -> list[tuple[str, list[dict]]]:
                 "name": str(grids.at[gid, "name"] or gid),
                 "path": " › ".join(path),
                 "children": len(kids),
+                "child_level": LEVEL_LABELS.get(str(grids.at[kids[0], "level"]), {}).get(
+                    g.lang, str(grids.at[kids[0], "level"])
+                ),
             }
         )
     return [

@@ -237,7 +237,9 @@
     if (state.mode) map.dragging.disable(); else map.dragging.enable();
     // a hint says what the mode does and how to leave it
     const hint = el("mode-hint");
-    hint.textContent = state.mode ? S[`hint_${state.mode}`] || "" : "";
+    // above the leaves whole sub-grids move, not buildings: the hint says so
+    const unitWord = state.data && state.data.units === "grids" ? "_grids" : "";
+    hint.textContent = state.mode ? S[`hint_${state.mode}${unitWord}`] || S[`hint_${state.mode}`] || "" : "";
     hint.hidden = !state.mode;
   }
   document.addEventListener("keydown", (e) => {
@@ -390,7 +392,8 @@
     state.base = data.version;
     state.names = Object.fromEntries(data.cells.map((c) => [c.cell_id, c.name]));
     state.persons = Object.fromEntries(data.cells.filter((c) => c.person).map((c) => [c.cell_id, c.person]));
-    el("parent-name").textContent = data.parent.name;
+    // the grid and the level being redrawn (小网格 of a 大网格, 微网格 of a 小网格 …)
+    el("parent-name").textContent = `${data.parent.name} · ${S.plans_level.replace("{level}", S.levels[data.child_level] || data.child_level)}`;
     el("target-min").value = data.target.minimum;
     el("target-max").value = data.target.maximum;
     el("target-measure").value = data.target.measure;

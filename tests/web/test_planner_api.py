@@ -233,13 +233,66 @@ def test_the_menu_link_opens_a_chooser_of_grids_to_plan(app, client, demo_layers
     page = client.get("/planner")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "选择要重新划分微网格的网格" in text
+    assert "选择要重新划分下级网格的网格" in text
     linked = set(re.findall(r'/planner\?parent=([^"&]+)"', text))
     grids = demo_layers["grids"]
-    with_children = set(grids["parent_id"].dropna())
-    leaves = set(grids["grid_id"]) - with_children
-    kids = grids.dropna(subset=["parent_id"]).groupby("parent_id")["grid_id"].apply(set)
-    expected = {p for p, cells in kids.items() if cells <= leaves}
-    assert linked == expected  # every grid whose cells are the finest, for an admin
-    for parent in sorted(linked)[:3]:  # each one opens in the planner
+    expected = set(grids["parent_id"].dropna())
+    assert linked == expected  # every grid with children, of every level, for an admin
+    by_level = grids.set_index("grid_id")["level"]
+    for level in sorted({by_level[p] for p in linked}):  # one of each level opens
+        parent = sorted(p for p in linked if by_level[p] == level)[0]
         assert client.get(f"/api/planner/{parent}").status_code == 200
+
+
+def test_a_grid_above_the_leaves_plans_the_level_below_it(app, client, demo_layers):
+    """A 大网格 opens in the planner: its 小网格 are redrawn by moving whole 微网格 (with
+    their buildings); publishing keeps the tree whole and the households counted once."""
+    store = app.extensions["store"]
+    grids = demo_layers["grids"]
+    large = str(grids[grids["level"] == "big"]["grid_id"].iloc[0])
+    small = grids[grids["parent_id"] == large]
+    micro = grids[grids["parent_id"].isin(small["grid_id"])]
+    auth = _auth(app)
+    data = client.get(f"/api/planner/{large}", headers=auth).get_json()
+    assert data["units"] == "grids" and data["child_level"] == "small"
+    assert set(data["assignment"]) == set(micro["grid_id"])  # the units are the 微网格
+    assert set(data["assignment"].values()) == set(small["grid_id"])
+    households = {f["id"]: f["properties"]["households"] for f in data["buildings"]["features"]}
+    buildings = demo_layers["buildings"]
+    for unit in list(households)[:5]:  # a unit's households: its buildings'
+        below = set(grids[grids["parent_id"] == unit]["grid_id"]) | {unit}
+        assert households[unit] == int(
+            buildings[buildings["grid_id"].isin(below)]["households"].sum()
+        )
+    # move one 微网格 to another 小网格, save and publish
+    unit, cell = next(iter(data["assignment"].items()))
+    other = next(c for c in sorted(set(data["assignment"].values())) if c != cell)
+    moved = client.post(
+        f"/api/planner/{large}/edit",
+        json={"op": "move", "assignment": data["assignment"], "buildings": [unit], "to": other},
+        headers=auth,
+    ).get_json()
+    totals = {t["cell_id"]: t["households"] for t in moved["totals"]}
+    before = {t["cell_id"]: t["households"] for t in client.post(
+        f"/api/planner/{large}/evaluate", json={"assignment": data["assignment"]}, headers=auth
+    ).get_json()["totals"]}  # fmt: skip
+    assert totals[other] == before[other] + households[unit]
+    unit_shape = shape(
+        next(f for f in data["buildings"]["features"] if f["id"] == unit)["geometry"]
+    )
+    redrawn = {f["id"]: shape(f["geometry"]) for f in moved["polygons"]["features"]}
+    assert redrawn[other].buffer(1e-9).covers(unit_shape)  # the cell is its grids' union
+    saved = client.post(
+        f"/api/planner/{large}/versions",
+        json={"assignment": moved["assignment"], "base_version": data["version"]},
+        headers=auth,
+    ).get_json()
+    published = client.post(
+        f"/api/planner/versions/{saved['version']}/publish", json={}, headers=auth
+    )
+    assert published.status_code == 200, published.get_data(as_text=True)
+    after = store.read_grids()
+    assert after.set_index("grid_id").at[unit, "parent_id"] == other
+    assert len(after) == len(grids)  # no grid lost or doubled
+    counts = client.get("/api/summary", headers=auth).get_json()
+    assert counts["households"] == int(buildings["households"].sum())
