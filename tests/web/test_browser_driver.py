@@ -61,6 +61,15 @@ def test_driver_marks_undoes_and_navigates(route_page):
         assert not re.match(r"^[A-Z]\d{2}-\d", stop["name"]), stop["name"]
     first = page.locator("li.stop").first
     stop_id = first.get_attribute("data-stop")
+    # the command map, open beside the driver's page, follows each mark live
+    command = page.context.new_page()
+    command.goto(page.url.split("/driver/")[0] + "/")
+    command.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    on_map = (
+        "([s, want]) => (document.querySelector(`[data-stop='${s}']`) || {}).dataset?.state"
+        " === want"
+    )
+    command.wait_for_function(on_map, arg=[stop_id, "pending"], timeout=5_000)
     first.locator("button.mark-delivered").click()
     page.wait_for_function(
         "(t) => document.querySelector('#progress').textContent === `1/${t} 已送达`", arg=total
@@ -84,6 +93,8 @@ def test_driver_marks_undoes_and_navigates(route_page):
         for s in service.route(plan_id, route["route"]["route_id"])["route"]["stops"]
     }
     assert states[stop_id] == "delivered"
+    command.wait_for_function(on_map, arg=[stop_id, "delivered"], timeout=3_000)
+    command.close()
     # navigation: Gaode in GCJ-02, Baidu in BD-09, at the stop
     lon, lat = stops[0]["nav"]["wgs84"]
     gaode = urlparse(first.locator("a.nav-gaode").get_attribute("href"))
