@@ -147,8 +147,11 @@ class PlannerService:
         frame["households"] = frame["building_id"].map(sums["households"]).fillna(0).astype(int)
         frame["residents"] = frame["building_id"].map(sums["residents"]).fillna(0).astype(int)
         per_child = frame.groupby("grid_id")["households"].sum()
-        middle = max(1, int(per_child.median())) if len(per_child) else 1
-        target = Target(max(1, round(0.8 * middle)), max(2, round(1.2 * middle)))
+        middle = int(per_child.median()) if len(per_child) else 0
+        if middle > 0:  # about the size the children have now
+            target = Target(max(1, round(0.8 * middle)), max(2, round(1.2 * middle)))
+        else:  # no households loaded below this grid: no size to hold the cells to
+            target = Target(0, 10**9)
         return ParentView(
             parent_id=str(row["grid_id"]),
             name=or_none(row["name"]),
