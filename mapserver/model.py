@@ -6,6 +6,8 @@ strings given by the user's data and are never renumbered.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from datetime import timedelta, timezone
 
 STORAGE_CRS = "EPSG:4326"
@@ -167,3 +169,13 @@ def level_rank(level: str) -> int:
         return GRID_LEVELS.index(level)
     except ValueError:
         return len(GRID_LEVELS)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One status write: ``persons`` None keeps the entity's resident count."""
+
+    entity_kind: str  # "household" | "building"
+    entity_id: str
+    status: str
+    persons: int | None = None

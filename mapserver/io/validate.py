@@ -25,7 +25,7 @@ from mapserver.model import (
     ENTITY_KINDS,
     HOUSEHOLD_REQUIRED,
 )
-from mapserver.store.sql import StatusRow
+from mapserver.model import StatusRow
 
 __all__ = [
     "ValidationError",

@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from mapserver import model
+from mapserver.model import StatusRow
 from mapserver.errors import NotFoundError, ValidationError
 from mapserver.mvt import Tile
 from mapserver.store import (
@@ -50,16 +51,6 @@ ROLES: tuple[str, ...] = ("admin", "commander", "planner", "dispatcher", "driver
 _IN_CHUNK = 20_000
 REQUEST_IDS_KEPT_DAYS = 30  # a phone's queued entry sent later than this may be written again
 COUNTED_LAYERS = frozenset({"grids", "buildings", "households", "status"})  # what counts read
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    """One status write: ``persons`` None keeps the entity's resident count."""
-
-    entity_kind: str  # "household" | "building"
-    entity_id: str
-    status: str
-    persons: int | None = None
 
 
 @dataclass(frozen=True)

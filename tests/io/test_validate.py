@@ -14,7 +14,7 @@ from mapserver.io.validate import (
     validate_households,
     validate_status,
 )
-from mapserver.store.sql import StatusRow
+from mapserver.model import StatusRow
 
 
 def _issues(func, *args, **kwargs):
