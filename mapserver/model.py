@@ -7,7 +7,6 @@ strings given by the user's data and are never renumbered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from datetime import timedelta, timezone
 
 STORAGE_CRS = "EPSG:4326"

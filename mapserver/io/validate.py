@@ -24,8 +24,8 @@ from mapserver.model import (
     BUILDING_REQUIRED,
     ENTITY_KINDS,
     HOUSEHOLD_REQUIRED,
+    StatusRow,
 )
-from mapserver.model import StatusRow
 
 __all__ = [
     "ValidationError",

@@ -14,8 +14,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from mapserver import model
-from mapserver.model import StatusRow
 from mapserver.errors import NotFoundError, ValidationError
+from mapserver.model import StatusRow
 from mapserver.mvt import Tile
 from mapserver.store import (
     audit,
