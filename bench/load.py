@@ -56,7 +56,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mapserver.cli_server import DEFAULT_THREADS, db_pool_for, default_workers
+from mapserver.cli.server import DEFAULT_THREADS, db_pool_for, default_workers
 from mapserver.config import DEFAULT_DEMO_DIR
 from mapserver.demo import read_demo
 from mapserver.mvt import Tile, tile_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mapserver import cli
+from mapserver.cli import demo as cli_demo
 from mapserver.cli import main as cli_main
 from mapserver.config import DEFAULT_DEMO_DIR, PACKAGE_DIR
 from mapserver.store import open_store
@@ -55,7 +55,7 @@ def test_a_large_demo_skips_its_delivery_run_and_says_how_to_plan_one(
 ):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setattr(cli, "DEMO_DELIVERY_MAX_HOUSEHOLDS", 1000)
+    monkeypatch.setattr(cli_demo, "DEMO_DELIVERY_MAX_HOUSEHOLDS", 1000)
     assert cli_main(["demo", "--no-serve"]) == 0
     out = capsys.readouterr().out
     assert "skipped the sample delivery run: 10451 households (over 1000," in out
@@ -78,7 +78,7 @@ def test_demo_has_a_login_per_role_and_the_driver_holds_a_route(
         roles = {u.username: u for u in store.list_users()}
         for role in ("admin", "commander", "planner", "dispatcher", "driver", "worker"):
             assert roles[role].role == role and role in out
-            assert store.check_password(role, cli.DEMO_PASSWORD) is not None
+            assert store.check_password(role, cli_demo.DEMO_PASSWORD) is not None
         assert roles["worker"].grid_id and roles["planner"].grid_id
         (plan,) = store.list_route_plans(kind="delivery")
         assert store.routes_of_driver("driver") == [

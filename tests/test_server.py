@@ -216,7 +216,7 @@ def test_serve_refuses_a_scheme_that_does_not_fit_the_stored_status(
 def test_postgres_connections_are_pooled_within_the_server_limit(store_url):
     """Each worker keeps a pool sized for its busy threads, and all workers' pools with
     their burst connections stay within PostgreSQL's default 100 connections."""
-    from mapserver.cli_server import db_pool_for
+    from mapserver.cli.server import db_pool_for
     from mapserver.store.engine import OVERFLOW
 
     for workers in range(1, 9):

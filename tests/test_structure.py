@@ -3,7 +3,6 @@ framework, and web views reach data only through the services."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path

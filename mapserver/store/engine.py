@@ -54,7 +54,7 @@ def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
     else:
         if not database.startswith("file:"):
             _private_file(Path(database).expanduser())
-        # one connection per serving thread (see cli_server.DEFAULT_THREADS): SQLite
+        # one connection per serving thread (see cli.server.DEFAULT_THREADS): SQLite
         # connections are cheap, waiting 30 s for a pooled one is not
         engine = sa.create_engine(parsed, pool_size=10, max_overflow=120)
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
+from mapserver import params
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.mvt import Tile
 from mapserver.services import access, leveltable, statusio
@@ -25,7 +26,7 @@ from mapserver.services.livefeed import LiveFeed
 from mapserver.services.mapjson import GZIP_MIN_BYTES, Answer, MapJSON
 from mapserver.services.mapview import MapView, geometry_json
 from mapserver.services.tiles import TILE_LAYERS, TileCache
-from mapserver.web import i18n, params
+from mapserver.web import i18n
 from mapserver.web.access import check, check_grid, reader_area, require
 from mapserver.web.auth import current_user, write_access
 from mapserver.web.openapi import openapi_document

@@ -8,10 +8,10 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
+from mapserver import params
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.services import events as service
 from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
-from mapserver.web import params
 from mapserver.web.access import check
 from mapserver.web.auth import write_access
 

@@ -9,12 +9,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
+from mapserver import params
 from mapserver.io.wallmap import FORMATS, PAPERS_MM
 from mapserver.model import DISTRICT_TZ, LEVEL_LABELS
 from mapserver.services import access
 from mapserver.services.gridtable import grid_table, table_xlsx
 from mapserver.services.mapview import MapView
-from mapserver.web import i18n, params
+from mapserver.web import i18n
 from mapserver.web.access import reader_area
 from mapserver.web.api import MAP_MAX_AGE_S, measure_options
 from mapserver.web.auth import current_user

@@ -10,11 +10,11 @@ from urllib.parse import quote
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
+from mapserver import params
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.io.mapping import ColumnMapping, parse_mapping
 from mapserver.services import statusio
 from mapserver.services.importpreview import preview_file
-from mapserver.web import params
 from mapserver.web.access import check
 from mapserver.web.auth import write_access
 

@@ -15,8 +15,9 @@ from flask import (
     url_for,
 )
 
+from mapserver import params
 from mapserver.model import DISTRICT_TZ, GRID_LEVELS, LEVEL_LABELS
-from mapserver.web import i18n, params
+from mapserver.web import i18n
 from mapserver.web.access import check, check_grid, reader_area
 from mapserver.web.auth import current_user
 

@@ -18,11 +18,11 @@ from flask import (
     url_for,
 )
 
+from mapserver import params
 from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.model import LEVEL_LABELS, level_rank
 from mapserver.services import jobwork
 from mapserver.services.jobs import SETUP_S, JobWork
-from mapserver.web import params
 from mapserver.web.access import check, check_grid, reader_area
 from mapserver.web.auth import current_user, write_access
 

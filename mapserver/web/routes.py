@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
 
 import pandas as pd
@@ -18,12 +17,12 @@ from flask import (
     url_for,
 )
 
+from mapserver import params
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
-from mapserver.model import AREA_CLASSES, DISTRICT_TZ
-from mapserver.services import access, jobwork
+from mapserver.model import DISTRICT_TZ
+from mapserver.services import access, jobwork, requests
 from mapserver.services.delivery import REPLAN_S, DeliveryRequest
 from mapserver.services.jobs import SETUP_S, JobWork
-from mapserver.web import params
 from mapserver.web.access import check, check_route, require
 from mapserver.web.auth import current_user, write_access
 
@@ -35,62 +34,12 @@ def _delivery():
     return current_app.extensions["delivery"]
 
 
-# Allowed ranges of the numbers of a delivery request (vehicles from the settings).
-_DELIVERY_BOUNDS: dict[str, tuple[float, float]] = {
-    "boxes_per_household": (1, 100),
-    "trips": (1, 20),
-    "time_limit_s": (0.5, 600),
-}
-
-
 def _delivery_request(body: dict) -> DeliveryRequest:
-    """Parse a plan request; unknown fields and bad numbers are named.
-
-    Vehicle counts are bounded by ``max_vehicles`` and the solve time is
-    clamped to ``max_job_time_s`` (settings).
-    """
+    """Parse a plan request with the server's limits (see services/requests.py)."""
     settings = current_app.config["SETTINGS"]
-    bounds = {
-        **_DELIVERY_BOUNDS,
-        "vans": (0, settings.max_vehicles),
-        "tricycles": (0, settings.max_vehicles),
-    }
-    known = {f.name: f for f in fields(DeliveryRequest)}
-    issues = [
-        ValidationIssue("request", None, key, "unknown field") for key in body if key not in known
-    ]
-    values: dict = {}
-    for key, value in body.items():
-        if key not in known:
-            continue
-        default = known[key].default
-        low, high = bounds.get(key, (0, 10**6))
-        try:
-            if isinstance(default, bool):
-                values[key] = params.flag(value)
-            elif isinstance(default, int):
-                values[key] = params.integer(value, key, low=int(low), high=int(high))
-            elif isinstance(default, float):
-                values[key] = params.number(value, key, low=low, high=high)
-            elif isinstance(default, tuple):
-                items = [value] if isinstance(value, str) else list(value or [])
-                values[key] = tuple(str(v) for v in items)
-            else:
-                values[key] = None if value in (None, "") else str(value)
-        except ValidationError as err:
-            issues.extend(err.issues)
-        except TypeError:
-            issues.append(ValidationIssue("request", None, key, f"bad value {value!r:.40}"))
-    unknown = sorted(set(values.get("area_classes", ())) - set(AREA_CLASSES))
-    if unknown:
-        reason = f"{', '.join(unknown)} is not one of {', '.join(AREA_CLASSES)}"
-        issues.append(ValidationIssue("request", None, "area_classes", reason))
-    if values.get("run", "morning") not in ("morning", "afternoon"):
-        issues.append(ValidationIssue("request", None, "run", "must be morning or afternoon"))
-    if issues:
-        raise ValidationError(issues)
-    values["time_limit_s"] = min(values.get("time_limit_s", 5.0), settings.max_job_time_s)
-    return DeliveryRequest(**values)
+    return requests.delivery_request(
+        body, max_vehicles=settings.max_vehicles, max_job_time_s=settings.max_job_time_s
+    )
 
 
 @bp.post("/api/delivery/plans")
@@ -382,31 +331,16 @@ def create_patrol_plan():
     ``teams``, ``shift_h``. Answers a job id at once."""
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        raise ValidationError([ValidationIssue("request", None, None, "body must be an object")])
-    kind = body.get("kind", "streets")
-    grids = body.get("grids") or []
-    if isinstance(grids, str):
-        grids = [grids]
-    if not isinstance(grids, list):
-        raise ValidationError([ValidationIssue("request", None, "grids", "a list of grid ids")])
-    teams = params.integer(body.get("teams"), "teams", low=1, high=50, default=1)
-    shift_h = params.number(
-        body.get("shift_h"), "shift_h", low=0, high=24, default=8, low_open=True
-    )
-    if kind not in ("streets", "checkpoints"):
-        raise ValidationError(
-            [ValidationIssue("request", None, "kind", "must be streets or checkpoints")]
-        )
-    if kind == "streets" and not grids:
-        raise ValidationError([ValidationIssue("request", None, "grids", "give grid ids")])
+        raise params.refuse(None, "body must be an object")
+    patrol = requests.patrol_request(body)
     user = g.user.username
     work = JobWork(
         jobwork.plan_patrol,
         {
-            "kind": kind,
-            "grids": [str(grid) for grid in grids],
-            "teams": teams,
-            "shift_h": shift_h,
+            "kind": patrol.kind,
+            "grids": list(patrol.grids),
+            "teams": patrol.teams,
+            "shift_h": patrol.shift_h,
             "user": user,
         },
         limit_s=current_app.config["SETTINGS"].max_job_time_s + SETUP_S,

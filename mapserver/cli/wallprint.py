@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mapserver.cli.common import open_store_of
 from mapserver.config import load_settings
 from mapserver.io.wallmap import PAPERS_MM
 from mapserver.status.measures import MAX_CLASSES, MEASURES, METHODS
@@ -18,7 +19,6 @@ def cmd_print(args: argparse.Namespace) -> int:
     """Write the wall map (or the offline HTML map) of a level or a grid's children."""
     from mapserver.model import DISTRICT_TZ
     from mapserver.services.mapview import MapView
-    from mapserver.store import open_store
     from mapserver.web.i18n import translate
 
     out = Path(args.output)
@@ -31,7 +31,7 @@ def cmd_print(args: argparse.Namespace) -> int:
         )
         return 2
     settings = load_settings()
-    store = open_store(args.database or settings.database_url)
+    store = open_store_of(args)
     view = MapView(store, settings.scheme)
     levels = view.levels()
     if args.level and args.level not in levels:
@@ -42,7 +42,7 @@ def cmd_print(args: argparse.Namespace) -> int:
         return 2
     at = moment = None
     if args.at:
-        from mapserver.web.params import moment as parse_moment
+        from mapserver.params import moment as parse_moment
 
         text = parse_moment(args.at, "at")
         at = view.seq_at(text)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mapserver.config import load_settings
+from mapserver.cli.common import open_store_of, print_problems
 from mapserver.errors import ValidationError
 from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
 
@@ -55,12 +55,12 @@ def _print_report(report: dict) -> None:
 def cmd_events(args: argparse.Namespace) -> int:
     """Import an event table (CSV/XLSX with lon/lat) and print what joined and what did not."""
     from mapserver.services.events import import_events_file, rejoin_events
-    from mapserver.store import User, open_store
+    from mapserver.store import User
 
     if (args.file is None) == (not args.rejoin):
         print("给出事件表文件或 --rejoin / give an event table FILE or --rejoin", file=sys.stderr)
         return 2
-    store = open_store(args.database or load_settings().database_url)
+    store = open_store_of(args)
     if args.rejoin:
         try:
             result = rejoin_events(
@@ -85,12 +85,9 @@ def cmd_events(args: argparse.Namespace) -> int:
             user=User(args.user, "admin"),
         )
     except ValidationError as err:
-        print(
-            "事件表被拒绝，未写入任何数据 / event table rejected, nothing written:", file=sys.stderr
+        return print_problems(
+            err, "事件表被拒绝，未写入任何数据 / event table rejected, nothing written:"
         )
-        for issue in err.issues:
-            print(f"  {issue}", file=sys.stderr)
-        return 2
     finally:
         store.dispose()
     _print_report(report)

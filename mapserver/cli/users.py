@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mapserver.cli.common import open_store_of
 from mapserver.config import load_settings
 from mapserver.errors import NotFoundError
 from mapserver.services.access import ROLES
@@ -25,12 +26,6 @@ def legacy_argv(argv: list[str]) -> list[str]:
     return argv
 
 
-def _open(args: argparse.Namespace):
-    from mapserver.store import open_store
-
-    return open_store(args.database or load_settings().database_url)
-
-
 def _missing_grid(store, grid_id: str | None, *, action: str) -> bool:
     """Print why and return True when ``grid_id`` is given but not in the store."""
     if grid_id is None or len(store.read_grids(ids=[grid_id])):
@@ -47,7 +42,7 @@ def _missing_grid(store, grid_id: str | None, *, action: str) -> bool:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Create (or replace) a user; a grid not in the store is refused."""
-    store = _open(args)
+    store = open_store_of(args)
     try:
         if _missing_grid(store, args.grid, action="创建"):
             return 2
@@ -62,7 +57,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every user: name, role, grid."""
-    store = _open(args)
+    store = open_store_of(args)
     try:
         for user in store.list_users():
             print(f"{user.username}\t{user.role}\t{user.grid_id or '-'}")
@@ -72,7 +67,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, **kwargs: object) -> int:
-    store = _open(args)
+    store = open_store_of(args)
     try:
         user = store.update_user(args.username, **kwargs)  # type: ignore[arg-type]
     except (NotFoundError, ValueError) as err:
@@ -87,7 +82,7 @@ def _change(args: argparse.Namespace, **kwargs: object) -> int:
 def cmd_role(args: argparse.Namespace) -> int:
     """Change a user's role and, with ``--grid`` or ``--no-grid``, their grid."""
     if args.grid is not None:
-        store = _open(args)
+        store = open_store_of(args)
         missing = _missing_grid(store, args.grid, action="修改")
         store.dispose()
         if missing:
@@ -103,7 +98,7 @@ def cmd_password(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a new API token of a user, or with ``--revoke`` revoke every token they have."""
     settings = load_settings(database_url=args.database)
-    store = _open(args)
+    store = open_store_of(args)
     try:
         if args.revoke:
             count = store.revoke_tokens(args.username)
@@ -123,7 +118,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Remove a user and their API tokens."""
-    store = _open(args)
+    store = open_store_of(args)
     try:
         store.delete_user(args.username)
     except NotFoundError as err:
@@ -137,7 +132,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_assign(args: argparse.Namespace) -> int:
     """Assign a delivery route to a driver (``-`` unassigns)."""
-    store = _open(args)
+    store = open_store_of(args)
     try:
         saved = store.get_route_plan(args.plan)
         routes = {r["route_id"] for r in saved["data"]["plan"]["routes"]}

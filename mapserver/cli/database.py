@@ -1,80 +1,12 @@
-"""Command line of the server's life: ``serve`` (gunicorn), ``db init``, ``backup``, ``restore``."""
+"""`mapserver db init`, `db recount`, `backup` and `restore`: the store's administration."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from dataclasses import replace
 
-from mapserver.config import Settings, load_settings
-from mapserver.store.engine import OVERFLOW
-
-# Per worker: each open map holds one for its event stream, so workers × threads must
-# exceed the maps open at once (2 workers × 100 refused streams beyond 200 open maps:
-# bench/load.py with 200 viewers timed streams out). An idle thread costs little memory.
-DEFAULT_THREADS = 256
-
-
-def default_workers() -> int:
-    """Worker processes by default: one per CPU core, at least 2 and at most 8 (each runs
-    Python under one lock, and more processes than cores only repeat the live feed's work
-    per process: ``bench/load.py`` answered faster with 2 workers than 4 on 2 cores)."""
-    return max(2, min(8, os.cpu_count() or 1))
-
-
-def db_pool_for(workers: int) -> int:
-    """PostgreSQL connections per worker when ``MAPSERVER_DB_POOL`` does not say: pools and
-    their burst connections share 75 (PostgreSQL allows 100 by default; the rest is left to
-    the command line and the administrator), between 4 and 20 per worker."""
-    return max(4, min(20, 75 // max(1, workers) - OVERFLOW))
-
-
-def run_gunicorn(
-    settings: Settings, *, host: str, port: int, workers: int, threads: int = DEFAULT_THREADS
-) -> int:
-    """Serve the app with gunicorn: ``workers`` processes of ``threads`` threads (gthread).
-
-    Server-sent event streams (``/api/stream``) each hold a thread, not a worker,
-    so open maps do not starve other requests while fewer than ``workers × threads``
-    connections are open. Each worker builds its own app (no database connection
-    crosses a fork).
-    """
-    from gunicorn.app.base import BaseApplication
-
-    class _Application(BaseApplication):
-        """Gunicorn running ``create_served_app(settings)`` in each worker."""
-
-        def load_config(self) -> None:
-            options = {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "worker_class": "gthread",
-                "threads": threads,
-                "timeout": 120,
-                "graceful_timeout": 10,
-                "keepalive": 5,
-                "accesslog": None,
-                "errorlog": "-",
-                "loglevel": "warning",
-            }
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            from mapserver.web import create_served_app
-
-            return create_served_app(served)
-
-    served = settings if settings.db_pool else replace(settings, db_pool=db_pool_for(workers))
-
-    print(
-        f"作战图 / command map: http://{host}:{port}/  "
-        f"(gunicorn, {workers} workers × {threads} threads)",
-        flush=True,
-    )
-    _Application().run()
-    return 0
+from mapserver.cli.common import open_store_of
+from mapserver.config import load_settings
 
 
 def cmd_db_init(args: argparse.Namespace) -> int:
@@ -110,9 +42,7 @@ def cmd_db_recount(args: argparse.Namespace) -> int:
     """Recount the stored status counts from the layers and the status table (a repair)."""
     import time
 
-    from mapserver.store import open_store
-
-    store = open_store(args.database or load_settings().database_url)
+    store = open_store_of(args)
     try:
         started = time.perf_counter()
         rows = store.recount()
@@ -125,10 +55,9 @@ def cmd_db_recount(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Write the whole store to one backup file."""
-    from mapserver.store import open_store
     from mapserver.store.backup import backup_store
 
-    store = open_store(args.database or load_settings().database_url)
+    store = open_store_of(args)
     try:
         counts = backup_store(store, args.file)
     finally:
@@ -143,7 +72,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Replace the whole store with a backup file (all or nothing)."""
-    from mapserver.store import open_store
     from mapserver.store.backup import BackupError, read_manifest, restore_store
 
     try:
@@ -151,7 +79,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except BackupError as err:
         print(f"无法恢复 / cannot restore: {err}", file=sys.stderr)
         return 2
-    store = open_store(args.database or load_settings().database_url)
+    store = open_store_of(args)
     try:
         held = sum(store.row_counts().values())
         if held and not args.force:
@@ -175,7 +103,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``db init``, ``db recount``, ``backup`` and ``restore`` to the ``mapserver``
     command."""
     db = sub.add_parser("db", help="database administration")
