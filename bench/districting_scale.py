@@ -19,10 +19,10 @@ import warnings
 import numpy as np
 
 from mapserver.demo import generate_demo
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting._common import building_points, metric_crs_of
 from mapserver.districting.adjacency import barrier_lines, building_adjacency
 from mapserver.districting.partition import propose_partition
-from mapserver.districting.synthetic import synthetic_parent
 from mapserver.districting.target import MICRO
 
 MAXP_OPTIONS = {"top_n": 2, "max_iterations_construction": 5, "max_iterations_sa": 2}

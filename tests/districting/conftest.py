@@ -7,9 +7,9 @@ import time
 import pytest
 
 from mapserver.demo import generate_demo
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting.adjacency import barrier_lines
 from mapserver.districting.partition import propose_partition
-from mapserver.districting.synthetic import synthetic_parent
 
 
 @pytest.fixture(scope="session")

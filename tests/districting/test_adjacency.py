@@ -7,8 +7,8 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting.adjacency import FLAGGED, ORDINARY, building_adjacency
-from mapserver.districting.synthetic import synthetic_parent
 
 
 def _row_buildings(xs_m, *, y_m=0.0):

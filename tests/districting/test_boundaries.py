@@ -9,10 +9,10 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from mapserver import crs
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting.adjacency import building_adjacency
 from mapserver.districting.boundaries import cell_polygons, pts_4326
 from mapserver.districting.partition import propose_partition
-from mapserver.districting.synthetic import synthetic_parent
 from mapserver.districting.target import Target
 
 

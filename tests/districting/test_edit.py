@@ -6,6 +6,7 @@ import pytest
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting.adjacency import building_adjacency
 from mapserver.districting.edit import (
     assign_by_polygon,
@@ -15,7 +16,6 @@ from mapserver.districting.edit import (
     split_cell,
 )
 from mapserver.districting.partition import propose_partition
-from mapserver.districting.synthetic import synthetic_parent
 
 
 @pytest.fixture(scope="module")

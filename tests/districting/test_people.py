@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting.people import assign_persons, assign_volunteers
-from mapserver.districting.synthetic import synthetic_parent
 
 
 def _households(buildings):

@@ -8,10 +8,10 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, box
 
+from mapserver.demo.synthetic import synthetic_parent
 from mapserver.districting.boundaries import cell_polygons
 from mapserver.districting.partition import propose_partition
 from mapserver.districting.redraw import redraw_cells
-from mapserver.districting.synthetic import synthetic_parent
 from mapserver.districting.target import Target
 from tests.districting.test_boundaries import _assert_tiles, _metric
 

@@ -13,8 +13,8 @@ from pyproj import Transformer
 from tqdm import tqdm
 
 from mapserver import model
-from mapserver.demo_layout import GIVEN, SURNAMES, VILLAGE_NAME, Plan, make_plan
-from mapserver.demo_roads import Network, build_network
+from mapserver.demo.layout import GIVEN, SURNAMES, VILLAGE_NAME, Plan, make_plan
+from mapserver.demo.roads import Network, build_network
 
 METRIC_CRS = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E
 ORIGIN_LONLAT = (121.17, 31.08)  # south-west corner of the sub-district

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mapserver.demo_layout import VILLAGE_NAME, Box, Plan, zh_number
+from mapserver.demo.layout import VILLAGE_NAME, Box, Plan, zh_number
 
 # road classes by priority: where two overlap, the lower number names the edge
 _CLASSES = ("main", "street", "lane", "path", "gate", "water")
