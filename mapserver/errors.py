@@ -74,3 +74,9 @@ class ConflictError(RuntimeError):
     """A write based on an outdated version; nothing was written."""
 
     code = "conflict"
+
+
+class ForbiddenError(PermissionError):
+    """The reader may not see or change this (outside their area, or not their role)."""
+
+    code = "forbidden"

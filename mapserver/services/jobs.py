@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from mapserver.errors import ValidationError
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.store import Store, audit
 
 Progress = Callable[[float], None]
@@ -231,6 +231,13 @@ class JobRunner:
             result={"error_key": CRASHED, "exit_code": process.exitcode},
             error=f"the solver stopped unexpectedly (exit code {process.exitcode})",
         )
+
+    def get(self, job_id: str) -> dict:
+        """A job's state, progress (0..1) and result (NotFoundError when unknown)."""
+        found = self.store.get_job(job_id)
+        if found is None:
+            raise NotFoundError(f"job '{job_id}' not found")
+        return found
 
     def shutdown(self) -> None:
         """Stop taking jobs and wait for running ones."""

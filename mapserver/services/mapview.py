@@ -327,6 +327,15 @@ class MapView:
         g_hh, g_pp = wide_counts(rows, self.scheme.code_names, g_index)
         return _Counts(g_hh, g_pp, *self._totals())
 
+    def last_seq(self) -> int:
+        """The change log's last sequence number (what an answer is current to)."""
+        return self.store.last_seq()
+
+    def building(self, building_id: str) -> pd.Series | None:
+        """One building's row (id, grid, name, geometry …), or None when unknown."""
+        frame = self.store.read_buildings(ids=[building_id])
+        return None if not len(frame) else frame.iloc[0]
+
     def history_span(self) -> dict:
         """The time span of the change log a history slider moves over
         (:meth:`Store.history_span`)."""

@@ -492,6 +492,14 @@ class PlannerService:
         )
         return {"version": version, "cells": len(cells)}
 
+    def versions(self, parent_id: str) -> list[dict]:
+        """Saved versions of a parent grid, newest first."""
+        return self.store.list_plans(parent_id)
+
+    def parent_of_version(self, version_id: int) -> str:
+        """The parent grid a saved version plans (NotFoundError for an unknown version)."""
+        return str(self.store.get_plan(version_id)["parent_id"])
+
     def publish(self, version_id: int) -> dict:
         """Make a saved version the live children of its parent (the command map follows)."""
         try:

@@ -124,7 +124,7 @@ def check_grid(grid_id: str | None, *, what: str = "grid") -> None:
 
 def route_driver(plan_id: str, route_id: str) -> str | None:
     """The username a route is assigned to, or None."""
-    return current_app.extensions["store"].route_drivers(plan_id).get(route_id)
+    return current_app.extensions["routeplans"].driver_of(plan_id, route_id)
 
 
 def check_route(plan_id: str, route_id: str, *, mark: bool = False) -> User:

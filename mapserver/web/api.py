@@ -21,6 +21,7 @@ from mapserver import params
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
 from mapserver.mvt import Tile
 from mapserver.services import access, leveltable, statusio
+from mapserver.services.households import building_households
 from mapserver.services.jobs import CRASHED, OVER_TIME
 from mapserver.services.livefeed import LiveFeed
 from mapserver.services.mapjson import GZIP_MIN_BYTES, Answer, MapJSON
@@ -113,7 +114,7 @@ def config():
             cache.clear()
         cache[key] = text
     # each layer answer names its own seq: the map catches up from there
-    body = f'{text[:-1]},"seq":{view.store.last_seq()}}}'
+    body = f'{text[:-1]},"seq":{view.last_seq()}}}'
     return Response(body, mimetype="application/json")
 
 
@@ -205,27 +206,7 @@ def households():
     building = request.args.get("building")
     if not building:
         raise ValidationError([ValidationIssue("request", None, "building", "required")])
-    store = current_app.extensions["store"]
-    scope = reader_area()
-    if scope is not None and store.building_grids([building]).get(building) not in scope:
-        abort(403, description=f"building '{building}' is outside your grid")
-    frame = store.read_households(building_ids=[building])
-    status = store.read_status(entity_kind="household", ids=frame["household_id"].tolist())
-    status = status.set_index("entity_id")
-    rows = []
-    for row in frame.sort_values(["unit", "room"]).itertuples(index=False):
-        code = status["status"].get(row.household_id)
-        when = status["updated_at"].get(row.household_id) if len(status) else None
-        rows.append(
-            {
-                "household_id": row.household_id,
-                "unit": None if pd.isna(row.unit) else str(row.unit),
-                "room": None if pd.isna(row.room) else str(row.room),
-                "residents": None if pd.isna(row.residents) else int(row.residents),
-                "status": None if code is None or pd.isna(code) else str(code),
-                "updated_at": None if when is None or pd.isna(when) else str(when),
-            }
-        )
+    rows = building_households(current_app.extensions["store"], building, reader_area())
     return jsonify(building=building, households=rows)
 
 
@@ -662,9 +643,7 @@ def cordon_tradeoff():
 @bp.get("/jobs/<job_id>")
 def job(job_id: str):
     """State, progress (0..1) and result of a long-running job."""
-    found = current_app.extensions["store"].get_job(job_id)
-    if found is None:
-        raise NotFoundError(f"job '{job_id}' not found")
+    found = current_app.extensions["jobs"].get(job_id)
     key = (found.get("result") or {}).get("error_key")
     if found["state"] == "failed" and key in (OVER_TIME, CRASHED):  # said in the user's words
         values = {k: v for k, v in found["result"].items() if k != "error_key"}
@@ -683,15 +662,14 @@ def geometry(kind: str, entity_id: str):
     """One grid's or building's geometry (for fitting the map to a search hit)."""
     view = _view()
     if kind == "grid":
-        frame = view.layers().grids
-    elif kind == "building":
-        frame = view.store.read_buildings(ids=[entity_id]).set_index("building_id", drop=False)
-    else:
-        frame = None
-    if frame is None or entity_id not in frame.index:
+        grids = view.layers().grids
+        if entity_id not in grids.index:
+            raise NotFoundError(f"grid '{entity_id}' not found")
+        return jsonify(geometry_json(grids.at[entity_id, "geometry"], coords=_coords()))
+    found = view.building(entity_id) if kind == "building" else None
+    if found is None:
         raise NotFoundError(f"{kind} '{entity_id}' not found")
-    if kind == "building":
-        check("personal.read")
-        if not access.in_area(frame.at[entity_id, "grid_id"], reader_area()):
-            abort(403, description=f"building '{entity_id}' is outside your area")
-    return jsonify(geometry_json(frame.at[entity_id, "geometry"], coords=_coords()))
+    check("personal.read")
+    if not access.in_area(found["grid_id"], reader_area()):
+        abort(403, description=f"building '{entity_id}' is outside your area")
+    return jsonify(geometry_json(found["geometry"], coords=_coords()))

@@ -20,15 +20,20 @@ from mapserver.config import (
     secret_key_for,
 )
 from mapserver.config import leaflet_dir as config_leaflet_dir
-from mapserver.errors import ConflictError, NotFoundError, ValidationError
+from mapserver.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from mapserver.io import safety
 from mapserver.model import DISTRICT_TZ
+from mapserver.services.accounts import Accounts
+from mapserver.services.auditlog import AuditLog
 from mapserver.services.checkpoints import CheckpointService
 from mapserver.services.delivery import DeliveryService
 from mapserver.services.jobs import JobQueueFull, JobRunner
+from mapserver.services.mappings import ImportRecords
 from mapserver.services.mapview import MapView
 from mapserver.services.patrol import PatrolService
 from mapserver.services.planner import PlannerService
+from mapserver.services.routeplans import RoutePlans
+from mapserver.services.users import UserAdmin
 from mapserver.store import audit, open_store
 from mapserver.web import i18n
 from mapserver.web.headers import security_headers
@@ -97,6 +102,11 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     app.extensions["delivery"] = DeliveryService(store, max_stops=settings.max_stops)
     app.extensions["patrol"] = PatrolService(store)
     app.extensions["planner"] = PlannerService(store)
+    app.extensions["accounts"] = Accounts(store)
+    app.extensions["routeplans"] = RoutePlans(store)
+    app.extensions["users"] = UserAdmin(store)
+    app.extensions["auditlog"] = AuditLog(store)
+    app.extensions["imports"] = ImportRecords(store)
 
     from mapserver.web.api import bp as api_bp
     from mapserver.web.audit import bp as audit_bp
@@ -202,6 +212,12 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     @app.errorhandler(NotFoundError)
     def _not_found(err: NotFoundError):
         return jsonify(code=err.code, message=str(err)), 404
+
+    @app.errorhandler(ForbiddenError)
+    def _forbidden(err: ForbiddenError):
+        if not request.path.startswith("/api/"):
+            abort(403, description=str(err))
+        return jsonify(code=err.code, message=str(err)), 403
 
     @app.errorhandler(TypeError)
     @app.errorhandler(ValueError)

@@ -102,12 +102,12 @@ def in_words(value: object, lang: str) -> str:
 @require("audit.read")
 def audit_page():
     """The latest audit rows matching the filters, newest first, with a link to older ones."""
-    store = current_app.extensions["store"]
+    log = current_app.extensions["auditlog"]
     where = _filter()
     before = request.args.get("before", type=int)
     error = None
     try:
-        rows = store.read_audit(where, limit=PAGE_ROWS, before=before)
+        rows = log.page(where, limit=PAGE_ROWS, before=before)
     except ValueError:
         rows = []
         bad = [args for args in (request.args.get("from"), request.args.get("to")) if args]
@@ -139,15 +139,15 @@ def audit_page():
 @require("audit.read")
 def audit_csv():
     """Every audit row matching the filters, oldest first, as CSV (UTF-8 with BOM)."""
-    store = current_app.extensions["store"]
+    log = current_app.extensions["auditlog"]
     where = _filter()
     try:
-        store.read_audit(where, limit=1)  # a bad date is a 400 before the stream starts
+        log.check(where)  # a bad date is a 400 before the stream starts
     except ValueError as err:
         abort(400, description=str(err))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Response(
-        csv_lines(store.iter_audit(where)),
+        csv_lines(log.rows(where)),
         mimetype="text/csv",
         headers={
             "Content-Type": "text/csv; charset=utf-8",

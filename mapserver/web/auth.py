@@ -23,6 +23,7 @@ from flask import (
 )
 
 from mapserver.services import access
+from mapserver.services.accounts import Accounts
 from mapserver.store import User
 
 bp = Blueprint("auth", __name__)
@@ -48,15 +49,17 @@ def current_user() -> User | None:
     """
     if "_user" in g:
         return g._user
-    store = current_app.extensions["store"]
+    accounts = _accounts()
     settings = current_app.config["SETTINGS"]
     token = _request_token()
     user = (
-        store.user_for_token(token, max_age_days=settings.token_days, now=_now()) if token else None
+        accounts.user_for_token(token, max_age_days=settings.token_days, now=_now())
+        if token
+        else None
     )
     g._by_token = user is not None
     if user is None and session.get("sid"):
-        user = store.user_for_session(session["sid"], now=_now())
+        user = accounts.user_for_session(session["sid"], now=_now())
         if user is None:
             session.pop("sid", None)
     g._user = user
@@ -121,12 +124,8 @@ def _lock_limits(username: str) -> dict[str, int]:
     }
 
 
-def _audit_failure(username: str, **new: str) -> None:
-    """Record a refused login in the audit log (``new``: why, when not the password)."""
-    name = username[:64]
-    current_app.extensions["store"].record_audit(
-        "login.failed", entity=f"user:{name}", actor=name or "-", new=new or None
-    )
+def _accounts() -> Accounts:
+    return current_app.extensions["accounts"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -142,30 +141,29 @@ def login():
         target = url_for("pages.command_map")
     if request.method == "POST":
         settings = current_app.config["SETTINGS"]
-        store = current_app.extensions["store"]
         username = request.form.get("username", "")
-        limits = _lock_limits(username)
-        now = _now()
         if not _csrf_sent_ok():
             error, status = "login_expired", 403
-        elif (wait_s := store.login_lock(limits, now=now)) > 0:
-            error, minutes, status = "login_locked", math.ceil(wait_s / 60), 429
-            _audit_failure(username, reason="locked")
         else:
-            user = store.check_password(username, request.form.get("password", ""))
-            if user is not None:
-                store.record_audit("login.ok", entity=f"user:{user.username}", actor=user.username)
-                store.clear_login_failures([f"user:{username[:200]}"])
+            result = _accounts().login(
+                username,
+                request.form.get("password", ""),
+                limits=_lock_limits(username),
+                lock_s=settings.login_lock_minutes * 60,
+                session_hours=settings.session_hours,
+                now=_now(),
+            )
+            if result.session_id is not None:
                 session.clear()
                 session.permanent = True
-                session["sid"] = store.open_session(
-                    user.username, hours=settings.session_hours, now=now
-                )
+                session["sid"] = result.session_id
                 csrf_token()
                 return redirect(target)
-            store.record_login_failure(limits, window_s=settings.login_lock_minutes * 60, now=now)
-            _audit_failure(username)
-            error = "login_failed"
+            if result.locked_s > 0:
+                error, status = "login_locked", 429
+                minutes = math.ceil(result.locked_s / 60)
+            else:
+                error = "login_failed"
     page = render_template("login.html", error=error, minutes=minutes, next=target)
     return page, status
 
@@ -176,6 +174,6 @@ def logout():
     if not _csrf_sent_ok():
         abort(403, description="missing or wrong CSRF token")
     if session.get("sid"):
-        current_app.extensions["store"].close_session(session["sid"])
+        _accounts().logout(session["sid"])
     session.clear()
     return redirect(url_for("pages.command_map"))

@@ -49,6 +49,10 @@ def _store():
     return current_app.extensions["store"]
 
 
+def _records():
+    return current_app.extensions["imports"]
+
+
 def _admin_reads() -> None:
     """Reading import records needs the import right (an admin login or token)."""
     check("import")
@@ -68,7 +72,7 @@ def _mapping(key: str) -> ColumnMapping:
     mapping = ColumnMapping()
     saved = request.form.get(f"mapping_{key}") or request.form.get("mapping")
     if saved:
-        mapping = ColumnMapping.from_dict(_store().get_mapping(saved)["mapping"])
+        mapping = _records().mapping(saved)
     raw = request.form.get(f"map_{key}") or request.form.get("map")
     if raw:
         try:
@@ -124,7 +128,7 @@ def import_layers():
         if save_as and not counts["dry_run"]:
             (path,) = paths
             layer = hints[path] or statusio.detect_layer(Path(paths[path]))
-            _store().save_mapping(save_as, layer, mappings[path].to_dict(), user=g.user.username)
+            _records().save_mapping(save_as, layer, mappings[path], user=g.user.username)
             counts["saved_mapping"] = save_as
     return jsonify(imported=counts)
 
@@ -146,7 +150,7 @@ def import_preview():
             layer=request.form.get("layer") or None,
             encoding=request.form.get("encoding") or None,
         )
-    found["saved_mappings"] = _store().list_mappings()
+    found["saved_mappings"] = _records().mappings()
     return jsonify(found)
 
 
@@ -154,11 +158,11 @@ def import_preview():
 def import_mappings():
     """The saved column mappings."""
     _admin_reads()
-    return jsonify(mappings=_store().list_mappings())
+    return jsonify(mappings=_records().mappings())
 
 
 @bp.get("/import/log")
 def import_log():
     """The latest imports: who, when, which files, merge or replace, rows per layer."""
     _admin_reads()
-    return jsonify(imports=_store().recent_imports())
+    return jsonify(imports=_records().recent())

@@ -43,7 +43,7 @@ def _reads(parent_id: str) -> None:
 
 def _version_parent(version_id: int) -> str:
     """The parent grid a saved version plans (404 for an unknown version)."""
-    return str(current_app.extensions["store"].get_plan(version_id)["parent_id"])
+    return _planner().parent_of_version(version_id)
 
 
 def _body() -> dict:
@@ -174,7 +174,7 @@ def propose(parent_id: str):
 def versions(parent_id: str):
     """Saved versions of a parent grid, newest first."""
     _reads(parent_id)
-    return jsonify(versions=current_app.extensions["store"].list_plans(parent_id))
+    return jsonify(versions=_planner().versions(parent_id))
 
 
 @bp.post("/api/planner/<parent_id>/versions")

@@ -18,7 +18,7 @@ from flask import (
 )
 
 from mapserver import params
-from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.errors import ValidationError, ValidationIssue
 from mapserver.model import DISTRICT_TZ
 from mapserver.services import access, jobwork, requests
 from mapserver.services.delivery import REPLAN_S, DeliveryRequest
@@ -32,6 +32,10 @@ bp = Blueprint("routes", __name__)
 
 def _delivery():
     return current_app.extensions["delivery"]
+
+
+def _plans():
+    return current_app.extensions["routeplans"]
 
 
 def _delivery_request(body: dict) -> DeliveryRequest:
@@ -82,7 +86,7 @@ def create_delivery_plan():
 @require("routes.read")
 def list_delivery_plans():
     """Saved delivery plans, newest first."""
-    return jsonify(plans=current_app.extensions["store"].list_route_plans(kind="delivery"))
+    return jsonify(plans=_plans().list(kind="delivery"))
 
 
 @bp.post("/api/delivery/plans/<plan_id>/name")
@@ -90,11 +94,9 @@ def list_delivery_plans():
 def rename_delivery_plan(plan_id: str):
     """Give a plan a name (``{"name": "..."}``, 1 to 60 characters)."""
     body = request.get_json(silent=True) or {}
-    name = str(body.get("name") or "").strip() if isinstance(body, dict) else ""
-    if not 1 <= len(name) <= 60:
-        raise params.refuse("name", "a name of 1 to 60 characters")
     _delivery().get(plan_id)  # a delivery plan, or 404
-    current_app.extensions["store"].rename_route_plan(plan_id, name, user=g.user.username)
+    given = body.get("name") if isinstance(body, dict) else None
+    name = _plans().rename(plan_id, given, user=g.user.username)
     return jsonify(plan_id=plan_id, name=name)
 
 
@@ -105,7 +107,7 @@ def archive_delivery_plan(plan_id: str):
     body = request.get_json(silent=True) or {}
     archived = params.flag(body.get("archived", True) if isinstance(body, dict) else True)
     _delivery().get(plan_id)  # a delivery plan, or 404
-    current_app.extensions["store"].archive_route_plan(plan_id, archived, user=g.user.username)
+    _plans().archive(plan_id, archived, user=g.user.username)
     return jsonify(plan_id=plan_id, archived=archived)
 
 
@@ -114,7 +116,7 @@ def archive_delivery_plan(plan_id: str):
 def delete_delivery_plan(plan_id: str):
     """Delete a plan with its stop marks and driver assignments."""
     _delivery().get(plan_id)  # a delivery plan, or 404
-    current_app.extensions["store"].delete_route_plan(plan_id, user=g.user.username)
+    _plans().delete(plan_id, user=g.user.username)
     return jsonify(plan_id=plan_id, deleted=True)
 
 
@@ -124,7 +126,7 @@ def delivery_plan(plan_id: str):
     """A plan: routes, stops in order with ETA, drops and state; legs as GeoJSON;
     ``drivers``: route id → assigned driver."""
     found = _delivery().get(plan_id)
-    drivers = current_app.extensions["store"].route_drivers(plan_id)
+    drivers = _plans().drivers(plan_id)
     return jsonify({**found, "drivers": drivers})
 
 
@@ -133,7 +135,7 @@ def delivery_route(plan_id: str, route_id: str):
     """One route of a plan, for the driver it is assigned to (``driver``)."""
     check_route(plan_id, route_id)
     found = _delivery().route(plan_id, route_id)
-    driver = current_app.extensions["store"].route_drivers(plan_id).get(route_id)
+    driver = _plans().driver_of(plan_id, route_id)
     return jsonify({**found, "driver": driver})
 
 
@@ -145,17 +147,7 @@ def assign_driver(plan_id: str, route_id: str):
     if not isinstance(body, dict) or "driver" not in body:
         raise ValidationError([ValidationIssue("request", None, "driver", "required")])
     _delivery().route(plan_id, route_id)  # 404 for an unknown plan or route
-    store = current_app.extensions["store"]
-    name = body["driver"]
-    if name is not None:
-        name = str(name)
-        found = store.get_user(name)
-        if found is None:
-            raise NotFoundError(f"user '{name}' not found")
-        if found.role != "driver":
-            reason = f"user '{name}' has role '{found.role}', not driver"
-            raise ValidationError([ValidationIssue("request", None, "driver", reason)])
-    store.assign_driver(plan_id, route_id, name)
+    name = _plans().assign(plan_id, route_id, body["driver"])
     return jsonify(plan_id=plan_id, route_id=route_id, driver=name)
 
 
@@ -222,12 +214,11 @@ def delivery_progress():
 def routes_page():
     """Delivery and patrol plans, with a button to plan a new run (a driver: the plans
     holding their routes)."""
-    store = current_app.extensions["store"]
     user = current_user()
-    plans = store.list_route_plans()
+    plans = _plans().list()
     mine: set[tuple[str, str]] | None = None
     if user is not None and user.role == "driver":
-        mine = set(store.routes_of_driver(user.username))
+        mine = _plans().routes_of(user.username)
         plans = [p for p in plans if any(p["plan_id"] == plan for plan, _ in mine)]
     else:
         check("routes.read")
@@ -239,11 +230,9 @@ def routes_page():
                 kept = [r for r in found["routes"] if (plan["plan_id"], r["route_id"]) in mine]
                 found = {**found, "routes": kept}
             details[plan["plan_id"]] = found
-            drivers[plan["plan_id"]] = store.route_drivers(plan["plan_id"])
+            drivers[plan["plan_id"]] = _plans().drivers(plan["plan_id"])
     can_plan = access.can(user, "routes.plan")
-    driver_names = (
-        [u.username for u in store.list_users() if u.role == "driver"] if can_plan else []
-    )
+    driver_names = _plans().driver_names() if can_plan else []
     view = current_app.extensions["mapview"]
     lang = g.lang
     for plan in plans:  # the district's clock, not UTC
