@@ -83,13 +83,18 @@ def as_area(area: AreaLike) -> Polygon | MultiPolygon:
 
 
 def _from_geojson(obj: dict) -> shapely.Geometry:
-    """Union of the polygons in a GeoJSON geometry, Feature or FeatureCollection."""
-    kind = obj.get("type")
-    if kind == "FeatureCollection":
-        return shapely.union_all([shape(f["geometry"]) for f in obj.get("features", [])])
-    if kind == "Feature":
-        return shape(obj["geometry"])
-    return shape(obj)
+    """Union of the polygons in a GeoJSON geometry, Feature or FeatureCollection
+    (ValueError for anything else: a missing type, coordinates of the wrong shape)."""
+    try:
+        kind = obj.get("type")
+        if kind == "FeatureCollection":
+            return shapely.union_all([shape(f["geometry"]) for f in obj.get("features", [])])
+        if kind == "Feature":
+            return shape(obj["geometry"])
+        return shape(obj)
+    except (AttributeError, KeyError, TypeError, IndexError, shapely.errors.GEOSException) as err:
+        msg = f"not a GeoJSON polygon ({type(err).__name__}: {err})"
+        raise ValueError(msg) from None
 
 
 def _polygonal(geom: shapely.Geometry, ids: list[str] | None) -> Polygon | MultiPolygon:

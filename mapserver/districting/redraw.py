@@ -87,7 +87,9 @@ def redraw_cells(
         for block in _blocks(polygons[k], roads, crs):
             _share_block(block, members, feet, points, goes_to, pieces)
     merged = [
-        shapely.union_all(pieces[name], grid_size=GRID_M) if pieces[name] else shapely.Polygon()
+        shapely.union_all([polygonal(p) for p in pieces[name]], grid_size=GRID_M)
+        if pieces[name]
+        else shapely.Polygon()
         for name in names
     ]
     back = gpd.GeoSeries(merged, crs=crs).to_crs(STORAGE_CRS)
@@ -112,17 +114,13 @@ def _disjoint_cells(current: gpd.GeoDataFrame, area, crs) -> tuple[list[str], np
     taken = shapely.Polygon()
     metric = _metric(current.geometry, crs) if len(current) else []
     for name, geom in zip(current["cell_id"].astype(str), metric, strict=True):
-        mine = shapely.difference(
-            shapely.intersection(shapely.make_valid(geom), area, grid_size=GRID_M),
-            taken,
-            grid_size=GRID_M,
-        )
-        mine = polygonal(mine)
+        clipped = shapely.intersection(polygonal(shapely.make_valid(geom)), area, grid_size=GRID_M)
+        mine = polygonal(shapely.difference(polygonal(clipped), taken, grid_size=GRID_M))
         if shapely.area(mine) <= _SLIVER_M2:
             continue
         owners.append(name)
         polygons.append(mine)
-        taken = shapely.union(taken, mine, grid_size=GRID_M)
+        taken = polygonal(shapely.union(taken, mine, grid_size=GRID_M))
     rest = polygonal(shapely.difference(area, taken, grid_size=GRID_M))
     if shapely.area(rest) > _SLIVER_M2:
         owners.append(_FREE)
@@ -152,7 +150,10 @@ def _blocks(polygon, roads, crs) -> list:
     if len(lines) == 0:
         return list(shapely.get_parts(polygon))
     # cut a little beyond the edge, so each road crosses the boundary and is noded there
-    cuts = shapely.intersection(lines, shapely.buffer(polygon, 1.0, join_style="mitre"))
+    cuts = shapely.get_parts(
+        shapely.intersection(lines, shapely.buffer(polygon, 1.0, join_style="mitre"))
+    )
+    cuts = cuts[shapely.get_dimensions(cuts) == 1]  # the lines (a touch leaves a point)
     noded = shapely.union_all([shapely.boundary(polygon), *cuts])
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     faces = faces[shapely.area(faces) > _SLIVER_M2]

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 from shapely import wkt
-from shapely.geometry import mapping, shape
+from shapely.geometry import mapping
 
+from mapserver.coverage.area import as_area
 from mapserver.districting.adjacency import barrier_lines
 from mapserver.districting.boundaries import cell_polygons
 from mapserver.districting.edit import (
@@ -267,6 +268,8 @@ class PlannerService:
     def _target(self, view: ParentView, target: dict | None) -> Target:
         if not target:
             return view.target
+        if not isinstance(target, dict):
+            raise _refuse("target", "an object with minimum, maximum and measure")
         try:
             return Target(
                 int(target.get("minimum", view.target.minimum)),
@@ -392,7 +395,7 @@ class PlannerService:
                     assignment, str(operation["keep"]), str(operation["remove"])
                 )
             elif kind == "draw":
-                polygon = shape(operation["polygon"])
+                polygon = as_area(operation["polygon"])
                 assignment = assign_by_polygon(
                     assignment, view.buildings, polygon, str(operation["cell"])
                 )

@@ -221,16 +221,14 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
 
     @app.errorhandler(TypeError)
     @app.errorhandler(ValueError)
-    @app.errorhandler(KeyError)
-    @app.errorhandler(AttributeError)
     @app.errorhandler(GEOSException)
     def _malformed(err: Exception):
-        """A request whose values have the wrong shape: a 400 naming it, not a 500."""
+        """A value the core could not use (a shape it cannot read, a number it cannot
+        take): a 400 naming it. KeyError and AttributeError are bugs, never a 400."""
         if not request.path.startswith("/api/"):
             raise err
         app.logger.warning("malformed request %s: %r", request.path, err)
-        what = f"missing field {err}" if isinstance(err, KeyError) else str(err)
-        return jsonify(code="bad_request", message=f"malformed request: {what}"), 400
+        return jsonify(code="bad_request", message=f"malformed request: {err}"), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(err: RequestEntityTooLarge):

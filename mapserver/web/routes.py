@@ -158,6 +158,8 @@ def mark_stop(plan_id: str, route_id: str, stop_id: str):
     a driver only on a route assigned to them."""
     check_route(plan_id, route_id, mark=True)
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise params.refuse(None, "body must be an object")
     seq = _delivery().mark(
         plan_id,
         route_id,
