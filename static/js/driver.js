@@ -4,7 +4,7 @@
 // undo, progress (12/37 已送达) and the driver's own position.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrf = window.MS.csrf;
   const info = window.MS_ROUTE;
   const S = window.MS_STRINGS;
   const map = L.map("driver-map");

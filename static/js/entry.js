@@ -9,7 +9,7 @@
   const UNDO_MS = 5 * 60 * 1000;
   const KEEP = 30; // recent entries kept on the phone
   const STORE_KEY = `ms-entry-${DATA.user}`;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrf = window.MS.csrf;
   const el = (id) => document.getElementById(id);
   const form = el("entry");
   const building = el("building");

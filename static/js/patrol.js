@@ -5,7 +5,7 @@
   "use strict";
   const info = window.MS_PATROL;
   const palette = info.palette;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrf = window.MS.csrf;
   const map = L.map("driver-map");
   const colourOf = (team) => palette[((team || 1) - 1) % palette.length];
   const layer = L.geoJSON(info.geojson, {

@@ -2,7 +2,6 @@
 (function () {
   "use strict";
   const S = window.MS_STRINGS;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const el = (id) => document.getElementById(id);
   const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"];
@@ -56,23 +55,13 @@
     el("busy").hidden = false;
     document.body.classList.add("busy");
     try {
-      const response = await fetch(url, {
-        method,
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const data = await response.json();
-      if (!response.ok) {
-        const error = new Error(data.message || response.status);
-        error.status = response.status;
-        throw error;
-      }
-      return data;
+      return await window.MS.send(url, body, method);
     } finally {
       el("busy").hidden = true;
       document.body.classList.remove("busy");
     }
   }
+
   function target() {
     return { minimum: Number(el("target-min").value), maximum: Number(el("target-max").value), measure: el("target-measure").value };
   }
@@ -296,14 +285,7 @@
   });
 
   // -- proposals, versions --------------------------------------------------------------
-  async function followJob(jobId) {
-    for (;;) {
-      const job = await (await fetch(`/api/jobs/${jobId}`)).json();
-      if (job.state === "done") return job.result;
-      if (job.state === "failed") throw new Error(job.error);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
+  const followJob = (jobId) => window.MS.followJob(jobId, undefined, 300);
   el("propose").addEventListener("click", async () => {
     try {
       el("busy").hidden = false;

@@ -1,42 +1,25 @@
 // Routes page: start a delivery plan or a re-plan as a job, show progress, reload when done.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const bar = document.getElementById("plan-progress");
   const result = document.getElementById("plan-result");
 
-  async function follow(jobId) {
-    bar.hidden = false;
-    result.textContent = window.MS_STRINGS.working;
-    for (;;) {
-      const job = await (await fetch(`/api/jobs/${jobId}`)).json();
-      bar.value = job.progress || 0;
-      if (job.state === "done") {
-        location.reload();
-        return;
-      }
-      if (job.state === "failed") {
-        bar.hidden = true;
-        result.textContent = `${window.MS_STRINGS.rejected}: ${job.error}`;
-        result.className = "error";
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
+  function refused(message) {
+    bar.hidden = true;
+    result.textContent = `${window.MS.t("rejected")}: ${message}`;
+    result.className = "error";
   }
+  // start a plan or a re-plan as a job and follow it; the page reloads with the new plan
   async function start(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body),
-    });
-    const data = await response.json();
-    if (!response.ok) {
-      result.textContent = `${window.MS_STRINGS.rejected}: ${data.message}`;
-      result.className = "error";
-      return;
+    bar.hidden = false;
+    result.textContent = window.MS.t("working");
+    try {
+      const { job_id: jobId } = await window.MS.send(url, body);
+      await window.MS.followJob(jobId, (fraction) => { bar.value = fraction; }, 500);
+      location.reload();
+    } catch (err) {
+      refused(err.message);
     }
-    follow(data.job_id);
   }
   const form = document.getElementById("new-plan");
   if (form) {
@@ -105,48 +88,42 @@
   }
   const newest = document.querySelector("article.plan");
   if (newest) showOverview(newest.dataset.plan);
-  // a dispatcher names and deletes plans
+  // a dispatcher names and deletes plans; true when the server took the change
   async function send(method, url, body) {
-    const response = await fetch(url, {
-      method,
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return response;
+    try {
+      await window.MS.send(url, body, method);
+      return true;
+    } catch (err) {
+      return false;
+    }
   }
   for (const button of document.querySelectorAll("button.rename")) {
     button.addEventListener("click", async () => {
       const article = button.closest("article.plan");
       const name = article.querySelector("input.plan-rename").value.trim();
-      const response = await send("POST", `/api/delivery/plans/${button.dataset.plan}/name`, { name });
-      if (response.ok) article.querySelector(".plan-name").textContent = name;
-      article.classList.toggle("error", !response.ok);
+      const ok = await send("POST", `/api/delivery/plans/${button.dataset.plan}/name`, { name });
+      if (ok) article.querySelector(".plan-name").textContent = name;
+      article.classList.toggle("error", !ok);
     });
   }
   for (const button of document.querySelectorAll("button.archive")) {
     button.addEventListener("click", async () => {
       const archived = button.dataset.archived === "true";
-      const response = await send("POST", `/api/delivery/plans/${button.dataset.plan}/archive`, { archived });
-      if (response.ok) location.reload();
+      if (await send("POST", `/api/delivery/plans/${button.dataset.plan}/archive`, { archived })) location.reload();
     });
   }
   for (const button of document.querySelectorAll("button.delete")) {
     button.addEventListener("click", async () => {
       if (!window.confirm(window.MS_STRINGS.confirm_delete.replace("{name}", button.dataset.name))) return;
-      const response = await send("DELETE", `/api/delivery/plans/${button.dataset.plan}`);
-      if (response.ok) button.closest("article.plan, li.archived-plan").remove();
+      if (await send("DELETE", `/api/delivery/plans/${button.dataset.plan}`)) button.closest("article.plan, li.archived-plan").remove();
     });
   }
   // a dispatcher assigns each route to a driver
   for (const select of document.querySelectorAll("select.assign-driver")) {
     select.addEventListener("change", async () => {
       const { plan, route } = select.dataset;
-      const response = await fetch(`/api/delivery/plans/${plan}/routes/${route}/driver`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ driver: select.value || null }),
-      });
-      select.classList.toggle("error", !response.ok);
+      const ok = await send("POST", `/api/delivery/plans/${plan}/routes/${route}/driver`, { driver: select.value || null });
+      select.classList.toggle("error", !ok);
     });
   }
 })();

@@ -2,7 +2,7 @@
 // confirmation before a replace deletes stored rows. Every rejected row is shown with its reason.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrf = window.MS.csrf;
   const S = window.MS_STRINGS;
   const LEVELS = window.MS_LEVELS;
   const LAYERS = ["grids", "buildings", "households", "status", "checkpoints", "roads"];

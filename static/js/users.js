@@ -1,26 +1,21 @@
 // User page (admins): add users, change role or grid, reset a password, remove a user.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const result = document.getElementById("user-result");
   const S = window.MS_STRINGS;
 
   async function send(method, url, body) {
-    const response = await fetch(url, {
-      method,
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = await response.json();
-    if (!response.ok) {
-      const issues = (data.issues || []).map((i) => `${i.field}: ${i.reason}`).join("; ");
-      result.textContent = `${S.rejected}: ${data.message}${issues ? " (" + issues + ")" : ""}`;
+    try {
+      const data = await window.MS.send(url, body, method);
+      result.textContent = S.done;
+      result.className = "";
+      return data;
+    } catch (err) {
+      const issues = ((err.data && err.data.issues) || []).map((i) => `${i.field}: ${i.reason}`).join("; ");
+      result.textContent = `${S.rejected}: ${err.message}${issues ? " (" + issues + ")" : ""}`;
       result.className = "error";
       return null;
     }
-    result.textContent = S.done;
-    result.className = "";
-    return data;
   }
   const userUrl = (name) => `/api/users/${encodeURIComponent(name)}`;
 
