@@ -11,6 +11,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, dijkstra
 
+from mapserver.network.graph import arc_weights
+
 SOURCE, SINK = 0, 1
 
 
@@ -23,8 +25,7 @@ def open_csr(n: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray) -> csr_ma
     rows, cols, w = rows[order], cols[order], w[order]
     first = np.ones(len(rows), dtype=bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    # csgraph treats stored zeros as missing: lift zero lengths to a hair
-    w = np.maximum(w[first], 1e-9)
+    w = arc_weights(w[first])  # csgraph treats stored zeros as missing
     return csr_matrix((w, (rows[first], cols[first])), shape=(n, n))
 
 

@@ -18,7 +18,14 @@ from mapserver.model import STORAGE_CRS
 from mapserver.network.schema import CLASS_MODE, MODES
 
 # A zero-length arc still has to be an arc of the sparse matrix (scipy drops zeros).
-_MIN_LENGTH_M = 1e-6
+MIN_ARC_M = 1e-6
+
+
+def arc_weights(lengths) -> np.ndarray:
+    """Road lengths as the weights of a sparse graph: every graph of roads (routing, the
+    postman, the cordon's distances) lifts a zero length to :data:`MIN_ARC_M`, so the
+    arc stays an arc."""
+    return np.maximum(np.asarray(lengths, dtype=float), MIN_ARC_M)
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,7 +177,7 @@ def build_graph(
         msg = f"{len(bad)} road edge(s) reference unknown nodes, e.g. {bad[:5]}"
         raise ValueError(msg)
     u, v = u.to_numpy(dtype=np.int64), v.to_numpy(dtype=np.int64)
-    length = np.maximum(pd.to_numeric(kept["length_m"]).to_numpy(dtype=float), _MIN_LENGTH_M)
+    length = arc_weights(pd.to_numeric(kept["length_m"]).to_numpy(dtype=float))
     both = ~_flag(kept["oneway"]) if mode != "walk" else np.ones(len(kept), dtype=bool)
     arc_u = np.concatenate([u, v[both]])
     arc_v = np.concatenate([v, u[both]])

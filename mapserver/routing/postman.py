@@ -19,7 +19,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
 
 from mapserver.model import STORAGE_CRS
-from mapserver.network.graph import build_graph
+from mapserver.network.graph import arc_weights, build_graph
 
 # Integer weights keep the matching and the flow exact: lengths go in as decimetres.
 _DM_PER_M = 10
@@ -148,7 +148,7 @@ def walk_network(
     n = graph.n_nodes
     rows = np.fromiter((a for a, _ in best), dtype=np.int64, count=len(best))
     cols = np.fromiter((b for _, b in best), dtype=np.int64, count=len(best))
-    w = np.maximum(length[list(best.values())], 1e-6) if best else np.zeros(0)
+    w = arc_weights(length[list(best.values())]) if best else np.zeros(0)
     matrix = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
     return WalkNetwork(
         mode=mode,
