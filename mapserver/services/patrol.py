@@ -11,9 +11,9 @@ import geopandas as gpd
 from mapserver import crs
 from mapserver.coverage import area_polygon
 from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.routing.checkpoint_tour import checkpoint_tour, patrol_gpx
 from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
-from mapserver.routing.tour import checkpoint_tour, patrol_gpx
 from mapserver.services.around import AREA_MARGIN_M, road_network_around, surroundings
 from mapserver.services.mapview import or_none
 from mapserver.store import Store

@@ -22,11 +22,11 @@ from mapserver.store import (
     auth,
     counts,
     events,
+    gridplans,
     history,
     imports,
     jobs,
-    plans,
-    routes,
+    routeplans,
     sessions,
     snapshots,
     tiles,
@@ -300,7 +300,7 @@ class Store:
         with self._write() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE plan_versions IN EXCLUSIVE MODE")
-            version = plans.insert_version(
+            version = gridplans.insert_version(
                 conn,
                 self.tables["plan_versions"],
                 parent_id,
@@ -322,17 +322,17 @@ class Store:
     def get_plan(self, version_id: int) -> dict:
         """One plan version with its cells and assignment (NotFoundError when missing)."""
         with self._reader.connect() as conn:
-            return plans.read_version(conn, self.tables["plan_versions"], version_id)
+            return gridplans.read_version(conn, self.tables["plan_versions"], version_id)
 
     def list_plans(self, parent_id: str) -> list[dict]:
         """Versions of a parent grid, newest first (without their data)."""
         with self._reader.connect() as conn:
-            return plans.list_versions(conn, self.tables["plan_versions"], parent_id)
+            return gridplans.list_versions(conn, self.tables["plan_versions"], parent_id)
 
     def latest_plan_version(self, parent_id: str) -> int | None:
         """Id of the newest version of a parent grid, any state."""
         with self._reader.connect() as conn:
-            latest = plans.latest_version(conn, self.tables["plan_versions"], parent_id)
+            latest = gridplans.latest_version(conn, self.tables["plan_versions"], parent_id)
         return None if latest is None else int(latest["version_id"])
 
     def publish_plan(self, version_id: int, *, user: str | None = None) -> dict:
@@ -342,7 +342,7 @@ class Store:
         """
         with self._write() as conn:
             before = self._published_version(conn, version_id)
-            result = plans.publish_version(conn, self.tables, version_id, dialect=self.dialect)
+            result = gridplans.publish_version(conn, self.tables, version_id, dialect=self.dialect)
             counts.recount_all(conn, self.tables)  # buildings may have moved between cells
             self._audit(
                 conn,
@@ -372,7 +372,7 @@ class Store:
         """Save a delivery or patrol plan (JSON ``data``; ``problem``: the JSON data
         re-planning needs, kept apart); returns its id."""
         with self._write() as conn:
-            plan_id = routes.insert_plan(
+            plan_id = routeplans.insert_plan(
                 conn,
                 self.tables,
                 kind=kind,
@@ -394,7 +394,7 @@ class Store:
         """Give a saved plan a name of the dispatcher's choosing (audited)."""
         table = self.tables["route_plans"]
         with self._write() as conn:
-            before = routes.read_plan(conn, table, plan_id)["name"]
+            before = routeplans.read_plan(conn, table, plan_id)["name"]
             conn.execute(table.update().where(table.c.plan_id == plan_id).values(name=name))
             self._audit(
                 conn,
@@ -409,7 +409,7 @@ class Store:
         """Put a plan away (or take it back out): it stays, listed apart (audited)."""
         table = self.tables["route_plan_archive"]
         with self._write() as conn:
-            routes.read_plan(conn, self.tables["route_plans"], plan_id)  # NotFoundError
+            routeplans.read_plan(conn, self.tables["route_plans"], plan_id)  # NotFoundError
             conn.execute(table.delete().where(table.c.plan_id == plan_id))
             if archived:
                 conn.execute(
@@ -427,7 +427,7 @@ class Store:
         """Delete a saved plan with its stop marks, drivers and re-planning data (audited)."""
         plans = self.tables["route_plans"]
         with self._write() as conn:
-            found = routes.read_plan(conn, plans, plan_id)
+            found = routeplans.read_plan(conn, plans, plan_id)
             for name in ("stop_events", "route_drivers", "route_problems", "route_plan_archive"):
                 table = self.tables[name]
                 conn.execute(table.delete().where(table.c.plan_id == plan_id))
@@ -467,19 +467,19 @@ class Store:
     def get_route_plan(self, plan_id: str) -> dict:
         """A saved plan (``data`` decoded); NotFoundError when missing."""
         with self._reader.connect() as conn:
-            return routes.read_plan(conn, self.tables["route_plans"], plan_id)
+            return routeplans.read_plan(conn, self.tables["route_plans"], plan_id)
 
     def get_route_problem(self, plan_id: str) -> dict | None:
         """The re-planning data saved with a plan (None when it was saved without)."""
         with self._reader.connect() as conn:
-            return routes.read_problem(conn, self.tables["route_problems"], plan_id)
+            return routeplans.read_problem(conn, self.tables["route_problems"], plan_id)
 
     def list_route_plans(self, *, kind: str | None = None) -> list[dict]:
         """Saved plans, newest first, without their data; ``archived`` says which were put
         away."""
         archive = self.tables["route_plan_archive"]
         with self._reader.connect() as conn:
-            plans = routes.list_plans(conn, self.tables["route_plans"], kind)
+            plans = routeplans.list_plans(conn, self.tables["route_plans"], kind)
             away = set(conn.execute(sa.select(archive.c.plan_id)).scalars())
         for plan in plans:
             plan["archived"] = plan["plan_id"] in away
@@ -508,7 +508,7 @@ class Store:
                 .order_by(table.c.seq.desc())
                 .limit(1)
             ).first()
-            seq = routes.insert_stop_event(
+            seq = routeplans.insert_stop_event(
                 conn,
                 table,
                 plan_id=plan_id,
@@ -531,7 +531,7 @@ class Store:
     def stop_states(self, plan_id: str) -> dict[tuple[str, str], dict]:
         """Latest event per (route id, stop id) of a plan."""
         with self._reader.connect() as conn:
-            return routes.stop_states(conn, self.tables["stop_events"], plan_id)
+            return routeplans.stop_states(conn, self.tables["stop_events"], plan_id)
 
     def last_stop_event(self) -> int:
         """Highest stop-event sequence number (0 when none): the map's delivery signal."""
@@ -545,12 +545,12 @@ class Store:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE plan_versions IN EXCLUSIVE MODE")
             table = self.tables["plan_versions"]
-            old = plans.read_version(conn, table, version_id)
+            old = gridplans.read_version(conn, table, version_id)
             if old["parent_id"] != parent_id:
                 msg = f"version {version_id} is not a plan of '{parent_id}'"
                 raise ValueError(msg)
-            latest = plans.latest_version(conn, table, parent_id)
-            new = plans.insert_version(
+            latest = gridplans.latest_version(conn, table, parent_id)
+            new = gridplans.insert_version(
                 conn,
                 table,
                 parent_id,
@@ -560,7 +560,7 @@ class Store:
                 label=f"rollback to {version_id}",
             )
             before = self._published_version(conn, new)
-            result = plans.publish_version(conn, self.tables, new, dialect=self.dialect)
+            result = gridplans.publish_version(conn, self.tables, new, dialect=self.dialect)
             counts.recount_all(conn, self.tables)
             self._audit(
                 conn,

@@ -1,4 +1,4 @@
-"""Tests for mapserver.routing.tour: checkpoint loops, revisit intervals and GPX."""
+"""Tests for mapserver.routing.checkpoint_tour: checkpoint loops, revisit intervals and GPX."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from shapely.geometry import Point
 
 from mapserver.demo import generate_demo
+from mapserver.routing.checkpoint_tour import checkpoint_tour, patrol_gpx
 from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
-from mapserver.routing.tour import checkpoint_tour, patrol_gpx
 from tests.routing.conftest import assert_track_follows, curved_lattice, track_length_m
 from tests.routing.streets import street_lattice
 
