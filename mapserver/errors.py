@@ -63,6 +63,12 @@ class ValidationError(ValueError):
         more = f" (and {len(self.issues) - 5} more)" if len(self.issues) > 5 else ""
         super().__init__(f"{len(self.issues)} problem(s): {head}{more}")
 
+    @classmethod
+    def for_request(cls, field: str | None, reason: object) -> ValidationError:
+        """A request refused for one reason (an exception is taken for its message),
+        naming the field: the one way every layer raises a request validation error."""
+        return cls([ValidationIssue("request", None, field, str(reason))])
+
 
 class NotFoundError(LookupError):
     """A requested entity (grid, building, route...) does not exist."""

@@ -10,17 +10,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.model import DISTRICT_TZ  # a time without an offset is China's
 
 TRUE = frozenset({"1", "true", "on", "yes"})
 FALSE = frozenset({"0", "false", "off", "no"})
 QUOTE_CHARS = 40
-
-
-def refuse(field: str | None, reason: str) -> ValidationError:
-    """A 400 about one request field."""
-    return ValidationError([ValidationIssue("request", None, field, reason)])
 
 
 def _shown(raw: object) -> str:
@@ -61,19 +56,19 @@ def number(
     """
     if raw is None or raw == "":
         if default is None:
-            raise refuse(field, f"required: a number from {low:g} to {high:g}")
+            raise ValidationError.for_request(field, f"required: a number from {low:g} to {high:g}")
         return float(default)
     if isinstance(raw, bool):
-        raise refuse(field, f"'{_shown(raw)}' is not a number")
+        raise ValidationError.for_request(field, f"'{_shown(raw)}' is not a number")
     try:
         value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError) as err:
-        raise refuse(field, f"'{_shown(raw)}' is not a number") from err
+        raise ValidationError.for_request(field, f"'{_shown(raw)}' is not a number") from err
     too_low = value <= low if low_open else value < low
     if not math.isfinite(value) or too_low or value > high:
         bracket = "(" if low_open else "["
         reason = f"'{_shown(raw)}' is out of range: allowed {bracket}{low:g}, {high:g}]"
-        raise refuse(field, reason)
+        raise ValidationError.for_request(field, reason)
     return value
 
 
@@ -85,10 +80,12 @@ def integer(raw: object, field: str, *, low: int, high: int, default: int | None
     """
     if raw is None or raw == "":
         if default is None:
-            raise refuse(field, f"required: a whole number from {low} to {high}")
+            raise ValidationError.for_request(
+                field, f"required: a whole number from {low} to {high}"
+            )
         return int(default)
     if isinstance(raw, bool):
-        raise refuse(field, f"'{_shown(raw)}' is not a whole number")
+        raise ValidationError.for_request(field, f"'{_shown(raw)}' is not a whole number")
     try:
         value = int(raw) if isinstance(raw, int) else int(str(raw).strip())
     except (TypeError, ValueError):
@@ -97,10 +94,14 @@ def integer(raw: object, field: str, *, low: int, high: int, default: int | None
         except (TypeError, ValueError, OverflowError):
             as_float = math.nan
         if not (math.isfinite(as_float) and as_float.is_integer()):
-            raise refuse(field, f"'{_shown(raw)}' is not a whole number") from None
+            raise ValidationError.for_request(
+                field, f"'{_shown(raw)}' is not a whole number"
+            ) from None
         value = int(as_float)
     if not low <= value <= high:
-        raise refuse(field, f"'{_shown(raw)}' is out of range: allowed {low} to {high}")
+        raise ValidationError.for_request(
+            field, f"'{_shown(raw)}' is out of range: allowed {low} to {high}"
+        )
     return value
 
 
@@ -111,11 +112,13 @@ def integer_pair(
     if raw is None or raw == "":
         return default
     if not isinstance(raw, (list, tuple)) or len(raw) != 2:
-        raise refuse(field, f"give two whole numbers [min, max] from {low} to {high}")
+        raise ValidationError.for_request(
+            field, f"give two whole numbers [min, max] from {low} to {high}"
+        )
     a = integer(raw[0], field, low=low, high=high)
     b = integer(raw[1], field, low=low, high=high)
     if a > b:
-        raise refuse(field, f"minimum {a} is above maximum {b}")
+        raise ValidationError.for_request(field, f"minimum {a} is above maximum {b}")
     return a, b
 
 
@@ -127,7 +130,7 @@ def bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     try:
         parts = tuple(float(x) for x in str(raw).split(","))
     except ValueError as err:
-        raise refuse("bbox", reason) from err
+        raise ValidationError.for_request("bbox", reason) from err
     if (
         len(parts) != 4
         or not all(math.isfinite(p) for p in parts)
@@ -138,7 +141,7 @@ def bbox(raw: str | None) -> tuple[float, float, float, float] | None:
         or min(parts[1], parts[3]) < -90
         or max(parts[1], parts[3]) > 90
     ):
-        raise refuse("bbox", reason)
+        raise ValidationError.for_request("bbox", reason)
     return parts  # type: ignore[return-value]
 
 
@@ -151,7 +154,7 @@ def moment(raw: str | None, field: str) -> str | None:
         when = datetime.fromisoformat(str(raw).strip())
     except ValueError:
         reason = f"'{_shown(raw)}' is not a date and time such as 2026-12-02T08:00"
-        raise refuse(field, reason) from None
+        raise ValidationError.for_request(field, reason) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=DISTRICT_TZ)
     return when.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -18,14 +18,10 @@ from mapserver.coverage import (
     rota,
     tradeoff_curve,
 )
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.model import STORAGE_CRS
 from mapserver.services.around import AREA_MARGIN_M, Surroundings, surroundings
 from mapserver.store import Store
-
-
-def _refuse(field: str, err: Exception) -> ValidationError:
-    return ValidationError([ValidationIssue("request", None, field, str(err))])
 
 
 class CheckpointService:
@@ -56,7 +52,9 @@ class CheckpointService:
                 raise ValueError(msg)
             return area_polygon(self.store.read_grids(ids=[str(g) for g in grid_ids]), grid_ids)
         except ValueError as err:
-            raise _refuse("polygon" if polygon is not None else "grid", err) from err
+            raise ValidationError.for_request(
+                "polygon" if polygon is not None else "grid", err
+            ) from err
 
     def entrances(
         self,
@@ -73,7 +71,7 @@ class CheckpointService:
                 area, layers.nodes, layers.edges, layers.checkpoints, tolerance_m=tolerance_m
             )
         except ValueError as err:
-            raise _refuse("area", err) from err
+            raise ValidationError.for_request("area", err) from err
         result = found.to_geojson()
         result["total"] = len(found.entrances)
         result["area"] = _area_feature(area)
@@ -106,7 +104,7 @@ class CheckpointService:
             staff = rota(plan, shifts_per_day=shifts_per_day)
             load = catchments(plan, layers.nodes, layers.edges, layers.buildings)
         except ValueError as err:
-            raise _refuse("area", err) from err
+            raise ValidationError.for_request("area", err) from err
         result = plan.to_geojson()
         result["rota"] = staff.to_dict()
         catchment = load.to_dict()
@@ -139,7 +137,7 @@ class CheckpointService:
                 keep_existing=keep_existing,
             )
         except ValueError as err:
-            raise _refuse("area", err) from err
+            raise ValidationError.for_request("area", err) from err
         return [
             {
                 "household_cost": p.household_cost,

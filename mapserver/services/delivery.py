@@ -17,7 +17,7 @@ import pandas as pd
 
 from mapserver import routing
 from mapserver.crs import wgs84_to_bd09, wgs84_to_gcj02
-from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.model import AREA_CLASSES
 from mapserver.routing.gpx import manifest_rows, manifest_text, route_gpx
 from mapserver.services.access import subtree
@@ -56,10 +56,6 @@ class DeliveryRequest:
 
 
 REPLAN_S = 3.0  # solve time of a re-plan (what is left of a run, from where the vans are)
-
-
-def _refuse(field: str, err: Exception) -> ValidationError:
-    return ValidationError([ValidationIssue("request", None, field, str(err))])
 
 
 def _now_s() -> int:
@@ -139,7 +135,7 @@ class DeliveryService:
         frames = (layers["grids"], layers["buildings"], layers["households"], layers["status"])
         unknown = sorted(set(request.area_classes) - set(AREA_CLASSES))
         if unknown:
-            raise _refuse(
+            raise ValidationError.for_request(
                 "area_classes", ValueError(f"{', '.join(unknown)}: use {', '.join(AREA_CLASSES)}")
             )
         orders = routing.orders_from_status(
@@ -228,7 +224,7 @@ class DeliveryService:
                 stops, fleet, graph, time_limit_s=request.time_limit_s, solver=request.solver
             )
         except ValueError as err:
-            raise _refuse("orders", err) from err
+            raise ValidationError.for_request("orders", err) from err
         progress(0.9)
         stamp = datetime.now(CHINA_TZ).strftime("%m-%d %H:%M")
         name = request.name or f"{'上午' if request.run == 'morning' else '下午'}保供 {stamp}"
@@ -382,7 +378,7 @@ class DeliveryService:
                 plan_id, route_id, stop_id, state=state, reason=reason, user=user
             )
         except ValueError as err:
-            raise _refuse("state", err) from err
+            raise ValidationError.for_request("state", err) from err
 
     def progress(self, plan_id: str | None = None) -> dict:
         """Stops of the newest (or given) plan as GeoJSON points with their state, and
@@ -435,7 +431,7 @@ class DeliveryService:
         try:
             plan = routing.plan_from_data(problem)
         except ValueError as err:
-            raise _refuse("replan", err) from err
+            raise ValidationError.for_request("replan", err) from err
         states = self.store.stop_states(plan_id)
         delivered = {stop for (_r, stop), e in states.items() if e["state"] == "delivered"}
         positions = {}
@@ -460,7 +456,7 @@ class DeliveryService:
                 time_limit_s=time_limit_s,
             )
         except ValueError as err:
-            raise _refuse("replan", err) from err
+            raise ValidationError.for_request("replan", err) from err
         return self._save(
             new,
             layers["road_edges"],

@@ -130,7 +130,7 @@ def rejoin_events(
     """
     if not math.isfinite(max_distance_m) or max_distance_m < 0:
         reason = f"{max_distance_m!r} is not a distance ≥ 0 in metres"
-        raise ValidationError([ValidationIssue("request", None, "max_distance_m", reason)])
+        raise ValidationError.for_request("max_distance_m", reason)
     stored = store.read_events()
     before = dict(zip(stored["event_id"], stored["grid_id"], strict=True))
     points = stored.drop(columns=["grid_id", "building_id", "building_distance_m"])
@@ -174,7 +174,7 @@ def _day(value: str | None, field: str) -> str | None:
     stamp = parse_time(value)
     if stamp is None:
         reason = f"'{value}' is not a date (YYYY-MM-DD)"
-        raise ValidationError([ValidationIssue("request", None, field, reason)])
+        raise ValidationError.for_request(field, reason)
     return stamp.strftime("%Y-%m-%d")
 
 
@@ -197,7 +197,7 @@ def event_features(
         below = _subtree(store, grid_id)
         if not below:
             reason = f"no grid '{grid_id}'"
-            raise ValidationError([ValidationIssue("request", None, "grid", reason)])
+            raise ValidationError.for_request("grid", reason)
         seen = set(allowed or ())
         allowed = below if allowed is None else [g for g in below if g in seen]
     frame = store.read_events(grid_ids=allowed)
@@ -244,9 +244,7 @@ def event_summary(
     counts = event_counts(events, grids, buildings=buildings)
     if parent:
         if parent not in set(counts["grid_id"]):
-            raise ValidationError(
-                [ValidationIssue("request", None, "parent", f"no grid '{parent}'")]
-            )
+            raise ValidationError.for_request("parent", f"no grid '{parent}'")
         shown = counts[counts["parent_id"] == parent]
     elif level:
         shown = counts[counts["level"] == level]

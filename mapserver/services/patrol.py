@@ -10,7 +10,7 @@ import geopandas as gpd
 
 from mapserver import crs
 from mapserver.coverage import area_polygon
-from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.routing.checkpoint_tour import checkpoint_tour, patrol_gpx
 from mapserver.routing.patrol import split_patrol
 from mapserver.routing.postman import postman_route
@@ -38,10 +38,6 @@ def unreachable_streets(edges: gpd.GeoDataFrame, edge_ids: tuple[str, ...]) -> l
     return out
 
 
-def _refuse(field: str, err: Exception) -> ValidationError:
-    return ValidationError([ValidationIssue("request", None, field, str(err))])
-
-
 class PatrolService:
     """Patrol plans of one store."""
 
@@ -64,9 +60,9 @@ class PatrolService:
         the summary as ``unreachable`` (id, name, metres) and ``unreachable_km``.
         """
         if not grid_ids:
-            raise _refuse("grids", ValueError("give at least one grid id"))
+            raise ValidationError.for_request("grids", ValueError("give at least one grid id"))
         if teams < 1:
-            raise _refuse("teams", ValueError("at least one team"))
+            raise ValidationError.for_request("teams", ValueError("at least one team"))
         grids = self.store.read_grids(ids=[str(g) for g in grid_ids])
         try:
             area = area_polygon(grids, grid_ids)
@@ -77,7 +73,7 @@ class PatrolService:
                 route, teams, nodes=nodes, edges=edges, shift_s=shift_h * 3600, speed_kmh=WALK_KMH
             )
         except ValueError as err:
-            raise _refuse("grids", err) from err
+            raise ValidationError.for_request("grids", err) from err
         names = grids.set_index("grid_id")["name"].reindex(grid_ids).fillna("").tolist()
         lost = unreachable_streets(edges, route.unreachable_edges)
         summary = {
@@ -143,7 +139,7 @@ class PatrolService:
             progress(0.3)
             tour = checkpoint_tour(checkpoints, nodes, edges, k=teams, speed_kmh=WALK_KMH)
         except ValueError as err:
-            raise _refuse("grids", err) from err
+            raise ValidationError.for_request("grids", err) from err
         summary = {
             "kind": "checkpoints",
             "grids": grid_ids or [],
@@ -200,7 +196,9 @@ class PatrolService:
         plan's check-ins per checkpoint follow (last pass, passes, observed interval)."""
         saved = self.get(plan_id)
         if saved["summary"].get("kind") != "checkpoints":
-            raise _refuse("plan", ValueError("only a checkpoint tour has check-ins"))
+            raise ValidationError.for_request(
+                "plan", ValueError("only a checkpoint tour has check-ins")
+            )
         if checkpoint_id not in saved["checkpoint_names"]:
             msg = f"checkpoint '{checkpoint_id}' is not on patrol plan '{plan_id}'"
             raise NotFoundError(msg)

@@ -31,7 +31,7 @@ from mapserver.districting.people import assign_persons, assign_volunteers
 from mapserver.districting.redraw import redraw_cells
 from mapserver.districting.target import HOMESTEAD, MICRO, Target
 from mapserver.districting.validate import validate_plan
-from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.services.mapview import geometry_json, or_none
 from mapserver.store import Store
 
@@ -48,12 +48,8 @@ def _text_map(value: object, field: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str | None) for k, v in value.items()
     ):
-        raise _refuse(field, f"{field} must map cell ids to text")
+        raise ValidationError.for_request(field, f"{field} must map cell ids to text")
     return {k: v for k, v in value.items() if v}
-
-
-def _refuse(field: str, err: Exception | str) -> ValidationError:
-    return ValidationError([ValidationIssue("request", None, field, str(err))])
 
 
 @dataclass(frozen=True)
@@ -269,7 +265,9 @@ class PlannerService:
         if not target:
             return view.target
         if not isinstance(target, dict):
-            raise _refuse("target", "an object with minimum, maximum and measure")
+            raise ValidationError.for_request(
+                "target", "an object with minimum, maximum and measure"
+            )
         try:
             return Target(
                 int(target.get("minimum", view.target.minimum)),
@@ -277,13 +275,15 @@ class PlannerService:
                 str(target.get("measure", view.target.measure)),
             )
         except (TypeError, ValueError) as err:
-            raise _refuse("target", err) from err
+            raise ValidationError.for_request("target", err) from err
 
     def _check_assignment(self, view: ParentView, assignment: dict) -> dict[str, str]:
         known = set(view.buildings["building_id"])
         unknown = sorted(set(assignment) - known)
         if unknown:
-            raise _refuse("assignment", f"buildings not in this grid: {', '.join(unknown[:5])}")
+            raise ValidationError.for_request(
+                "assignment", f"buildings not in this grid: {', '.join(unknown[:5])}"
+            )
         return {str(b): str(c) for b, c in assignment.items()}
 
     def evaluate(self, parent_id: str, assignment: dict, *, target: dict | None = None) -> dict:
@@ -344,7 +344,7 @@ class PlannerService:
                 id_prefix=f"{parent_id}-{'G' if view.units == 'grids' else 'M'}",
             )
         except ValueError as err:
-            raise _refuse("parent", err) from err
+            raise ValidationError.for_request("parent", err) from err
         assignment = partition.assignment
         if before:  # the old cells' names and persons stay with the groups overlapping them
             weights = dict(
@@ -400,11 +400,13 @@ class PlannerService:
                     assignment, view.buildings, polygon, str(operation["cell"])
                 )
             else:
-                raise _refuse("op", f"unknown edit '{kind}' (move, split, merge, draw)")
+                raise ValidationError.for_request(
+                    "op", f"unknown edit '{kind}' (move, split, merge, draw)"
+                )
         except KeyError as err:
-            raise _refuse("op", f"edit '{kind}' needs '{err.args[0]}'") from err
+            raise ValidationError.for_request("op", f"edit '{kind}' needs '{err.args[0]}'") from err
         except ValueError as err:
-            raise _refuse("op", err) from err
+            raise ValidationError.for_request("op", err) from err
         return self.evaluate(parent_id, assignment, target=operation.get("target"))
 
     def people(
@@ -442,7 +444,7 @@ class PlannerService:
                 result["volunteers"] = groups
                 result["volunteer_sizes"] = {v: len(h) for v, h in groups.items()}
         except ValueError as err:
-            raise _refuse("people", err) from err
+            raise ValidationError.for_request("people", err) from err
         return result
 
     # -- versions -------------------------------------------------------------------
@@ -508,14 +510,14 @@ class PlannerService:
         try:
             return self.store.publish_plan(version_id)
         except ValueError as err:
-            raise _refuse("version", err) from err
+            raise ValidationError.for_request("version", err) from err
 
     def compare(self, version_a: int, version_b: int) -> dict:
         """Buildings and households that moved between two versions, as a table and GeoJSON."""
         a = self.store.get_plan(version_a)
         b = self.store.get_plan(version_b)
         if a["parent_id"] != b["parent_id"]:
-            raise _refuse("version", "the two versions plan different grids")
+            raise ValidationError.for_request("version", "the two versions plan different grids")
         view = self.parent(a["parent_id"])
         moved = diff_assignments(a["data"]["assignment"], b["data"]["assignment"], view.buildings)
         points = view.buildings.set_index("building_id")
@@ -546,7 +548,7 @@ class PlannerService:
         try:
             return self.store.republish_plan(parent_id, version_id, user=user)
         except ValueError as err:
-            raise _refuse("version", err) from err
+            raise ValidationError.for_request("version", err) from err
 
     def export(self, version_id: int) -> dict:
         """A version's cells as GeoJSON (EPSG:4326) with households and assigned buildings."""

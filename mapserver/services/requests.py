@@ -85,13 +85,13 @@ def patrol_request(body: Mapping) -> PatrolRequest:
     if isinstance(grids, str):
         grids = [grids]
     if not isinstance(grids, list | tuple):
-        raise params.refuse("grids", "a list of grid ids")
+        raise ValidationError.for_request("grids", "a list of grid ids")
     teams = params.integer(body.get("teams"), "teams", low=1, high=MAX_TEAMS, default=1)
     shift_h = params.number(
         body.get("shift_h"), "shift_h", low=0, high=MAX_SHIFT_H, default=8, low_open=True
     )
     if kind not in PATROL_KINDS:
-        raise params.refuse("kind", "must be streets or checkpoints")
+        raise ValidationError.for_request("kind", "must be streets or checkpoints")
     if kind == "streets" and not grids:
-        raise params.refuse("grids", "give grid ids")
+        raise ValidationError.for_request("grids", "give grid ids")
     return PatrolRequest(kind, tuple(str(g) for g in grids), teams, shift_h)

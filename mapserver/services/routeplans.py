@@ -3,7 +3,7 @@ drives which route (only a user with the driver role may be given one)."""
 
 from __future__ import annotations
 
-from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.store import Store
 
 MAX_NAME = 60
@@ -24,7 +24,7 @@ class RoutePlans:
         text = str(name or "").strip()
         if not 1 <= len(text) <= MAX_NAME:
             reason = f"a name of 1 to {MAX_NAME} characters"
-            raise ValidationError([ValidationIssue("request", None, "name", reason)])
+            raise ValidationError.for_request("name", reason)
         self.store.rename_route_plan(plan_id, text, user=user)
         return text
 
@@ -62,6 +62,6 @@ class RoutePlans:
                 raise NotFoundError(f"user '{name}' not found")
             if found.role != "driver":
                 reason = f"user '{name}' has role '{found.role}', not driver"
-                raise ValidationError([ValidationIssue("request", None, "driver", reason)])
+                raise ValidationError.for_request("driver", reason)
         self.store.assign_driver(plan_id, route_id, name)
         return name

@@ -10,10 +10,6 @@ from mapserver.store import Store, User
 _UNSET = object()
 
 
-def _refuse(field: str | None, reason: str) -> ValidationError:
-    return ValidationError([ValidationIssue("request", None, field, reason)])
-
-
 class UserAdmin:
     """The users of one store, as an admin keeps them."""
 
@@ -29,7 +25,7 @@ class UserAdmin:
         try:
             return access.check_role(str(value))
         except ValueError as err:
-            raise _refuse("role", str(err)) from err
+            raise ValidationError.for_request("role", str(err)) from err
 
     def grid(self, value: object) -> str | None:
         """A grid id that exists in the store, or None for no grid."""
@@ -37,7 +33,7 @@ class UserAdmin:
             return None
         grid_id = str(value)
         if not len(self.store.read_grids(ids=[grid_id])):
-            raise _refuse("grid_id", f"grid '{grid_id}' does not exist")
+            raise ValidationError.for_request("grid_id", f"grid '{grid_id}' does not exist")
         return grid_id
 
     def add(self, username: object, password: object, role: object, grid_id: object) -> User:
@@ -73,14 +69,16 @@ class UserAdmin:
             kwargs.update(grid_id=grid, clear_grid=grid is None)
         if password is not _UNSET:
             if not password:
-                raise _refuse("password", "empty")
+                raise ValidationError.for_request("password", "empty")
             kwargs["password"] = str(password)
         if username == by and kwargs["role"] not in (None, "admin"):
-            raise _refuse("role", "you cannot take the admin role from yourself")
+            raise ValidationError.for_request(
+                "role", "you cannot take the admin role from yourself"
+            )
         return self.store.update_user(username, **kwargs)
 
     def remove(self, username: str, *, by: str) -> None:
         """Remove a user and their API tokens (not ``by`` themselves)."""
         if username == by:
-            raise _refuse("username", "you cannot remove yourself")
+            raise ValidationError.for_request("username", "you cannot remove yourself")
         self.store.delete_user(username)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
 
 from mapserver import params
-from mapserver.errors import NotFoundError, ValidationError, ValidationIssue
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.mvt import Tile
 from mapserver.services import access, leveltable, statusio
 from mapserver.services.households import building_households
@@ -61,18 +61,14 @@ def _at() -> int | None:
 def _rule() -> str | None:
     rule = request.args.get("rule") or None
     if rule not in (None, "worst", "share"):
-        raise ValidationError(
-            [ValidationIssue("request", None, "rule", f"'{rule}' is not worst or share")]
-        )
+        raise ValidationError.for_request("rule", f"'{rule}' is not worst or share")
     return rule
 
 
 def _coords() -> str:
     coords = request.args.get("coords", "wgs84").lower()
     if coords not in ("wgs84", "gcj02"):
-        raise ValidationError(
-            [ValidationIssue("request", None, "coords", f"'{coords}' is not wgs84 or gcj02")]
-        )
+        raise ValidationError.for_request("coords", f"'{coords}' is not wgs84 or gcj02")
     return coords
 
 
@@ -205,7 +201,7 @@ def households():
     check("personal.read")
     building = request.args.get("building")
     if not building:
-        raise ValidationError([ValidationIssue("request", None, "building", "required")])
+        raise ValidationError.for_request("building", "required")
     rows = building_households(current_app.extensions["store"], building, reader_area())
     return jsonify(building=building, households=rows)
 
@@ -226,9 +222,13 @@ def measure_options() -> dict:
     chosen = args.get("measure") or "households"
     method = args.get("method") or "quantile"
     if chosen not in MEASURES:
-        raise params.refuse("measure", f"'{chosen}' is not one of {', '.join(MEASURES)}")
+        raise ValidationError.for_request(
+            "measure", f"'{chosen}' is not one of {', '.join(MEASURES)}"
+        )
     if method not in METHODS:
-        raise params.refuse("method", f"'{method}' is not one of {', '.join(METHODS)}")
+        raise ValidationError.for_request(
+            "method", f"'{method}' is not one of {', '.join(METHODS)}"
+        )
     statuses = [s for raw in args.getlist("status") for s in raw.split(",") if s]
     fixed = [
         params.number(b, "bounds", low=0, high=1e9)
@@ -238,10 +238,14 @@ def measure_options() -> dict:
     known = _view().scheme.code_names
     unknown = [s for s in statuses if s not in known]
     if unknown:
-        raise params.refuse("status", f"{', '.join(unknown)} is not one of {', '.join(known)}")
+        raise ValidationError.for_request(
+            "status", f"{', '.join(unknown)} is not one of {', '.join(known)}"
+        )
     level = args.get("level") or None
     if level is not None and level not in _view().levels():
-        raise params.refuse("level", f"'{level}' is not one of {', '.join(_view().levels())}")
+        raise ValidationError.for_request(
+            "level", f"'{level}' is not one of {', '.join(_view().levels())}"
+        )
     parent = args.get("parent") or None
     if parent is not None and parent not in _view().layers().grids.index:
         raise NotFoundError(f"grid '{parent}' not found")
@@ -318,7 +322,7 @@ def status_buildings():
     if scope is not None and grid_id is None:
         abort(403, description="name a grid of your area")
     if grid_id is None:
-        raise ValidationError([ValidationIssue("request", None, "grid", "required")])
+        raise ValidationError.for_request("grid", "required")
     if scope is not None:
         check_grid(grid_id)
     return _status_table("building", grid_id=grid_id)
@@ -335,7 +339,7 @@ def _status_table(kind: str, **where) -> Response:
     if kind == "grid":
         query["at"] = _at()
         if query["at"] is not None and query["since"] is not None:
-            raise params.refuse("at", "a table as of a past moment has no since")
+            raise ValidationError.for_request("at", "a table as of a past moment has no since")
     scope = reader_area()
     if scope is None:
         return _cached_json(_mapjson().status_table(kind, **query))
@@ -359,7 +363,7 @@ def vector_tile(name: str, z: int, x: int, y: int):
     try:
         tile = Tile(z, x, y)
     except ValueError as error:
-        raise ValidationError([ValidationIssue("request", None, "tile", str(error))]) from None
+        raise ValidationError.for_request("tile", str(error)) from None
     level = request.args.get("level") or None
     etag, data = _tiles().tile(name, tile, level=level, coords=_coords())
     return _tagged(etag, data, lambda: gzip.compress(data, compresslevel=5), MVT_TYPE)
@@ -486,9 +490,7 @@ def road_closures():
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not body.get("features"):
-        raise ValidationError(
-            [ValidationIssue("request", None, "features", "a GeoJSON FeatureCollection")]
-        )
+        raise ValidationError.for_request("features", "a GeoJSON FeatureCollection")
     buffer_m = params.number(
         request.args.get("buffer_m"), "buffer_m", low=0, high=MAX_BUFFER_M, default=5
     )
@@ -501,7 +503,7 @@ def road_closures():
             reopen=params.flag(request.args.get("reopen")),
         )
     except (ValueError, TypeError, KeyError) as err:
-        raise ValidationError([ValidationIssue("request", None, "features", str(err))]) from err
+        raise ValidationError.for_request("features", str(err)) from err
     return jsonify(result)
 
 
@@ -517,22 +519,18 @@ def post_status():
     """Write one status row or a batch (``{"rows": [...]}``); all or nothing."""
     payload = request.get_json(silent=True)
     if payload is None:
-        raise ValidationError(
-            [
-                ValidationIssue(
-                    "request", None, None, "body must be JSON (one row or {'rows': [...]})"
-                )
-            ]
-        )
+        raise ValidationError.for_request(None, "body must be JSON (one row or {'rows': [...]})")
     rows = payload.get("rows") if isinstance(payload, dict) and "rows" in payload else payload
     if isinstance(rows, dict):
         rows = [rows]
     if not isinstance(rows, list) or not rows:
-        raise ValidationError([ValidationIssue("request", None, "rows", "no rows given")])
+        raise ValidationError.for_request("rows", "no rows given")
     request_id = payload.get("request_id") if isinstance(payload, dict) else None
     if request_id is not None:  # a phone's entry, perhaps sent before: written once
         if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
-            raise params.refuse("request_id", "must be 8 to 64 letters, digits, - or _")
+            raise ValidationError.for_request(
+                "request_id", "must be 8 to 64 letters, digits, - or _"
+            )
         seq, written = statusio.apply_status_once(
             current_app.extensions["store"],
             _view(),
@@ -559,7 +557,7 @@ def upload_status():
     """Upload a status table (CSV or XLSX); rejected whole when any row is bad."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+        raise ValidationError.for_request("file", "no file uploaded")
     # keep only the suffix: secure_filename drops Chinese names whole ("状态.csv" -> "csv")
     name = secure_filename("status" + Path(upload.filename).suffix)
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
 from mapserver import params
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.services import events as service
 from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
 from mapserver.web.access import check
@@ -37,7 +37,7 @@ def upload():
     """Import a CSV/XLSX case list as the event layer (merge by id, or ``replace``)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+        raise ValidationError.for_request("file", "no file uploaded")
     name = secure_filename(upload.filename) or "events.csv"
     if not Path(name).suffix:
         name += Path(upload.filename).suffix
@@ -63,9 +63,7 @@ def features():
     user = check("events.read")
     coords = request.args.get("coords", "wgs84").lower()
     if coords not in ("wgs84", "gcj02"):
-        raise ValidationError(
-            [ValidationIssue("request", None, "coords", f"'{coords}' is not wgs84 or gcj02")]
-        )
+        raise ValidationError.for_request("coords", f"'{coords}' is not wgs84 or gcj02")
     args = request.args
     return jsonify(
         service.event_features(
@@ -85,7 +83,7 @@ def summary():
     check("events.read")
     by = request.args.get("by") or None
     if by not in (None, "day", "grid"):
-        raise ValidationError([ValidationIssue("request", None, "by", f"'{by}' is not day")])
+        raise ValidationError.for_request("by", f"'{by}' is not day")
     return jsonify(
         service.event_summary(
             _store(),

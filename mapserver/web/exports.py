@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from mapserver import params
+from mapserver.errors import ValidationError
 from mapserver.io.wallmap import FORMATS, PAPERS_MM
 from mapserver.model import DISTRICT_TZ, LEVEL_LABELS
 from mapserver.services import access
@@ -130,9 +131,11 @@ def print_map():
     fmt = request.args.get("format") or "pdf"
     paper = (request.args.get("paper") or "A3").upper()
     if fmt not in FORMATS:
-        raise params.refuse("format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
+        raise ValidationError.for_request("format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
     if paper not in PAPERS_MM:
-        raise params.refuse("paper", f"'{paper}' is not one of {', '.join(PAPERS_MM)}")
+        raise ValidationError.for_request(
+            "paper", f"'{paper}' is not one of {', '.join(PAPERS_MM)}"
+        )
     options = _with_level(measure_options())
     if not _PRINTING.acquire(blocking=False):
         abort(503, description=_t("print_busy"))
@@ -165,5 +168,5 @@ def board():
 
     grid_id = request.args.get("grid")
     if not grid_id:
-        raise params.refuse("grid", "required")
+        raise ValidationError.for_request("grid", "required")
     return jsonify(board_of(grid_id))

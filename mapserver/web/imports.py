@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
 from mapserver import params
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.io.mapping import ColumnMapping, parse_mapping
 from mapserver.services import statusio
 from mapserver.services.importpreview import preview_file
@@ -30,7 +30,9 @@ def template(layer: str):
     from mapserver.io.templates import TEMPLATES, template_csv
 
     if layer not in TEMPLATES:
-        raise params.refuse("layer", f"'{layer}' is not one of {', '.join(TEMPLATES)}")
+        raise ValidationError.for_request(
+            "layer", f"'{layer}' is not one of {', '.join(TEMPLATES)}"
+        )
     scheme = current_app.extensions["mapview"].scheme
     calm = min(scheme.codes, key=lambda c: c.severity)  # the example row's status
     text = template_csv(layer, status_label=calm.label_zh)
@@ -96,11 +98,11 @@ def import_layers():
     """
     files = {key: f for key, f in request.files.items() if f and f.filename}
     if not files:
-        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+        raise ValidationError.for_request("file", "no file uploaded")
     save_as = (request.form.get("save_mapping") or "").strip()
     if save_as and len(files) != 1:
         reason = "a mapping is saved from one file at a time"
-        raise ValidationError([ValidationIssue("request", None, "save_mapping", reason)])
+        raise ValidationError.for_request("save_mapping", reason)
     with tempfile.TemporaryDirectory() as tmp:
         paths, hints, mappings = {}, {}, {}
         for index, (key, upload) in enumerate(files.items()):
@@ -139,7 +141,7 @@ def import_preview():
     """One file's columns, its first rows, the layer guessed and the mapping suggested."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationError([ValidationIssue("request", None, "file", "no file uploaded")])
+        raise ValidationError.for_request("file", "no file uploaded")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (secure_filename(upload.filename) or "upload")
         upload.save(path)

@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 
-from mapserver import params
+from mapserver.errors import ValidationError
 from mapserver.model import DISTRICT_TZ, GRID_LEVELS, LEVEL_LABELS
 from mapserver.web import i18n
 from mapserver.web.access import check, check_grid, reader_area
@@ -106,7 +106,7 @@ def board_of(grid_id: str) -> dict:
     try:
         return board_sheet(current_app.extensions["mapview"], grid_id, lang=g.lang)
     except ValueError as err:
-        raise params.refuse("grid", str(err)) from None
+        raise ValidationError.for_request("grid", str(err)) from None
 
 
 @bp.get("/board/<grid_id>")

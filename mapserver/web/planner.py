@@ -19,7 +19,7 @@ from flask import (
 )
 
 from mapserver import params
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.model import LEVEL_LABELS, level_rank
 from mapserver.services import jobwork
 from mapserver.services.jobs import SETUP_S, JobWork
@@ -49,9 +49,7 @@ def _version_parent(version_id: int) -> str:
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ValidationError(
-            [ValidationIssue("request", None, None, "body must be a JSON object")]
-        )
+        raise ValidationError.for_request(None, "body must be a JSON object")
     return body
 
 

@@ -18,7 +18,7 @@ from flask import (
 )
 
 from mapserver import params
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.model import DISTRICT_TZ
 from mapserver.services import access, jobwork, requests
 from mapserver.services.delivery import REPLAN_S, DeliveryRequest
@@ -56,10 +56,12 @@ def create_delivery_plan():
     orders = None
     if rows is not None:
         if not isinstance(rows, list) or not rows:
-            raise ValidationError([ValidationIssue("request", None, "orders", "a list of rows")])
+            raise ValidationError.for_request("orders", "a list of rows")
         cap = current_app.config["SETTINGS"].max_stops
         if len(rows) > cap:
-            raise params.refuse("orders", f"{len(rows):,} orders: at most {cap:,} per request")
+            raise ValidationError.for_request(
+                "orders", f"{len(rows):,} orders: at most {cap:,} per request"
+            )
         orders = pd.DataFrame(rows)
     plan_request = _delivery_request(body)
     user = g.user.username
@@ -145,7 +147,7 @@ def assign_driver(plan_id: str, route_id: str):
     """Assign a route to a driver (``{"driver": username}``; null unassigns)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "driver" not in body:
-        raise ValidationError([ValidationIssue("request", None, "driver", "required")])
+        raise ValidationError.for_request("driver", "required")
     _delivery().route(plan_id, route_id)  # 404 for an unknown plan or route
     name = _plans().assign(plan_id, route_id, body["driver"])
     return jsonify(plan_id=plan_id, route_id=route_id, driver=name)
@@ -159,7 +161,7 @@ def mark_stop(plan_id: str, route_id: str, stop_id: str):
     check_route(plan_id, route_id, mark=True)
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        raise params.refuse(None, "body must be an object")
+        raise ValidationError.for_request(None, "body must be an object")
     seq = _delivery().mark(
         plan_id,
         route_id,
@@ -189,9 +191,7 @@ def replan_delivery(plan_id: str):
                 raise ValueError(body["now"])
             now_s = hours * 3600 + minutes * 60
         except ValueError as err:
-            raise ValidationError(
-                [ValidationIssue("request", None, "now", "must be HH:MM")]
-            ) from err
+            raise ValidationError.for_request("now", "must be HH:MM") from err
     job_id = current_app.extensions["jobs"].submit(
         "replan",
         {"plan_id": plan_id, "now": body.get("now")},
@@ -322,7 +322,7 @@ def create_patrol_plan():
     ``teams``, ``shift_h``. Answers a job id at once."""
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        raise params.refuse(None, "body must be an object")
+        raise ValidationError.for_request(None, "body must be an object")
     patrol = requests.patrol_request(body)
     user = g.user.username
     work = JobWork(
@@ -378,7 +378,9 @@ def patrol_checkin(plan_id: str):
     body = request.get_json(silent=True) or {}
     checkpoint = body.get("checkpoint") if isinstance(body, dict) else None
     if not isinstance(checkpoint, str) or not checkpoint:
-        raise params.refuse("checkpoint", "required: the id of a checkpoint of the tour")
+        raise ValidationError.for_request(
+            "checkpoint", "required: the id of a checkpoint of the tour"
+        )
     return jsonify(_patrol().checkin(plan_id, checkpoint, user=g.user.username))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 
-from mapserver.errors import ValidationError, ValidationIssue
+from mapserver.errors import ValidationError
 from mapserver.services import access
 from mapserver.services.users import UserAdmin
 from mapserver.store import User
@@ -25,7 +25,7 @@ def _json(user: User) -> dict:
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ValidationError([ValidationIssue("request", None, None, "body must be an object")])
+        raise ValidationError.for_request(None, "body must be an object")
     return body
 
 
