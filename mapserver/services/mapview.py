@@ -25,6 +25,7 @@ from mapserver.status.counts import TOTAL_ID, wide_counts
 from mapserver.status.rollup import Rollup
 from mapserver.status.scheme import Scheme, load_scheme
 from mapserver.status.tree import grid_ancestors, grid_children
+from mapserver.status.updates import grids_to_recount, patch_counts
 from mapserver.store import Store
 
 COLOUR_RULES = ("worst", "share")
@@ -380,28 +381,20 @@ class MapView:
 
     @staticmethod
     def _grids_above(leaves, layers: _Layers) -> set[str]:
-        """Grids whose counts buildings in ``leaves`` (their grids) move: each leaf and
-        every ancestor."""
-        grid_ids: set[str] = set()
-        for leaf in set(leaves):
-            if leaf is None or leaf not in layers.grids.index:
-                continue
-            grid_ids.add(leaf)
-            grid_ids.update(layers.ancestors.get(leaf, []))
-        return grid_ids
+        """Grids whose counts buildings in ``leaves`` (their grids) move."""
+        return grids_to_recount(leaves, layers.ancestors, layers.grids.index)
 
     def _patched(self, before: _Counts, grid_ids: set[str]) -> _Counts:
         """The counts of ``grid_ids`` and of the district as the store now keeps them; every
-        other grid's as before."""
+        other grid's as before (:func:`~mapserver.status.updates.patch_counts`)."""
         ids = sorted(grid_ids)
         households, persons = before.grid_households, before.grid_persons
         if ids:
             index = pd.Index(ids, dtype=object)
             rows = self.store.read_counts(level="grid", ids=ids)
             fresh_hh, fresh_pp = wide_counts(rows, self.scheme.code_names, index)
-            households, persons = households.copy(), persons.copy()
-            households.loc[index] = fresh_hh.to_numpy()
-            persons.loc[index] = fresh_pp.to_numpy()
+            households = patch_counts(households, fresh_hh)
+            persons = patch_counts(persons, fresh_pp)
         return _Counts(households, persons, *self._totals())
 
     def building_rows(

@@ -1,71 +1,72 @@
-"""Tests for mapserver.status.updates: what a set of status changes recolours."""
+"""Tests for mapserver.status.updates: the live roll-up recounts only the grids a batch
+of changes moves, and patching their fresh rows in equals a full recount."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from mapserver.status.updates import affected_by_changes, changed_entities_to_grids
+from mapserver.status.rollup import rollup
+from mapserver.status.tree import grid_ancestors
+from mapserver.status.updates import grids_to_recount, patch_counts
 
 
-def _changes(rows):
-    return pd.DataFrame(rows, columns=["entity_kind", "entity_id"])
+def test_a_leaf_reaches_every_ancestor_and_unknown_leaves_are_skipped(district):
+    grids = district["grids"]
+    ancestors = grid_ancestors(grids)
+    got = grids_to_recount(["M2", None, "NOPE", "M2"], ancestors, grids["grid_id"])
+    assert got == {"M2", "S1", "D"}
+    assert grids_to_recount(["S2"], ancestors, grids["grid_id"]) == {"S2", "D"}
+    assert grids_to_recount([], ancestors, grids["grid_id"]) == set()
 
 
-def test_household_change_reaches_building_and_every_ancestor(district):
-    d = district
-    got = changed_entities_to_grids(
-        _changes([("household", "H4")]), d["buildings"], d["households"], d["grids"]
-    )
-    assert got == {"B3", "M2", "S1", "D"}
-
-
-def test_building_changes_and_non_leaf_grid(district):
-    d = district
-    a = affected_by_changes(
-        _changes([("building", "B4"), ("household", "H9"), ("building", "B4")]),
-        d["buildings"],
-        d["households"],
-        d["grids"],
-    )
-    assert a.building_ids == {"B4", "B6"}
-    assert a.grid_ids == {"M3", "S2", "D"}
-
-
-def test_unknown_and_gridless_entities(district):
-    d = district
-    got = changed_entities_to_grids(
-        _changes([("household", "H404"), ("building", "B7"), ("household", "H10")]),
-        d["buildings"],
-        d["households"],
-        d["grids"],
-    )
-    assert got == {"B7"}
-    assert (
-        changed_entities_to_grids(_changes([]), d["buildings"], d["households"], d["grids"])
-        == set()
-    )
-
-
-def test_matches_recount(random_district, hongkou):
-    """Every grid whose counts change after a status write is in the affected set."""
-    from mapserver.status.rollup import rollup
-
+def test_patching_the_recounted_grids_equals_a_full_recount(random_district, hongkou):
+    """Against brute force: batches of random status changes on a random district; the
+    rows of grids_to_recount, patched into the counts before, give every grid's count
+    exactly as rolling the whole district up again does."""
     d = random_district
-    before = rollup(d["grids"], d["buildings"], d["households"], d["status"], hongkou)
-    change = pd.DataFrame(
-        {
-            "entity_kind": ["household", "building"],
-            "entity_id": ["H5", "B100"],
-            "status": ["red", "red"],
-        }
-    )
-    after = rollup(
-        d["grids"], d["buildings"], d["households"], pd.concat([d["status"], change]), hongkou
-    )
-    diff = (before.grid_households != after.grid_households).any(axis=1)
-    changed = set(diff[diff].index)
-    affected = changed_entities_to_grids(change, d["buildings"], d["households"], d["grids"])
-    assert changed
-    assert changed <= affected
-    bdiff = (before.building_households != after.building_households).any(axis=1)
-    assert set(bdiff[bdiff].index) <= affected
+    rng = np.random.default_rng(11)
+    ancestors = grid_ancestors(d["grids"])
+    building_grid = d["buildings"].set_index("building_id")["grid_id"]
+    household_building = d["households"].set_index("household_id")["building_id"]
+    status = d["status"]
+    before = rollup(d["grids"], d["buildings"], d["households"], status, hongkou)
+    for _ in range(5):
+        kinds = rng.choice(["household", "building"], 12)
+        ids = [
+            str(rng.choice(d["households"]["household_id"]))
+            if kind == "household"
+            else str(rng.choice(d["buildings"]["building_id"]))
+            for kind in kinds
+        ]
+        batch = pd.DataFrame(
+            {
+                "entity_kind": kinds,
+                "entity_id": ids,
+                "status": rng.choice(np.array(hongkou.code_names, dtype=object), 12),
+                "persons": np.nan,
+            }
+        )
+        status = pd.concat([status, batch], ignore_index=True)
+        after = rollup(d["grids"], d["buildings"], d["households"], status, hongkou)
+        touched = [
+            building_grid[household_building[e] if k == "household" else e]
+            for k, e in zip(kinds, ids, strict=True)
+        ]
+        recount = grids_to_recount(touched, ancestors, d["grids"]["grid_id"])
+        for table in ("grid_households", "grid_persons"):
+            full = getattr(after, table)
+            patched = patch_counts(getattr(before, table), full.loc[sorted(recount)])
+            pd.testing.assert_frame_equal(patched, full)
+            missed = full.drop(index=sorted(recount))
+            pd.testing.assert_frame_equal(getattr(before, table).loc[missed.index], missed)
+        before = after
+
+
+def test_patch_counts_leaves_the_input_and_other_rows_alone():
+    before = pd.DataFrame({"red": [1, 2], "green": [3, 4]}, index=["A", "B"])
+    fresh = pd.DataFrame({"green": [9], "red": [8]}, index=["B"])
+    patched = patch_counts(before, fresh)
+    assert patched.loc["B"].tolist() == [8, 9] and patched.loc["A"].tolist() == [1, 3]
+    assert before.loc["B"].tolist() == [2, 4]  # not changed in place
+    assert patch_counts(before, fresh.iloc[0:0]) is before
