@@ -178,3 +178,7 @@ class StatusRow:
     entity_id: str
     status: str
     persons: int | None = None
+
+
+# Who uses the product: each role's abilities are in services/access.py.
+ROLES: tuple[str, ...] = ("admin", "commander", "planner", "dispatcher", "driver", "worker")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-ROLES: tuple[str, ...] = ("admin", "commander", "planner", "dispatcher", "driver", "worker")
+from mapserver.model import ROLES
 
 # What each role may do. Reads of personal data (addresses, per-building status,
 # households, names and phones) are further limited to the user's area.

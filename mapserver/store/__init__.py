@@ -1,6 +1,7 @@
 """Persistence behind one small interface: SQLite file (default) or PostgreSQL/PostGIS."""
 
 from mapserver.model import StatusRow
-from mapserver.store.sql import Store, User, open_store
+from mapserver.store.sql import Store, open_store
+from mapserver.store.store_users import User
 
 __all__ = ["StatusRow", "Store", "User", "open_store"]
