@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pandas as pd
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, stream_with_context
 from sqlalchemy.exc import OperationalError
-from werkzeug.utils import secure_filename
 
 from mapserver import params
 from mapserver.errors import NotFoundError, ValidationError
@@ -29,18 +24,16 @@ from mapserver.services.mapview import MapView, geometry_json
 from mapserver.services.tiles import TILE_LAYERS, TileCache
 from mapserver.web import i18n
 from mapserver.web.access import check, check_grid, reader_area, require
-from mapserver.web.auth import current_user, write_access
+from mapserver.web.auth import current_user
 from mapserver.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 SSE_MAX_SECONDS = 300  # the browser's EventSource reconnects by itself after this
 MAX_SEQ = 2**62  # change-log sequence numbers are 64-bit database integers
-MAX_BUFFER_M = 1_000.0  # a closure buffer wider than this would close a district
 _FEED_LOCK = threading.Lock()
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 ABILITIES = ("cordon.read", "personal.read", "status.write", "routes.read")  # told to the map page
-REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a client's id of a write it may resend
 MAP_MAX_AGE_S = 1.0  # map answers may lag the change log this much; the live feed brings them on
 
 
@@ -479,163 +472,10 @@ def roads():
     return _cached_json(_mapjson().layer("road_edges", bbox=_bbox(), coords=_coords()))
 
 
-@bp.post("/roads/closures")
-@write_access(capability="routes.plan")
-def road_closures():
-    """Close the roads touched by a GeoJSON FeatureCollection of closures (``buffer_m``,
-    ``reopen`` as query parameters)."""
-    import geopandas as gpd
-
-    from mapserver.services.closures import close_roads
-
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not body.get("features"):
-        raise ValidationError.for_request("features", "a GeoJSON FeatureCollection")
-    buffer_m = params.number(
-        request.args.get("buffer_m"), "buffer_m", low=0, high=MAX_BUFFER_M, default=5
-    )
-    try:
-        layer = gpd.GeoDataFrame.from_features(body["features"], crs="EPSG:4326")
-        result = close_roads(
-            current_app.extensions["store"],
-            layer,
-            buffer_m=buffer_m,
-            reopen=params.flag(request.args.get("reopen")),
-        )
-    except (ValueError, TypeError, KeyError) as err:
-        raise ValidationError.for_request("features", str(err)) from err
-    return jsonify(result)
-
-
 @bp.get("/checkpoints")
 def checkpoints():
     """Checkpoints (道口) as GeoJSON."""
     return _cached_json(_mapjson().layer("checkpoints", bbox=_bbox(), coords=_coords()))
-
-
-@bp.post("/status")
-@write_access(capability="status.write")
-def post_status():
-    """Write one status row or a batch (``{"rows": [...]}``); all or nothing."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ValidationError.for_request(None, "body must be JSON (one row or {'rows': [...]})")
-    rows = payload.get("rows") if isinstance(payload, dict) and "rows" in payload else payload
-    if isinstance(rows, dict):
-        rows = [rows]
-    if not isinstance(rows, list) or not rows:
-        raise ValidationError.for_request("rows", "no rows given")
-    request_id = payload.get("request_id") if isinstance(payload, dict) else None
-    if request_id is not None:  # a phone's entry, perhaps sent before: written once
-        if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
-            raise ValidationError.for_request(
-                "request_id", "must be 8 to 64 letters, digits, - or _"
-            )
-        seq, written = statusio.apply_status_once(
-            current_app.extensions["store"],
-            _view(),
-            pd.DataFrame(rows),
-            request_id=request_id,
-            user=g.user,
-            source="api",
-        )
-        return jsonify(seq=seq, applied=len(rows) if written else 0, duplicate=not written)
-    seq = statusio.apply_status_records(
-        current_app.extensions["store"],
-        _view(),
-        pd.DataFrame(rows),
-        file="request",
-        user=g.user,
-        source="api",
-    )
-    return jsonify(seq=seq, applied=len(rows))
-
-
-@bp.post("/status/upload")
-@write_access(capability="status.write")
-def upload_status():
-    """Upload a status table (CSV or XLSX); rejected whole when any row is bad."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError.for_request("file", "no file uploaded")
-    # keep only the suffix: secure_filename drops Chinese names whole ("状态.csv" -> "csv")
-    name = secure_filename("status" + Path(upload.filename).suffix)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        upload.save(path)
-        seq, applied = statusio.apply_status_file(
-            current_app.extensions["store"], _view(), path, file=upload.filename, user=g.user
-        )
-    return jsonify(seq=seq, applied=applied, file=upload.filename)
-
-
-def _checkpoints():
-    return current_app.extensions["checkpoints"]
-
-
-def _area_request() -> dict:
-    """Area and options of an entrances/cordon request, from a JSON body or the query string."""
-    body = request.get_json(silent=True) if request.method == "POST" else None
-    body = body if isinstance(body, dict) else {}
-    args = request.args
-    grids = body.get("grids") or args.getlist("grid") or None
-    if isinstance(grids, str):
-        grids = [grids]
-    values = {"grid_ids": grids, "polygon": body.get("polygon") or args.get("polygon")}
-    for name, default, high in (
-        ("tolerance_m", 30.0, 500.0),
-        ("max_outward_m", 0.0, 5_000.0),
-        ("household_cost", 0.0, 1e6),
-    ):
-        values[name] = params.number(
-            body.get(name, args.get(name)), name, low=0, high=high, default=default
-        )
-    keep = body.get("keep_existing", args.get("keep_existing"))
-    values["keep_existing"] = params.flag(keep, default=True)
-    return values
-
-
-@bp.route("/entrances", methods=["GET", "POST"])
-@require("cordon.read")
-def entrances():
-    """Every road crossing an area's boundary (grids or a drawn polygon) and its state."""
-    v = _area_request()
-    return jsonify(
-        _checkpoints().entrances(
-            grid_ids=v["grid_ids"], polygon=v["polygon"], tolerance_m=v["tolerance_m"]
-        )
-    )
-
-
-@bp.route("/cordon", methods=["GET", "POST"])
-@require("cordon.read")
-def cordon():
-    """The fewest staffed checkpoints (and barriers) that seal an area, with rota and loads."""
-    v = _area_request()
-    return jsonify(
-        _checkpoints().cordon(
-            grid_ids=v["grid_ids"],
-            polygon=v["polygon"],
-            max_outward_m=v["max_outward_m"],
-            household_cost=v["household_cost"],
-            keep_existing=v["keep_existing"],
-        )
-    )
-
-
-@bp.route("/cordon/tradeoff", methods=["GET", "POST"])
-@require("cordon.read")
-def cordon_tradeoff():
-    """Staffed checkpoints against extra households enclosed as the cordon moves outward."""
-    v = _area_request()
-    return jsonify(
-        points=_checkpoints().tradeoff(
-            grid_ids=v["grid_ids"],
-            polygon=v["polygon"],
-            max_outward_m=v["max_outward_m"] or 300.0,
-            keep_existing=v["keep_existing"],
-        )
-    )
 
 
 @bp.get("/jobs/<job_id>")

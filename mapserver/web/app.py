@@ -111,16 +111,20 @@ def create_app(settings: Settings | dict | None = None) -> Flask:
     from mapserver.web.api import bp as api_bp
     from mapserver.web.audit import bp as audit_bp
     from mapserver.web.auth import bp as auth_bp
+    from mapserver.web.cordon import bp as cordon_bp
     from mapserver.web.events import bp as events_bp
     from mapserver.web.exports import bp as exports_bp
     from mapserver.web.imports import bp as imports_bp
     from mapserver.web.pages import bp as pages_bp
     from mapserver.web.planner import bp as planner_bp
     from mapserver.web.routes import bp as routes_bp
+    from mapserver.web.status import bp as status_bp
     from mapserver.web.users import bp as users_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(status_bp)
+    app.register_blueprint(cordon_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(routes_bp)
