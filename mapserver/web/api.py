@@ -16,6 +16,7 @@ from mapserver import params
 from mapserver.errors import NotFoundError, ValidationError
 from mapserver.mvt import Tile
 from mapserver.services import access, leveltable, statusio
+from mapserver.services import search as map_search
 from mapserver.services.households import building_households
 from mapserver.services.jobs import CRASHED, OVER_TIME
 from mapserver.services.livefeed import LiveFeed
@@ -455,7 +456,7 @@ def search():
     """Grids and buildings whose name or id contains ``q`` (buildings of the reader's area)."""
     user = current_user()
     personal = user is not None and access.can(user, "personal.read")
-    hits = _view().search(request.args.get("q", ""), personal=personal)
+    hits = map_search.search(_view(), request.args.get("q", ""), personal=personal)
     scope = reader_area()
     if scope is not None:  # persons in charge and buildings of the reader's own area only
         hits = [
