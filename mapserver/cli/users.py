@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapserver.cli.common import open_store_of
+from mapserver.cli.common import open_store_of, print_problems
 from mapserver.config import load_settings
-from mapserver.errors import NotFoundError
+from mapserver.errors import NotFoundError, ValidationError
 from mapserver.services.access import ROLES
+from mapserver.services.routeplans import RoutePlans
 
 ACTIONS: tuple[str, ...] = ("add", "list", "remove", "role", "password", "assign", "token")
 
@@ -139,13 +140,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
         if args.route not in routes:
             print(f"  route '{args.route}' not in plan '{args.plan}'", file=sys.stderr)
             return 2
-        driver = None if args.driver == "-" else args.driver
-        if driver is not None:
-            user = store.get_user(driver)
-            if user is None or user.role != "driver":
-                print(f"  '{driver}' is not a user with role driver", file=sys.stderr)
-                return 2
-        store.assign_driver(args.plan, args.route, driver)
+        # the same rule as the routes page: only a user with the driver role may drive
+        driver = RoutePlans(store).assign(
+            args.plan, args.route, None if args.driver == "-" else args.driver
+        )
+    except ValidationError as err:
+        return print_problems(err)
     except NotFoundError as err:
         print(f"  {err}", file=sys.stderr)
         return 2
