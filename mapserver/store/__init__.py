@@ -2,6 +2,6 @@
 
 from mapserver.model import StatusRow
 from mapserver.store.sql import Store, open_store
-from mapserver.store.store_users import User
+from mapserver.store.sql_users import User
 
 __all__ = ["StatusRow", "Store", "User", "open_store"]

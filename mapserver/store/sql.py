@@ -28,10 +28,10 @@ from mapserver.store.engine import fetch_rows, make_engine, writer_gate
 from mapserver.store.frames import build_frame, layer_values, paused_gc
 from mapserver.store.groupcommit import GroupCommit, PendingWrite
 from mapserver.store.schema import build_tables
-from mapserver.store.store_plans import GridPlanStore
-from mapserver.store.store_records import RecordStore
-from mapserver.store.store_routes import RoutePlanStore
-from mapserver.store.store_users import UserStore
+from mapserver.store.sql_gridplans import GridPlanStore
+from mapserver.store.sql_records import RecordStore
+from mapserver.store.sql_routeplans import RoutePlanStore
+from mapserver.store.sql_users import UserStore
 from mapserver.store.writes import (
     StatusBatch,
     apply_status_batches,
