@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from mapserver.config import load_settings
 from mapserver.errors import ValidationError
@@ -14,6 +16,16 @@ def open_store_of(args: argparse.Namespace):
     from mapserver.store import open_store
 
     return open_store(args.database or load_settings().database_url)
+
+
+@contextmanager
+def store_of(args: argparse.Namespace) -> Iterator:
+    """The store the command names, closed when the command is done with it."""
+    store = open_store_of(args)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def print_problems(err: ValidationError, headline: str | None = None) -> int:

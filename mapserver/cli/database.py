@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapserver.cli.common import open_store_of
+from mapserver.cli.common import store_of
 from mapserver.config import load_settings
 
 
@@ -42,12 +42,9 @@ def cmd_db_recount(args: argparse.Namespace) -> int:
     """Recount the stored status counts from the layers and the status table (a repair)."""
     import time
 
-    store = open_store_of(args)
-    try:
+    with store_of(args) as store:
         started = time.perf_counter()
         rows = store.recount()
-    finally:
-        store.dispose()
     seconds = time.perf_counter() - started
     print(f"已重新统计 / recounted: {rows:,} count rows in {seconds:.1f} s")
     return 0
@@ -57,11 +54,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     """Write the whole store to one backup file."""
     from mapserver.store.backup import backup_store
 
-    store = open_store_of(args)
-    try:
+    with store_of(args) as store:
         counts = backup_store(store, args.file)
-    finally:
-        store.dispose()
     total = sum(counts.values())
     print(f"已备份 / backed up {total} rows of {len(counts)} tables to {args.file}")
     for name, n in counts.items():
@@ -79,22 +73,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except BackupError as err:
         print(f"无法恢复 / cannot restore: {err}", file=sys.stderr)
         return 2
-    store = open_store_of(args)
-    try:
-        held = sum(store.row_counts().values())
-        if held and not args.force:
-            print(
-                f"数据库非空，未恢复 / the store {store!r} holds {held} rows; "
-                "restore replaces them all: add --force",
-                file=sys.stderr,
-            )
+    with store_of(args) as store:
+        try:
+            held = sum(store.row_counts().values())
+            if held and not args.force:
+                print(
+                    f"数据库非空，未恢复 / the store {store!r} holds {held} rows; "
+                    "restore replaces them all: add --force",
+                    file=sys.stderr,
+                )
+                return 2
+            counts = restore_store(store, args.file)
+        except BackupError as err:
+            print(f"无法恢复，未改动 / cannot restore, nothing changed: {err}", file=sys.stderr)
             return 2
-        counts = restore_store(store, args.file)
-    except BackupError as err:
-        print(f"无法恢复，未改动 / cannot restore, nothing changed: {err}", file=sys.stderr)
-        return 2
-    finally:
-        store.dispose()
     print(
         f"已恢复 / restored {sum(counts.values())} rows of {len(counts)} tables "
         f"from {args.file} ({manifest['source']} backup of {manifest['created_at']}); "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapserver.cli.common import open_store_of, print_problems
+from mapserver.cli.common import open_store_of, print_problems, store_of
 from mapserver.config import load_settings
 from mapserver.errors import NotFoundError, ValidationError
 from mapserver.services.access import ROLES
@@ -43,8 +43,7 @@ def _missing_grid(store, grid_id: str | None, *, action: str) -> bool:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Create (or replace) a user; a grid not in the store is refused."""
-    store = open_store_of(args)
-    try:
+    with store_of(args) as store:
         if _missing_grid(store, args.grid, action="创建"):
             return 2
         store.create_user(args.username, args.password, role=args.role, grid_id=args.grid)
@@ -52,30 +51,23 @@ def cmd_add(args: argparse.Namespace) -> int:
         if args.token:
             print(f"token: {store.create_token(args.username)}")
         return 0
-    finally:
-        store.dispose()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every user: name, role, grid."""
-    store = open_store_of(args)
-    try:
+    with store_of(args) as store:
         for user in store.list_users():
             print(f"{user.username}\t{user.role}\t{user.grid_id or '-'}")
         return 0
-    finally:
-        store.dispose()
 
 
 def _change(args: argparse.Namespace, **kwargs: object) -> int:
-    store = open_store_of(args)
-    try:
-        user = store.update_user(args.username, **kwargs)  # type: ignore[arg-type]
-    except (NotFoundError, ValueError) as err:
-        print(f"  {err}", file=sys.stderr)
-        return 2
-    finally:
-        store.dispose()
+    with store_of(args) as store:
+        try:
+            user = store.update_user(args.username, **kwargs)  # type: ignore[arg-type]
+        except (NotFoundError, ValueError) as err:
+            print(f"  {err}", file=sys.stderr)
+            return 2
     print(f"user {user.username} ({user.role}{', grid ' + user.grid_id if user.grid_id else ''})")
     return 0
 
@@ -99,8 +91,7 @@ def cmd_password(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a new API token of a user, or with ``--revoke`` revoke every token they have."""
     settings = load_settings(database_url=args.database)
-    store = open_store_of(args)
-    try:
+    with store_of(args) as store:
         if args.revoke:
             count = store.revoke_tokens(args.username)
             print(f"已吊销 {count} 个令牌 / revoked {count} token(s) of {args.username}")
@@ -113,44 +104,38 @@ def cmd_token(args: argparse.Namespace) -> int:
         print(f"token: {token}")
         print(f"  有效 {settings.token_days:g} 天 / valid for {settings.token_days:g} days")
         return 0
-    finally:
-        store.dispose()
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Remove a user and their API tokens."""
-    store = open_store_of(args)
-    try:
-        store.delete_user(args.username)
-    except NotFoundError as err:
-        print(f"  {err}", file=sys.stderr)
-        return 2
-    finally:
-        store.dispose()
+    with store_of(args) as store:
+        try:
+            store.delete_user(args.username)
+        except NotFoundError as err:
+            print(f"  {err}", file=sys.stderr)
+            return 2
     print(f"removed {args.username}")
     return 0
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
     """Assign a delivery route to a driver (``-`` unassigns)."""
-    store = open_store_of(args)
-    try:
-        saved = store.get_route_plan(args.plan)
-        routes = {r["route_id"] for r in saved["data"]["plan"]["routes"]}
-        if args.route not in routes:
-            print(f"  route '{args.route}' not in plan '{args.plan}'", file=sys.stderr)
+    with store_of(args) as store:
+        try:
+            saved = store.get_route_plan(args.plan)
+            routes = {r["route_id"] for r in saved["data"]["plan"]["routes"]}
+            if args.route not in routes:
+                print(f"  route '{args.route}' not in plan '{args.plan}'", file=sys.stderr)
+                return 2
+            # the same rule as the routes page: only a user with the driver role may drive
+            driver = RoutePlans(store).assign(
+                args.plan, args.route, None if args.driver == "-" else args.driver
+            )
+        except ValidationError as err:
+            return print_problems(err)
+        except NotFoundError as err:
+            print(f"  {err}", file=sys.stderr)
             return 2
-        # the same rule as the routes page: only a user with the driver role may drive
-        driver = RoutePlans(store).assign(
-            args.plan, args.route, None if args.driver == "-" else args.driver
-        )
-    except ValidationError as err:
-        return print_problems(err)
-    except NotFoundError as err:
-        print(f"  {err}", file=sys.stderr)
-        return 2
-    finally:
-        store.dispose()
     print(f"route {args.plan}/{args.route}: {driver or '-'}")
     return 0
 
