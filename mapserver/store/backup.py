@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from mapserver.store import audit
 from mapserver.store.counts import recount_all
+from mapserver.store.frames import selectable
 from mapserver.store.writes import bulk_insert, utc_now
 
 if TYPE_CHECKING:
@@ -40,13 +41,7 @@ def _kind(column: sa.Column) -> str:
 
 def _selected(store: Store, table: sa.Table) -> list[sa.ColumnElement]:
     """The table's columns to read, geometry as WKB on both backends."""
-    out: list[sa.ColumnElement] = []
-    for column in table.columns:
-        if column.name == "geometry" and store.dialect == "postgresql":
-            out.append(sa.func.ST_AsBinary(column, type_=sa.LargeBinary).label("geometry"))
-        else:
-            out.append(column)
-    return out
+    return selectable(table, store.dialect)
 
 
 def _encode(value: object, kind: str) -> object:

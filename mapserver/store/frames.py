@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import sqlalchemy as sa
 from pyproj import CRS
 
 from mapserver import model
@@ -231,3 +232,14 @@ def build_frame(
     geoms = shapely.from_wkb(wkb) if len(wkb) else np.empty(0, dtype=object)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms), crs=model.STORAGE_CRS)
     return gdf[list(columns)]
+
+
+def selectable(table: sa.Table, dialect: str) -> list[sa.ColumnElement]:
+    """The table's columns to read, geometry as WKB on both backends."""
+    out: list[sa.ColumnElement] = []
+    for column in table.columns:
+        if column.name == "geometry" and dialect == "postgresql":
+            out.append(sa.func.ST_AsBinary(column, type_=sa.LargeBinary).label("geometry"))
+        else:
+            out.append(column)
+    return out

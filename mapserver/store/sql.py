@@ -25,7 +25,7 @@ from mapserver.store import (
     tiles,
 )
 from mapserver.store.engine import fetch_rows, make_engine, writer_gate
-from mapserver.store.frames import build_frame, layer_values, paused_gc
+from mapserver.store.frames import build_frame, layer_values, paused_gc, selectable
 from mapserver.store.groupcommit import GroupCommit, PendingWrite
 from mapserver.store.schema import build_tables
 from mapserver.store.sql_gridplans import GridPlanStore
@@ -247,13 +247,7 @@ class Store(GridPlanStore, RoutePlanStore, UserStore, RecordStore):
 
     def _columns(self, table: sa.Table) -> list[sa.ColumnElement]:
         """Return the selectable columns of a table, geometry as WKB."""
-        out: list[sa.ColumnElement] = []
-        for column in table.columns:
-            if column.name == "geometry" and self.dialect == "postgresql":
-                out.append(sa.func.ST_AsBinary(column, type_=sa.LargeBinary).label("geometry"))
-            else:
-                out.append(column)
-        return out
+        return selectable(table, self.dialect)
 
     def _read(
         self,

@@ -19,12 +19,12 @@ from flask import (
 )
 
 from mapserver import params
-from mapserver.errors import ValidationError
 from mapserver.model import LEVEL_LABELS, level_rank
 from mapserver.services import jobwork
 from mapserver.services.jobs import SETUP_S, JobWork
 from mapserver.web.access import check, check_grid, reader_area
 from mapserver.web.auth import current_user, write_access
+from mapserver.web.body import json_object
 
 bp = Blueprint("planner", __name__)
 
@@ -47,10 +47,7 @@ def _version_parent(version_id: int) -> str:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError.for_request(None, "body must be a JSON object")
-    return body
+    return json_object(required=True)
 
 
 @bp.get("/planner")

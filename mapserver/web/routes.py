@@ -25,6 +25,7 @@ from mapserver.services.delivery import REPLAN_S, DeliveryRequest
 from mapserver.services.jobs import SETUP_S, JobWork
 from mapserver.web.access import check, check_route, require
 from mapserver.web.auth import current_user, write_access
+from mapserver.web.body import json_object
 
 TEAM_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 bp = Blueprint("routes", __name__)
@@ -50,8 +51,7 @@ def _delivery_request(body: dict) -> DeliveryRequest:
 @write_access(capability="routes.plan")
 def create_delivery_plan():
     """Start solving a delivery run; answers a job id at once (see /api/jobs/<id>)."""
-    body = request.get_json(silent=True) or {}
-    body = body if isinstance(body, dict) else {}
+    body = json_object()
     rows = body.pop("orders", None)
     orders = None
     if rows is not None:
@@ -95,10 +95,9 @@ def list_delivery_plans():
 @write_access(capability="routes.plan")
 def rename_delivery_plan(plan_id: str):
     """Give a plan a name (``{"name": "..."}``, 1 to 60 characters)."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     _delivery().get(plan_id)  # a delivery plan, or 404
-    given = body.get("name") if isinstance(body, dict) else None
-    name = _plans().rename(plan_id, given, user=g.user.username)
+    name = _plans().rename(plan_id, body.get("name"), user=g.user.username)
     return jsonify(plan_id=plan_id, name=name)
 
 
@@ -106,8 +105,7 @@ def rename_delivery_plan(plan_id: str):
 @write_access(capability="routes.plan")
 def archive_delivery_plan(plan_id: str):
     """Put a plan away (``{"archived": true}``) or take it back (``false``)."""
-    body = request.get_json(silent=True) or {}
-    archived = params.flag(body.get("archived", True) if isinstance(body, dict) else True)
+    archived = params.flag(json_object().get("archived", True))
     _delivery().get(plan_id)  # a delivery plan, or 404
     _plans().archive(plan_id, archived, user=g.user.username)
     return jsonify(plan_id=plan_id, archived=archived)
@@ -145,8 +143,8 @@ def delivery_route(plan_id: str, route_id: str):
 @write_access(capability="routes.plan")
 def assign_driver(plan_id: str, route_id: str):
     """Assign a route to a driver (``{"driver": username}``; null unassigns)."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or "driver" not in body:
+    body = json_object(required=True)
+    if "driver" not in body:
         raise ValidationError.for_request("driver", "required")
     _delivery().route(plan_id, route_id)  # 404 for an unknown plan or route
     name = _plans().assign(plan_id, route_id, body["driver"])
@@ -159,9 +157,7 @@ def mark_stop(plan_id: str, route_id: str, stop_id: str):
     """Mark a stop ``delivered`` or ``failed`` (with a ``reason``), or ``pending`` again;
     a driver only on a route assigned to them."""
     check_route(plan_id, route_id, mark=True)
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise ValidationError.for_request(None, "body must be an object")
+    body = json_object()
     seq = _delivery().mark(
         plan_id,
         route_id,
@@ -182,7 +178,7 @@ def replan_delivery(plan_id: str):
     """
     user = g.user.username
     _delivery().get(plan_id)  # 404 before starting a job for a plan that does not exist
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     now_s = None
     if body.get("now"):
         try:
@@ -320,9 +316,7 @@ def _patrol():
 def create_patrol_plan():
     """Start a patrol plan: ``kind`` "streets" (every street of ``grids``) or "checkpoints";
     ``teams``, ``shift_h``. Answers a job id at once."""
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise ValidationError.for_request(None, "body must be an object")
+    body = json_object()
     patrol = requests.patrol_request(body)
     user = g.user.username
     work = JobWork(
@@ -375,8 +369,7 @@ def patrol_page(plan_id: str):
 def patrol_checkin(plan_id: str):
     """A patrol passed a checkpoint of its tour (``{"checkpoint": id}``): who and when are
     noted; answers the plan's check-ins per checkpoint."""
-    body = request.get_json(silent=True) or {}
-    checkpoint = body.get("checkpoint") if isinstance(body, dict) else None
+    checkpoint = json_object().get("checkpoint")
     if not isinstance(checkpoint, str) or not checkpoint:
         raise ValidationError.for_request(
             "checkpoint", "required: the id of a checkpoint of the tour"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, jsonify, render_template
 
-from mapserver.errors import ValidationError
 from mapserver.services import access
 from mapserver.services.users import UserAdmin
 from mapserver.store import User
 from mapserver.web.access import require
 from mapserver.web.auth import write_access
+from mapserver.web.body import json_object
 
 bp = Blueprint("users", __name__)
 
@@ -23,10 +23,7 @@ def _json(user: User) -> dict:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError.for_request(None, "body must be an object")
-    return body
+    return json_object(required=True)
 
 
 @bp.get("/users")
