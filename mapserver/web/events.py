@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from flask import Blueprint, current_app, g, jsonify, request
-from werkzeug.utils import secure_filename
 
 from mapserver import params
 from mapserver.errors import ValidationError
@@ -14,6 +10,7 @@ from mapserver.services import events as service
 from mapserver.status.events import DEFAULT_MAX_DISTANCE_M
 from mapserver.web.access import check
 from mapserver.web.auth import write_access
+from mapserver.web.body import uploaded_file
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
 
@@ -35,19 +32,11 @@ def _distance(raw: str | None) -> float:
 @write_access(capability="import")
 def upload():
     """Import a CSV/XLSX case list as the event layer (merge by id, or ``replace``)."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError.for_request("file", "no file uploaded")
-    name = secure_filename(upload.filename) or "events.csv"
-    if not Path(name).suffix:
-        name += Path(upload.filename).suffix
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        upload.save(path)
+    with uploaded_file() as (path, given):
         report = service.import_events_file(
             _store(),
             path,
-            file=upload.filename,
+            file=given,
             source_crs=request.form.get("crs") or None,
             max_distance_m=_distance(request.form.get("max_distance_m")),
             replace=params.flag(request.form.get("replace")),

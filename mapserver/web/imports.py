@@ -17,6 +17,7 @@ from mapserver.services import statusio
 from mapserver.services.importpreview import preview_file
 from mapserver.web.access import check
 from mapserver.web.auth import write_access
+from mapserver.web.body import uploaded_file
 
 bp = Blueprint("imports", __name__, url_prefix="/api")
 
@@ -139,16 +140,9 @@ def import_layers():
 @write_access(capability="import")
 def import_preview():
     """One file's columns, its first rows, the layer guessed and the mapping suggested."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError.for_request("file", "no file uploaded")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (secure_filename(upload.filename) or "upload")
-        upload.save(path)
-        named = path.with_name(Path(upload.filename).name.replace("/", "_").replace("\\", "_"))
-        path.rename(named)
+    with uploaded_file() as (path, _given):
         found = preview_file(
-            named,
+            path,
             layer=request.form.get("layer") or None,
             encoding=request.form.get("encoding") or None,
         )

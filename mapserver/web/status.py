@@ -4,17 +4,15 @@ uploaded from the upload page (services/statusio.py holds the rules)."""
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 from flask import Blueprint, current_app, g, jsonify, request
-from werkzeug.utils import secure_filename
 
 from mapserver.errors import ValidationError
 from mapserver.services import statusio
 from mapserver.services.mapview import MapView
 from mapserver.web.auth import write_access
+from mapserver.web.body import uploaded_file
 
 bp = Blueprint("status", __name__, url_prefix="/api")
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a client's id of a write it may resend
@@ -66,15 +64,8 @@ def post_status():
 @write_access(capability="status.write")
 def upload_status():
     """Upload a status table (CSV or XLSX); rejected whole when any row is bad."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError.for_request("file", "no file uploaded")
-    # keep only the suffix: secure_filename drops Chinese names whole ("状态.csv" -> "csv")
-    name = secure_filename("status" + Path(upload.filename).suffix)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        upload.save(path)
+    with uploaded_file() as (path, given):
         seq, applied = statusio.apply_status_file(
-            current_app.extensions["store"], _view(), path, file=upload.filename, user=g.user
+            current_app.extensions["store"], _view(), path, file=given, user=g.user
         )
-    return jsonify(seq=seq, applied=applied, file=upload.filename)
+    return jsonify(seq=seq, applied=applied, file=given)
