@@ -11,22 +11,17 @@ import pandas as pd
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, dijkstra
 
-from mapserver.network.graph import arc_weights
+from mapserver.network.graph import arc_matrix
 
 SOURCE, SINK = 0, 1
 
 
 def open_csr(n: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray) -> csr_matrix:
-    """Symmetric sparse matrix of the given edges (parallel edges keep the least weight)."""
-    rows = np.concatenate([u, v])
-    cols = np.concatenate([v, u])
-    w = np.concatenate([weight, weight]).astype(float)
-    order = np.lexsort((w, cols, rows))
-    rows, cols, w = rows[order], cols[order], w[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    w = arc_weights(w[first])  # csgraph treats stored zeros as missing
-    return csr_matrix((w, (rows[first], cols[first])), shape=(n, n))
+    """Symmetric sparse matrix of the given edges: the road graph's arc matrix with each
+    edge both ways (parallel edges keep the least weight)."""
+    both_u = np.concatenate([u, v])
+    both_v = np.concatenate([v, u])
+    return arc_matrix(both_u, both_v, np.concatenate([weight, weight]).astype(float), n)
 
 
 def within(n: int, u, v, length_m, sources: np.ndarray, limit_m: float) -> np.ndarray:

@@ -190,7 +190,7 @@ def build_graph(
     arc_class = np.concatenate([classes, classes[both]])[~loops]
 
     n = len(node_ids)
-    matrix = _csr(arc_u, arc_v, arc_length, n)
+    matrix = arc_matrix(arc_u, arc_v, arc_length, n)
     _, component = connected_components(matrix, directed=True, connection="weak")
     points = gpd.GeoSeries(nodes.geometry.values, crs=nodes.crs or STORAGE_CRS).to_crs(STORAGE_CRS)
     lon, lat = points.x.to_numpy(), points.y.to_numpy()
@@ -215,8 +215,11 @@ def build_graph(
     )
 
 
-def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR matrix of the shortest arc per (u, v) pair (duplicates keep the minimum)."""
+def arc_matrix(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
+    """The sparse graph of every road computation: the shortest arc per (u, v) pair
+    (parallel arcs keep the least weight), weights as :func:`arc_weights` lifts them."""
+    u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+    w = arc_weights(w)
     key = u * n + v
     order = np.lexsort((w, key))
     key, w = key[order], w[order]

@@ -19,7 +19,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
 
 from mapserver.model import STORAGE_CRS
-from mapserver.network.graph import arc_weights, build_graph
+from mapserver.network.graph import arc_matrix, build_graph
 
 # Integer weights keep the matching and the flow exact: lengths go in as decimetres.
 _DM_PER_M = 10
@@ -146,10 +146,13 @@ def walk_network(
             if old is None or length[e] < length[old]:
                 best[arc] = e
     n = graph.n_nodes
-    rows = np.fromiter((a for a, _ in best), dtype=np.int64, count=len(best))
-    cols = np.fromiter((b for _, b in best), dtype=np.int64, count=len(best))
-    w = arc_weights(length[list(best.values())]) if best else np.zeros(0)
-    matrix = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
+    both = ~oneway  # the road graph's arc matrix: the shortest arc of each pair
+    matrix = arc_matrix(
+        np.concatenate([u, v[both]]),
+        np.concatenate([v, u[both]]),
+        np.concatenate([length, length[both]]),
+        n,
+    )
     return WalkNetwork(
         mode=mode,
         node_ids=graph.node_ids,
