@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from mapserver.store import StatusRow, Store, open_store
 from tests.conftest import ROOT
 
-SEEDS = (11, 12, 13)
+SEEDS = (11, 12)  # with in-write and any-time kills: four runs per test and backend
 WRITE_TABLES = ("households", "status", "changelog", "grids", "buildings", "plan_versions")
 NEW_HOUSEHOLDS = 20_000
 

@@ -5,10 +5,12 @@ brand names (ids with digits, such as B0001 or van-1, are not words)."""
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
-from mapserver.store import audit
+from mapserver.store import audit, open_store
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -27,25 +29,49 @@ def _words(page) -> set[str]:
     return {w for w in WORD.findall(text)} - ALLOWED
 
 
-@pytest.fixture
-def pages(app, demo_layers):
-    """A delivery plan, a patrol tour and the users of each role, for the pages."""
-    from mapserver.services.delivery import DeliveryRequest
+@pytest.fixture(scope="module")
+def planned_template(tmp_path_factory, demo_db_template, demo_layers) -> tuple[Path, dict]:
+    """The demo store with the users of each role, a delivery plan with a driver, a
+    patrol tour and a saved planner draft, made once for the six roles' pages."""
+    from mapserver.services.delivery import DeliveryRequest, DeliveryService
+    from mapserver.services.patrol import PatrolService
+    from mapserver.services.planner import PlannerService
 
-    store = app.extensions["store"]
+    path = tmp_path_factory.mktemp("chinese") / "demo.sqlite"
+    shutil.copy(demo_db_template, path)
+    store = open_store(f"sqlite:///{path}")
     for role in ("commander", "planner", "dispatcher", "driver"):
         store.create_user(role, DEMO_PASSWORD, role=role)
-    delivery = app.extensions["delivery"]
+    delivery = DeliveryService(store)
     plan_id = delivery.plan(DeliveryRequest(statuses=("red",), time_limit_s=1), user="test")
     route = delivery.get(plan_id)["plan"]["routes"][0]["route_id"]
     store.assign_driver(plan_id, route, "driver")
-    tour = app.extensions["patrol"].checkpoints(teams=2, user="test")
+    tour = PatrolService(store).checkpoints(teams=2, user="test")
+    grids = demo_layers["grids"]
+    small = str(grids[grids["level"] == "small"]["grid_id"].iloc[0])
+    planner = PlannerService(store)  # a saved draft: the versions list has a state
+    opened = planner.open(small)
+    planner.save(small, base_version=None, assignment=opened["assignment"], user="test")
+    store.dispose()
+    return path, {"plan_id": plan_id, "route": route, "tour": tour}
+
+
+@pytest.fixture
+def demo_db_url(tmp_path, planned_template) -> str:
+    """This module's apps run on a copy of the planned store."""
+    target = tmp_path / "demo.sqlite"
+    shutil.copy(planned_template[0], target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def pages(planned_template, demo_layers):
+    """The pages each role is shown (the store holds the plans they need)."""
+    made = planned_template[1]
+    plan_id, route, tour = made["plan_id"], made["route"], made["tour"]
     grids = demo_layers["grids"]
     micro = str(grids[grids["level"] == "micro"]["grid_id"].iloc[0])
     small = str(grids[grids["level"] == "small"]["grid_id"].iloc[0])
-    planner = app.extensions["planner"]  # a saved draft: the versions list has a state
-    opened = planner.open(small)
-    planner.save(small, base_version=None, assignment=opened["assignment"], user="test")
     return {
         "admin": ["/", "/entry", "/upload", "/routes", "/planner", f"/planner?parent={small}",
                   "/users", "/audit", f"/driver/{plan_id}/{route}",
