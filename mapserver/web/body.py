@@ -33,7 +33,7 @@ def uploaded_file(field: str = "file") -> Iterator[tuple[Path, str]]:
     if upload is None or not upload.filename:
         raise ValidationError.for_request(field, "no file uploaded")
     given = Path(upload.filename.replace("\\", "/")).name.replace("\x00", "")
-    stem, suffix = Path(given).stem[:100], Path(given).suffix[:16]
+    stem, suffix = Path(given).stem[:60], Path(given).suffix[:16]  # under 255 bytes in UTF-8
     name = f"{stem}{suffix}" if stem.strip(".") else f"upload{suffix}"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name

@@ -158,3 +158,21 @@ def test_blank_templates_import_back_and_lines_count_the_header(viewer, demo_lay
     for layer in ("households", "buildings", "events"):
         assert viewer.get(f"/api/templates/{layer}.csv").status_code == 200
     assert viewer.get("/api/templates/users.csv").status_code == 400
+
+
+def test_an_upload_with_a_long_chinese_name_or_a_path_is_read(app, admin_token, tmp_path):
+    """A file name of 200 Chinese characters (600 bytes, over the file system's 255) or
+    with folders in it is saved under a short safe name and read all the same."""
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    household = app.extensions["store"].read_households()["household_id"].iloc[0]
+    body = f"household_id,status\n{household},red\n".encode()
+    for name in ("状" * 200 + ".csv", "../../etc/状态.csv", "..csv"):
+        answer = client.post(
+            "/api/status/upload",
+            data={"file": (io.BytesIO(body), name)},
+            headers=auth,
+            content_type="multipart/form-data",
+        )
+        assert answer.status_code == 200, (name, answer.get_data(as_text=True))
+        assert answer.get_json()["applied"] == 1 and answer.get_json()["file"] == name
