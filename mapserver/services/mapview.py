@@ -279,7 +279,9 @@ class MapView:
             if snap is not None:
                 changed, touched = self.store.buildings_changed(snap.seq, seq)
                 if changed <= PATCH_LIMIT:
-                    grid_ids = self._grids_above(touched.values(), layers)
+                    grid_ids = grids_to_recount(
+                        touched.values(), layers.ancestors, layers.grids.index
+                    )
                     counts = self._patched(snap.counts, grid_ids)
                     carried = _carried_tables(snap, grid_ids)
                     rules = {self.colour_rule, *COLOUR_RULES}
@@ -378,11 +380,6 @@ class MapView:
         )
         self._history[(layers.version, seq)] = snap
         return snap
-
-    @staticmethod
-    def _grids_above(leaves, layers: _Layers) -> set[str]:
-        """Grids whose counts buildings in ``leaves`` (their grids) move."""
-        return grids_to_recount(leaves, layers.ancestors, layers.grids.index)
 
     def _patched(self, before: _Counts, grid_ids: set[str]) -> _Counts:
         """The counts of ``grid_ids`` and of the district as the store now keeps them; every
@@ -689,7 +686,7 @@ class MapView:
                 "buildings": {},
                 "summary": self._summary(snap, None),
             }
-        grid_ids = self._grids_above(touched.values(), layers)
+        grid_ids = grids_to_recount(touched.values(), layers.ancestors, layers.grids.index)
         rows = snap.memo.get(("status", "grid", rule or self.colour_rule))
         if rows is None:  # a delta of a few grids does not build the table of all of them
             rows = self._grid_rows(snap, rule, sorted(grid_ids))
@@ -717,6 +714,8 @@ class MapView:
             "since": since_seq,
             "seq": upto,
             "changed": changed,
-            "grids": sorted(self._grids_above(touched.values(), layers)),
+            "grids": sorted(
+                grids_to_recount(touched.values(), layers.ancestors, layers.grids.index)
+            ),
             "buildings": len(touched),
         }

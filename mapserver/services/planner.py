@@ -241,7 +241,9 @@ class PlannerService:
             bounds = (*map(min, bounds[:2], low), *map(max, bounds[2:], high))
         return self.store.read_features("road_edges", bbox=bounds)
 
-    def _polygons(self, view: ParentView, assignment: dict[str, str]) -> gpd.GeoDataFrame:
+    def _polygons(
+        self, view: ParentView, assignment: dict[str, str], roads: gpd.GeoDataFrame | None = None
+    ) -> gpd.GeoDataFrame:
         """The cells' polygons: redrawn from the current cells only where buildings moved,
         along roads where they can (the buildings' own regions when there are no cells)."""
         if view.units == "grids":  # each cell is the union of the grids it holds
@@ -252,7 +254,7 @@ class PlannerService:
         if not len(view.children):
             return cell_polygons(view.buildings, assignment, view.geometry)
         current = view.children[["grid_id", "geometry"]].rename(columns={"grid_id": "cell_id"})
-        roads = self._roads(view)
+        roads = self._roads(view) if roads is None else roads
         return redraw_cells(
             view.buildings,
             assignment,
@@ -288,10 +290,19 @@ class PlannerService:
 
     def evaluate(self, parent_id: str, assignment: dict, *, target: dict | None = None) -> dict:
         """Boundaries, totals and validation issues of an assignment (after hand edits)."""
-        view = self.parent(parent_id)
+        return self._evaluate(self.parent(parent_id), assignment, target)
+
+    def _evaluate(
+        self,
+        view: ParentView,
+        assignment: dict,
+        target: dict | None,
+        roads: gpd.GeoDataFrame | None = None,
+    ) -> dict:
+        """:meth:`evaluate` of a parent already read (and its roads, when read)."""
         assignment = self._check_assignment(view, assignment)
         goal = self._target(view, target)
-        polygons = self._polygons(view, assignment)
+        polygons = self._polygons(view, assignment, roads)
         issues = validate_plan(view.geometry, polygons, view.buildings, assignment, target=goal)
         totals = self._totals(view.buildings, assignment, goal)
         return {
@@ -355,10 +366,11 @@ class PlannerService:
                 )
             )
             assignment = keep_old_names(assignment, before, weights)
-        result = self.evaluate(
-            parent_id,
+        result = self._evaluate(
+            view,
             assignment,
-            target={"minimum": goal.minimum, "maximum": goal.maximum, "measure": goal.measure},
+            {"minimum": goal.minimum, "maximum": goal.maximum, "measure": goal.measure},
+            edges,
         )
         result["summary"] = partition.summary()
         result["exceptions"] = [
@@ -407,7 +419,7 @@ class PlannerService:
             raise ValidationError.for_request("op", f"edit '{kind}' needs '{err.args[0]}'") from err
         except ValueError as err:
             raise ValidationError.for_request("op", err) from err
-        return self.evaluate(parent_id, assignment, target=operation.get("target"))
+        return self._evaluate(view, assignment, operation.get("target"))
 
     def people(
         self,

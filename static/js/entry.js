@@ -23,9 +23,7 @@
     for (const [k, v] of Object.entries(values || {})) text = text.replace(`{${k}}`, v);
     return text;
   }
-  function esc(text) {
-    return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  }
+  const esc = window.MS.escapeHtml; // common.js
   function localTime(iso) {
     if (!iso) return "";
     const when = new Date(iso);

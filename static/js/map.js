@@ -18,6 +18,7 @@
   };
   const el = (id) => document.getElementById(id);
   const T = (key) => (state.config && state.config.strings[key]) || key;
+  const escapeHtml = window.MS.escapeHtml; // common.js
   const csrf = window.MS.csrf;
 
   const map = L.map("map", { preferCanvas: false, zoomControl: true, attributionControl: true });
@@ -249,9 +250,6 @@
   }
 
   // -- popups -------------------------------------------------------------------
-  function escapeHtml(text) {
-    return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  }
   function countsTable(p) {
     const scheme = state.config.scheme;
     const rows = scheme.codes

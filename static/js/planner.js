@@ -31,9 +31,7 @@
     },
   }).addTo(map);
 
-  function escapeHtml(text) {
-    return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  }
+  const escapeHtml = window.MS.escapeHtml; // common.js
   function colourOf(cell) {
     if (!state.colours.has(cell)) state.colours.set(cell, palette[state.colours.size % palette.length]);
     return state.colours.get(cell);

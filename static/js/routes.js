@@ -70,7 +70,7 @@
         overviewEl.dataset.roads = "1";
       }
     }
-    const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const esc = window.MS.escapeHtml;
     document.getElementById("overview-name").textContent = data.name;
     document.getElementById("overview-legend").innerHTML = data.plan.routes
       .filter((r) => r.stops.length)

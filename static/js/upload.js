@@ -7,7 +7,7 @@
   const LEVELS = window.MS_LEVELS;
   const LAYERS = ["grids", "buildings", "households", "status", "checkpoints", "roads"];
 
-  const esc = (text) => String(text == null ? "" : text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const esc = window.MS.escapeHtml;
   const label = (key) => S[key] || key;
   const layerLabel = (layer) => S[`layer_${layer}`] || layer;
 

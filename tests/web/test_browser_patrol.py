@@ -12,6 +12,23 @@ import pytest
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+
+
+def _logged_in(browser, live_server, username: str, path: str, viewport: dict):
+    """A context with only our server reachable (the network cut off) and a page logged
+    in as ``username``, sent on to ``path``."""
+    context = browser.new_context(viewport=viewport)
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(live_server.url) else r.abort(),
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login?next={path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    return context, page
 
 
 def test_patrol_checks_in_and_the_intervals_follow(app, live_server, browser, demo_layers):
@@ -21,17 +38,8 @@ def test_patrol_checks_in_and_the_intervals_follow(app, live_server, browser, de
     names = plan["checkpoint_names"]
     layer = demo_layers["checkpoints"].set_index("checkpoint_id")
     assert names and all(names[c] == layer.at[c, "name"] for c in names)
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    context.route(
-        "**/*",
-        lambda r: r.continue_() if r.request.url.startswith(live_server.url) else r.abort(),
-    )
-    page = context.new_page()
+    context, page = _logged_in(browser, live_server, "worker", f"/patrol/{plan_id}", PHONE)
     try:
-        page.goto(f"{live_server.url}/login?next=/patrol/{plan_id}")
-        page.fill("input[name=username]", "worker")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
         page.wait_for_selector("li.checkpoint", timeout=10_000)
         shown = page.eval_on_selector_all(".cp-name", "ns => ns.map(n => n.textContent)")
         assert set(shown) <= set(names.values())
@@ -88,17 +96,8 @@ def test_checkins_show_on_the_command_map(app, client, login, live_server, brows
     login(worker, "worker")
     assert worker.get("/api/checkins").status_code == 403  # who passed when: not for workers
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route(
-        "**/*",
-        lambda r: r.continue_() if r.request.url.startswith(live_server.url) else r.abort(),
-    )
-    page = context.new_page()
+    context, page = _logged_in(browser, live_server, "commander", "/", PHONE)
     try:
-        page.goto(f"{live_server.url}/login")
-        page.fill("input[name=username]", "commander")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
         page.wait_for_selector("body[data-checkins='1']", timeout=15_000)
         ringed = page.locator("path.leaflet-interactive[stroke='#1f78b4']")
         assert ringed.count() == 1  # the one checkpoint passed in the last hour
